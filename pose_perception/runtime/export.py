@@ -1,0 +1,76 @@
+"""Export an RTMPose module to ONNX with the official deploy signature + our metadata.
+
+Signature: input ``input`` (N×3×H×W, dynamic N), outputs ``simcc_x`` and ``simcc_y``.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+import numpy as np
+import torch
+from torch import nn
+
+from pose_perception.model_info import ModelInfo
+
+OPSET = 17
+
+
+def export_onnx(
+    model: nn.Module,
+    info: ModelInfo,
+    output: str | os.PathLike[str],
+    opset: int = OPSET,
+    dynamic_batch: bool = True,
+) -> str:
+    """Write the ONNX file atomically (temp file + rename) and return its path."""
+    import onnx
+
+    width, height = info.input_size
+    model = model.cpu().eval()
+    dummy = torch.zeros(1, 3, height, width)
+    output = os.fspath(output)
+    directory = os.path.dirname(os.path.abspath(output))
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(suffix=".onnx", dir=directory)
+    os.close(fd)
+    try:
+        torch.onnx.export(
+            model,
+            (dummy,),
+            tmp,
+            dynamo=False,
+            input_names=["input"],
+            output_names=["simcc_x", "simcc_y"],
+            dynamic_axes=(
+                {"input": {0: "batch"}, "simcc_x": {0: "batch"}, "simcc_y": {0: "batch"}}
+                if dynamic_batch
+                else None
+            ),
+            opset_version=opset,
+            do_constant_folding=True,
+        )
+        proto = onnx.load(tmp)
+        del proto.metadata_props[:]
+        for key, value in info.to_metadata().items():
+            entry = proto.metadata_props.add()
+            entry.key, entry.value = key, value
+        proto.producer_name = "pose_perception"
+        onnx.checker.check_model(proto)
+        onnx.save(proto, tmp)
+        os.replace(tmp, output)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return output
+
+
+def onnx_parity(model: nn.Module, onnx_path: str, batch: np.ndarray) -> float:
+    """max|onnx − torch| / max|torch| over both outputs on ``batch`` (CPU)."""
+    from pose_perception.runtime.onnxruntime_backend import OnnxRuntimeBackend
+    from pose_perception.runtime.torch_backend import TorchBackend
+
+    ours = OnnxRuntimeBackend(onnx_path).infer(batch)
+    ref = TorchBackend(model, "cpu").infer(batch)
+    return max(float(np.abs(a - b).max() / max(np.abs(b).max(), 1e-12)) for a, b in zip(ours, ref))

@@ -1,0 +1,117 @@
+"""ONNX Runtime backend: CPU everywhere; CUDA / TensorRT execution providers when present."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from pose_perception.model_info import ModelInfo
+
+DEVICES = ("cpu", "cuda", "tensorrt", "auto")
+
+
+def select_providers(device: str, available: Sequence[str]) -> list[Any]:
+    """Execution providers for a device string, given what this onnxruntime build offers.
+
+    ``auto`` picks TensorRT, then CUDA, then CPU; ``cuda[:N]``/``tensorrt[:N]`` demand
+    that provider and fail clearly if the installed onnxruntime lacks it.
+    """
+    kind, _, index = device.partition(":")
+    if kind not in DEVICES:
+        raise ValueError(f"unknown device {device!r}; use one of {', '.join(DEVICES)} (cuda:N allowed)")
+    options = {"device_id": int(index)} if index else {}
+    trt_options = {
+        **options,
+        "trt_engine_cache_enable": True,
+        "trt_engine_cache_path": os.path.join(_cache_root(), "trt"),
+        "trt_fp16_enable": True,
+    }
+    wanted: list[tuple[str, dict[str, Any]]] = {
+        "cpu": [],
+        "cuda": [("CUDAExecutionProvider", options)],
+        "tensorrt": [("TensorrtExecutionProvider", trt_options), ("CUDAExecutionProvider", options)],
+        "auto": [("TensorrtExecutionProvider", trt_options), ("CUDAExecutionProvider", options)],
+    }[kind]
+    chosen: list[Any] = [(name, opts) for name, opts in wanted if name in available]
+    if kind in ("cuda", "tensorrt") and not any(p[0] == wanted[0][0] for p in chosen):
+        raise RuntimeError(
+            f"device {device!r} needs {wanted[0][0]}, but this onnxruntime offers only "
+            f"{list(available)}; install onnxruntime-gpu (pip install 'pose-perception[gpu]') "
+            "or use device='cpu'"
+        )
+    return chosen + ["CPUExecutionProvider"]
+
+
+def _cache_root() -> str:
+    from pose_perception.zoo import default_cache_dir
+
+    return str(default_cache_dir())
+
+
+class OnnxRuntimeBackend:
+    """Wraps an ``InferenceSession`` of an RTMPose ONNX file (ours or the official export)."""
+
+    name = "onnxruntime"
+
+    def __init__(self, path: str | os.PathLike[str], device: str = "cpu", threads: int | None = None):
+        import onnxruntime as ort
+
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"ONNX model not found: {path}")
+        options = ort.SessionOptions()
+        if threads:
+            options.intra_op_num_threads = threads
+        providers = select_providers(device, ort.get_available_providers())
+        try:
+            self.session = ort.InferenceSession(os.fspath(path), options, providers=providers)
+        except Exception as err:  # onnxruntime raises its own exception types
+            raise ValueError(f"{path}: cannot load ONNX model ({err})") from err
+        inputs = self.session.get_inputs()
+        outputs = self.session.get_outputs()
+        if len(inputs) != 1 or len(outputs) != 2 or len(inputs[0].shape) != 4:
+            raise ValueError(
+                f"{path}: expected one N×3×H×W input and two outputs (simcc_x, simcc_y), got "
+                f"inputs {[i.name for i in inputs]} outputs {[o.name for o in outputs]}"
+            )
+        self.path = os.fspath(path)
+        self.input_name = inputs[0].name
+        self.output_names = [o.name for o in outputs]
+        if set(self.output_names) == {"simcc_x", "simcc_y"}:
+            self.output_names = ["simcc_x", "simcc_y"]
+        batch_dim = inputs[0].shape[0]
+        self.fixed_batch = batch_dim if isinstance(batch_dim, int) else None
+        self.providers = self.session.get_providers()
+        self.metadata = dict(self.session.get_modelmeta().custom_metadata_map)
+
+    def model_info(self) -> ModelInfo:
+        """Metadata embedded in the file, or official defaults checked against the shapes."""
+        _, _, height, width = self.session.get_inputs()[0].shape
+        k, simcc_w = self.session.get_outputs()[self._x_index()].shape[1:3]
+        static = all(isinstance(v, int) for v in (height, width))
+        return ModelInfo.from_metadata(
+            self.metadata,
+            input_size=(width, height) if static else None,
+            num_keypoints=k if isinstance(k, int) else None,
+            simcc_width=simcc_w if isinstance(simcc_w, int) else None,
+            source=self.path,
+        )
+
+    def _x_index(self) -> int:
+        names = [o.name for o in self.session.get_outputs()]
+        return names.index(self.output_names[0])
+
+    def infer(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        batch = np.ascontiguousarray(batch, dtype=np.float32)
+        if self.fixed_batch is None or len(batch) == self.fixed_batch:
+            simcc_x, simcc_y = self.session.run(self.output_names, {self.input_name: batch})
+            return simcc_x, simcc_y
+        if self.fixed_batch != 1:
+            raise ValueError(f"{self.path}: model has a fixed batch of {self.fixed_batch}")
+        parts = [self.session.run(self.output_names, {self.input_name: batch[i : i + 1]}) for i in range(len(batch))]
+        return (
+            np.concatenate([p[0] for p in parts]),
+            np.concatenate([p[1] for p in parts]),
+        )

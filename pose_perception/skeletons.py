@@ -1,0 +1,198 @@
+"""Keypoint schemas: names, links, colours, OKS sigmas and left/right flip pairs.
+
+COCO-17 and Human3.6M-17 facts follow the MMPose dataset definitions (which follow
+the COCO keypoint challenge and Human3.6M conventions). Custom schemas load from YAML.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+Color = tuple[int, int, int]  # RGB
+
+_BLUE: Color = (51, 153, 255)
+_LEFT: Color = (0, 255, 0)
+_RIGHT: Color = (255, 128, 0)
+
+
+@dataclass(frozen=True)
+class Skeleton:
+    """A keypoint schema. Links and flip pairs are index pairs into ``keypoint_names``."""
+
+    name: str
+    keypoint_names: tuple[str, ...]
+    links: tuple[tuple[int, int], ...]
+    flip_pairs: tuple[tuple[int, int], ...] = ()
+    keypoint_colors: tuple[Color, ...] = ()
+    link_colors: tuple[Color, ...] = ()
+    sigmas: tuple[float, ...] | None = None  # OKS per-keypoint sigmas (COCO evaluation)
+    flip_indices: tuple[int, ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        k = len(self.keypoint_names)
+        if k == 0:
+            raise ValueError(f"skeleton {self.name!r}: no keypoints")
+        if len(set(self.keypoint_names)) != k:
+            raise ValueError(f"skeleton {self.name!r}: duplicate keypoint names")
+        for kind, pairs in (("link", self.links), ("flip pair", self.flip_pairs)):
+            for a, b in pairs:
+                if not (0 <= a < k and 0 <= b < k):
+                    raise ValueError(f"skeleton {self.name!r}: {kind} ({a}, {b}) out of range 0..{k - 1}")
+        if self.sigmas is not None and len(self.sigmas) != k:
+            raise ValueError(f"skeleton {self.name!r}: {len(self.sigmas)} sigmas for {k} keypoints")
+        if not self.keypoint_colors:
+            object.__setattr__(self, "keypoint_colors", (_BLUE,) * k)
+        if not self.link_colors:
+            object.__setattr__(self, "link_colors", (_BLUE,) * len(self.links))
+        if len(self.keypoint_colors) != k or len(self.link_colors) != len(self.links):
+            raise ValueError(f"skeleton {self.name!r}: colour count does not match keypoints/links")
+        indices = list(range(k))
+        for a, b in self.flip_pairs:
+            indices[a], indices[b] = b, a
+        object.__setattr__(self, "flip_indices", tuple(indices))
+
+    @property
+    def num_keypoints(self) -> int:
+        return len(self.keypoint_names)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-data form (used for ONNX metadata and YAML)."""
+        return {
+            "name": self.name,
+            "keypoints": list(self.keypoint_names),
+            "links": [list(p) for p in self.links],
+            "flip_pairs": [list(p) for p in self.flip_pairs],
+            "keypoint_colors": [list(c) for c in self.keypoint_colors],
+            "link_colors": [list(c) for c in self.link_colors],
+            "sigmas": None if self.sigmas is None else list(self.sigmas),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], source: str = "skeleton") -> Skeleton:
+        """Build from plain data; links/flip pairs may name keypoints or give indices."""
+        if not isinstance(data, dict) or "keypoints" not in data:
+            raise ValueError(f"{source}: expected a mapping with a 'keypoints' list")
+        names = tuple(str(n) for n in data["keypoints"])
+
+        def index(ref: Any) -> int:
+            if isinstance(ref, int):
+                return ref
+            if ref not in names:
+                raise ValueError(f"{source}: unknown keypoint name {ref!r}")
+            return names.index(ref)
+
+        def pairs(key: str) -> tuple[tuple[int, int], ...]:
+            out = []
+            for pair in data.get(key) or ():
+                if len(pair) != 2:
+                    raise ValueError(f"{source}: {key} entry {pair!r} is not a pair")
+                out.append((index(pair[0]), index(pair[1])))
+            return tuple(out)
+
+        flip_pairs = pairs("flip_pairs") if "flip_pairs" in data else infer_flip_pairs(names)
+        sigmas = data.get("sigmas")
+        return cls(
+            name=str(data.get("name", "custom")),
+            keypoint_names=names,
+            links=pairs("links"),
+            flip_pairs=flip_pairs,
+            keypoint_colors=tuple(tuple(int(v) for v in c) for c in data.get("keypoint_colors") or ()),  # type: ignore[misc]
+            link_colors=tuple(tuple(int(v) for v in c) for c in data.get("link_colors") or ()),  # type: ignore[misc]
+            sigmas=None if sigmas is None else tuple(float(s) for s in sigmas),
+        )
+
+
+def infer_flip_pairs(names: tuple[str, ...]) -> tuple[tuple[int, int], ...]:
+    """Pair ``left_*``/``right_*`` (also ``l_``/``r_`` prefixes) keypoints by name."""
+    pairs = []
+    for i, name in enumerate(names):
+        for left, right in (("left_", "right_"), ("l_", "r_")):
+            if name.startswith(left) and right + name[len(left) :] in names:
+                pairs.append((i, names.index(right + name[len(left) :])))
+    return tuple(pairs)
+
+
+def load_skeleton(path: str | os.PathLike[str]) -> Skeleton:
+    """Load a custom schema from YAML; errors name the file and the problem."""
+    with open(path, encoding="utf-8") as f:
+        data = yaml.safe_load(f)
+    return Skeleton.from_dict(data, source=str(path))
+
+
+_COCO_NAMES = (
+    "nose", "left_eye", "right_eye", "left_ear", "right_ear",
+    "left_shoulder", "right_shoulder", "left_elbow", "right_elbow",
+    "left_wrist", "right_wrist", "left_hip", "right_hip",
+    "left_knee", "right_knee", "left_ankle", "right_ankle",
+)  # fmt: skip
+_COCO_LINKS = (
+    ("left_ankle", "left_knee", _LEFT), ("left_knee", "left_hip", _LEFT),
+    ("right_ankle", "right_knee", _RIGHT), ("right_knee", "right_hip", _RIGHT),
+    ("left_hip", "right_hip", _BLUE), ("left_shoulder", "left_hip", _BLUE),
+    ("right_shoulder", "right_hip", _BLUE), ("left_shoulder", "right_shoulder", _BLUE),
+    ("left_shoulder", "left_elbow", _LEFT), ("right_shoulder", "right_elbow", _RIGHT),
+    ("left_elbow", "left_wrist", _LEFT), ("right_elbow", "right_wrist", _RIGHT),
+    ("left_eye", "right_eye", _BLUE), ("nose", "left_eye", _BLUE),
+    ("nose", "right_eye", _BLUE), ("left_eye", "left_ear", _BLUE),
+    ("right_eye", "right_ear", _BLUE), ("left_ear", "left_shoulder", _BLUE),
+    ("right_ear", "right_shoulder", _BLUE),
+)  # fmt: skip
+
+COCO17 = Skeleton(
+    name="coco17",
+    keypoint_names=_COCO_NAMES,
+    links=tuple((_COCO_NAMES.index(a), _COCO_NAMES.index(b)) for a, b, _ in _COCO_LINKS),
+    flip_pairs=infer_flip_pairs(_COCO_NAMES),
+    keypoint_colors=tuple(
+        _LEFT if n.startswith("left") else _RIGHT if n.startswith("right") else _BLUE
+        for n in _COCO_NAMES
+    ),
+    link_colors=tuple(c for _, _, c in _COCO_LINKS),
+    sigmas=(
+        0.026, 0.025, 0.025, 0.035, 0.035, 0.079, 0.079, 0.072, 0.072,
+        0.062, 0.062, 0.107, 0.107, 0.087, 0.087, 0.089, 0.089,
+    ),
+)  # fmt: skip
+
+_H36M_NAMES = (
+    "root", "right_hip", "right_knee", "right_foot", "left_hip", "left_knee",
+    "left_foot", "spine", "thorax", "neck_base", "head", "left_shoulder",
+    "left_elbow", "left_wrist", "right_shoulder", "right_elbow", "right_wrist",
+)  # fmt: skip
+_H36M_LINKS = (
+    ("root", "left_hip", _LEFT), ("left_hip", "left_knee", _LEFT),
+    ("left_knee", "left_foot", _LEFT), ("root", "right_hip", _RIGHT),
+    ("right_hip", "right_knee", _RIGHT), ("right_knee", "right_foot", _RIGHT),
+    ("root", "spine", _BLUE), ("spine", "thorax", _BLUE),
+    ("thorax", "neck_base", _BLUE), ("neck_base", "head", _BLUE),
+    ("thorax", "left_shoulder", _LEFT), ("left_shoulder", "left_elbow", _LEFT),
+    ("left_elbow", "left_wrist", _LEFT), ("thorax", "right_shoulder", _RIGHT),
+    ("right_shoulder", "right_elbow", _RIGHT), ("right_elbow", "right_wrist", _RIGHT),
+)  # fmt: skip
+
+H36M17 = Skeleton(
+    name="h36m17",
+    keypoint_names=_H36M_NAMES,
+    links=tuple((_H36M_NAMES.index(a), _H36M_NAMES.index(b)) for a, b, _ in _H36M_LINKS),
+    flip_pairs=infer_flip_pairs(_H36M_NAMES),
+    keypoint_colors=tuple(
+        _LEFT if n.startswith("left") else _RIGHT if n.startswith("right") else _BLUE
+        for n in _H36M_NAMES
+    ),
+    link_colors=tuple(c for _, _, c in _H36M_LINKS),
+)
+
+SKELETONS: dict[str, Skeleton] = {s.name: s for s in (COCO17, H36M17)}
+
+
+def get_skeleton(name_or_path: str) -> Skeleton:
+    """A built-in schema by name (``coco17``, ``h36m17``) or a YAML file path."""
+    if name_or_path in SKELETONS:
+        return SKELETONS[name_or_path]
+    if name_or_path.endswith((".yaml", ".yml")):
+        return load_skeleton(name_or_path)
+    raise ValueError(f"unknown skeleton {name_or_path!r}; built-in: {', '.join(SKELETONS)} or a .yaml path")

@@ -1,0 +1,55 @@
+"""pose_perception: pip-installable core library + CLI; also the ROS 2 package payload."""
+
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+ROOT = Path(__file__).parent
+PACKAGE = "pose_perception"
+
+
+def _share(folder: str) -> list[str]:
+    return sorted(str(p) for p in (ROOT / folder).glob("*") if p.is_file())
+
+
+setup(
+    name="pose-perception",
+    version="0.1.0",
+    description="Real-time multi-person RTMPose for ROS 2 robots: core library, CLI, nodes",
+    long_description=(ROOT / "README.md").read_text(encoding="utf-8"),
+    long_description_content_type="text/markdown",
+    license="Apache-2.0",
+    python_requires=">=3.10",
+    # training/ stays a top-level folder (design card) but installs as pose_perception.training
+    packages=find_packages(include=[PACKAGE, f"{PACKAGE}.*"]) + [f"{PACKAGE}.training"],
+    package_dir={f"{PACKAGE}.training": "training"},
+    package_data={PACKAGE: ["py.typed"]},
+    data_files=[
+        ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
+        (f"share/{PACKAGE}", ["package.xml"]),
+        (f"share/{PACKAGE}/config", _share("config")),
+        (f"share/{PACKAGE}/launch", _share("launch")),
+    ],
+    install_requires=[
+        "numpy>=1.23",
+        "opencv-python-headless>=4.7",
+        "onnxruntime>=1.16",
+        "pyyaml>=6",
+        "tqdm>=4.60",
+    ],
+    extras_require={
+        # torch is never a hard requirement: an unpinned torch pulls GB of CUDA wheels,
+        # and robots usually run ONNX Runtime only. Install torch yourself (pinned).
+        "torch": ["torch>=2.1", "onnx>=1.15"],
+        "train": ["torch>=2.1", "onnx>=1.15", "pycocotools>=2.0.7"],
+        "gpu": ["onnxruntime-gpu>=1.16"],
+        "dev": ["pytest>=8", "ruff>=0.6", "mypy>=1.10", "types-PyYAML"],
+    },
+    entry_points={"console_scripts": ["pose-perception = pose_perception.cli:main"]},
+    classifiers=[
+        "Programming Language :: Python :: 3.10",
+        "Programming Language :: Python :: 3.11",
+        "Programming Language :: Python :: 3.12",
+        "Topic :: Scientific/Engineering :: Image Recognition",
+    ],
+)
