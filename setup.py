@@ -21,7 +21,7 @@ setup(
     license="Apache-2.0",
     python_requires=">=3.10",
     # training/ stays a top-level folder (design card) but installs as pose_perception.training
-    packages=find_packages(include=[PACKAGE, f"{PACKAGE}.*"]) + [f"{PACKAGE}.training"],
+    packages=[*find_packages(include=[PACKAGE, f"{PACKAGE}.*"]), f"{PACKAGE}.training"],
     package_dir={f"{PACKAGE}.training": "training"},
     package_data={PACKAGE: ["py.typed"]},
     data_files=[

@@ -45,9 +45,7 @@ class SimCCCodec:
         target range get weight 0 and an all-zero target.
         """
         n, k, _ = keypoints.shape
-        weights = (
-            np.ones((n, k), np.float32) if visible is None else np.asarray(visible, np.float32).copy()
-        )
+        weights = np.ones((n, k), np.float32) if visible is None else np.asarray(visible, np.float32).copy()
         mu = np.around(keypoints * self.split_ratio).astype(np.int64)  # (N,K,2)
         radius = self.sigma * 3
         lo, hi = mu - radius, mu + radius + 1

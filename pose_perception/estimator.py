@@ -50,9 +50,7 @@ class PoseEstimator:
         self.flip_test = flip_test
         if isinstance(skeleton, str):
             skeleton = get_skeleton(skeleton)
-        self.backend, self.info = _open_backend(
-            model, backend, device, arch, skeleton, threads, cache_dir
-        )
+        self.backend, self.info = _open_backend(model, backend, device, arch, skeleton, threads, cache_dir)
 
     @property
     def skeleton(self) -> Skeleton:
@@ -77,9 +75,7 @@ class PoseEstimator:
         flip_x, flip_y = flip_simcc(simcc_x[n:], simcc_y[n:], self.skeleton.flip_indices)
         return (simcc_x[:n] + flip_x) * 0.5, (simcc_y[:n] + flip_y) * 0.5
 
-    def estimate(
-        self, image_bgr: np.ndarray, bboxes_xyxy: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray]:
+    def estimate(self, image_bgr: np.ndarray, bboxes_xyxy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Keypoints (N,K,2) in image pixels and scores (N,K) for N boxes (x1,y1,x2,y2[,score])."""
         k = self.info.num_keypoints
         if len(np.asarray(bboxes_xyxy).reshape(-1)) == 0:

@@ -180,8 +180,7 @@ H36M17 = Skeleton(
     links=tuple((_H36M_NAMES.index(a), _H36M_NAMES.index(b)) for a, b, _ in _H36M_LINKS),
     flip_pairs=infer_flip_pairs(_H36M_NAMES),
     keypoint_colors=tuple(
-        _LEFT if n.startswith("left") else _RIGHT if n.startswith("right") else _BLUE
-        for n in _H36M_NAMES
+        _LEFT if n.startswith("left") else _RIGHT if n.startswith("right") else _BLUE for n in _H36M_NAMES
     ),
     link_colors=tuple(c for _, _, c in _H36M_LINKS),
 )

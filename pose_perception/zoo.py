@@ -15,6 +15,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 OFFICIAL_BASE = "https://download.openmmlab.com/mmpose/v1/projects/rtmposev1/"
 
@@ -157,7 +158,7 @@ def download(entry: ZooEntry, target: Path, timeout: float = 30.0, progress: boo
     return target
 
 
-def _progress_bar(total: int | None, name: str):  # type: ignore[no-untyped-def]
+def _progress_bar(total: int | None, name: str) -> Any:
     try:
         from tqdm import tqdm
     except ImportError:

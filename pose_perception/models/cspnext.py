@@ -9,8 +9,19 @@ RTMDet/RTMPose papers and the official configs; the code is written from scratch
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from torch import nn
+
+
+@dataclass(frozen=True)
+class NormSettings:
+    """BatchNorm settings; RTMPose configs use SyncBN defaults (eps 1e-5, momentum 0.1)."""
+
+    eps: float = 1e-5
+    momentum: float = 0.1
+
 
 # (in_channels, out_channels, num_blocks, add_identity, use_spp) before scaling.
 P5_STAGES: tuple[tuple[int, int, int, bool, bool], ...] = (
@@ -31,8 +42,7 @@ class ConvBNAct(nn.Module):
         kernel_size: int,
         stride: int = 1,
         groups: int = 1,
-        bn_eps: float = 1e-5,
-        bn_momentum: float = 0.1,
+        norm: NormSettings = NormSettings(),
     ) -> None:
         super().__init__()
         self.conv = nn.Conv2d(
@@ -44,7 +54,7 @@ class ConvBNAct(nn.Module):
             groups=groups,
             bias=False,
         )
-        self.bn = nn.BatchNorm2d(out_channels, eps=bn_eps, momentum=bn_momentum)
+        self.bn = nn.BatchNorm2d(out_channels, eps=norm.eps, momentum=norm.momentum)
         self.act = nn.SiLU(inplace=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -54,12 +64,12 @@ class ConvBNAct(nn.Module):
 class DepthwiseSeparableConv(nn.Module):
     """Depthwise k×k then pointwise 1×1, each with BN + SiLU."""
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, **bn: float) -> None:
+    def __init__(
+        self, in_channels: int, out_channels: int, kernel_size: int, norm: NormSettings = NormSettings()
+    ) -> None:
         super().__init__()
-        self.depthwise_conv = ConvBNAct(
-            in_channels, in_channels, kernel_size, groups=in_channels, **bn
-        )
-        self.pointwise_conv = ConvBNAct(in_channels, out_channels, 1, **bn)
+        self.depthwise_conv = ConvBNAct(in_channels, in_channels, kernel_size, groups=in_channels, norm=norm)
+        self.pointwise_conv = ConvBNAct(in_channels, out_channels, 1, norm=norm)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.pointwise_conv(self.depthwise_conv(x))
@@ -68,10 +78,12 @@ class DepthwiseSeparableConv(nn.Module):
 class CSPNeXtBlock(nn.Module):
     """3×3 conv then a 5×5 depthwise-separable conv, with an optional residual."""
 
-    def __init__(self, channels: int, add_identity: bool, kernel_size: int = 5, **bn: float) -> None:
+    def __init__(
+        self, channels: int, add_identity: bool, kernel_size: int = 5, norm: NormSettings = NormSettings()
+    ) -> None:
         super().__init__()
-        self.conv1 = ConvBNAct(channels, channels, 3, **bn)
-        self.conv2 = DepthwiseSeparableConv(channels, channels, kernel_size, **bn)
+        self.conv1 = ConvBNAct(channels, channels, 3, norm=norm)
+        self.conv2 = DepthwiseSeparableConv(channels, channels, kernel_size, norm=norm)
         self.add_identity = add_identity
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -103,16 +115,14 @@ class CSPLayer(nn.Module):
         add_identity: bool,
         expand_ratio: float = 0.5,
         channel_attention: bool = True,
-        **bn: float,
+        norm: NormSettings = NormSettings(),
     ) -> None:
         super().__init__()
         mid = int(out_channels * expand_ratio)
-        self.main_conv = ConvBNAct(in_channels, mid, 1, **bn)
-        self.short_conv = ConvBNAct(in_channels, mid, 1, **bn)
-        self.final_conv = ConvBNAct(2 * mid, out_channels, 1, **bn)
-        self.blocks = nn.Sequential(
-            *[CSPNeXtBlock(mid, add_identity, **bn) for _ in range(num_blocks)]
-        )
+        self.main_conv = ConvBNAct(in_channels, mid, 1, norm=norm)
+        self.short_conv = ConvBNAct(in_channels, mid, 1, norm=norm)
+        self.final_conv = ConvBNAct(2 * mid, out_channels, 1, norm=norm)
+        self.blocks = nn.Sequential(*[CSPNeXtBlock(mid, add_identity, norm=norm) for _ in range(num_blocks)])
         self.attention: nn.Module = ChannelAttention(2 * mid) if channel_attention else nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -129,15 +139,15 @@ class SPPBottleneck(nn.Module):
         in_channels: int,
         out_channels: int,
         kernel_sizes: tuple[int, ...] = (5, 9, 13),
-        **bn: float,
+        norm: NormSettings = NormSettings(),
     ) -> None:
         super().__init__()
         mid = in_channels // 2
-        self.conv1 = ConvBNAct(in_channels, mid, 1, **bn)
+        self.conv1 = ConvBNAct(in_channels, mid, 1, norm=norm)
         self.poolings = nn.ModuleList(
             [nn.MaxPool2d(kernel_size=k, stride=1, padding=k // 2) for k in kernel_sizes]
         )
-        self.conv2 = ConvBNAct(mid * (len(kernel_sizes) + 1), out_channels, 1, **bn)
+        self.conv2 = ConvBNAct(mid * (len(kernel_sizes) + 1), out_channels, 1, norm=norm)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.conv1(x)
@@ -158,23 +168,21 @@ class CSPNeXt(nn.Module):
         expand_ratio: float = 0.5,
         channel_attention: bool = True,
         spp_kernel_sizes: tuple[int, ...] = (5, 9, 13),
-        bn_eps: float = 1e-5,
-        bn_momentum: float = 0.1,
+        norm: NormSettings = NormSettings(),
     ) -> None:
         super().__init__()
-        bn = {"bn_eps": bn_eps, "bn_momentum": bn_momentum}
         stem_out = int(P5_STAGES[0][0] * widen_factor)
         self.stem = nn.Sequential(
-            ConvBNAct(3, stem_out // 2, 3, stride=2, **bn),
-            ConvBNAct(stem_out // 2, stem_out // 2, 3, **bn),
-            ConvBNAct(stem_out // 2, stem_out, 3, **bn),
+            ConvBNAct(3, stem_out // 2, 3, stride=2, norm=norm),
+            ConvBNAct(stem_out // 2, stem_out // 2, 3, norm=norm),
+            ConvBNAct(stem_out // 2, stem_out, 3, norm=norm),
         )
-        self.out_channels = stem_out
-        for index, (cin, cout, blocks, add_identity, use_spp) in enumerate(P5_STAGES):
+        stages = []
+        for cin, cout, blocks, add_identity, use_spp in P5_STAGES:
             cin, cout = int(cin * widen_factor), int(cout * widen_factor)
-            layers: list[nn.Module] = [ConvBNAct(cin, cout, 3, stride=2, **bn)]
+            layers: list[nn.Module] = [ConvBNAct(cin, cout, 3, stride=2, norm=norm)]
             if use_spp:
-                layers.append(SPPBottleneck(cout, cout, spp_kernel_sizes, **bn))
+                layers.append(SPPBottleneck(cout, cout, spp_kernel_sizes, norm=norm))
             layers.append(
                 CSPLayer(
                     cout,
@@ -183,11 +191,12 @@ class CSPNeXt(nn.Module):
                     add_identity=add_identity,
                     expand_ratio=expand_ratio,
                     channel_attention=channel_attention,
-                    **bn,
+                    norm=norm,
                 )
             )
-            self.add_module(f"stage{index + 1}", nn.Sequential(*layers))
-            self.out_channels = cout
+            stages.append(nn.Sequential(*layers))
+        self.stage1, self.stage2, self.stage3, self.stage4 = stages
+        self.out_channels = int(P5_STAGES[-1][1] * widen_factor)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.stem(x)

@@ -99,9 +99,7 @@ class RTMCCHead(nn.Module):
             kernel_size=final_layer_kernel_size,
             padding=final_layer_kernel_size // 2,
         )
-        self.mlp = nn.Sequential(
-            ScaleNorm(flatten_dims), nn.Linear(flatten_dims, hidden_dims, bias=False)
-        )
+        self.mlp = nn.Sequential(ScaleNorm(flatten_dims), nn.Linear(flatten_dims, hidden_dims, bias=False))
         self.gau = GatedAttentionUnit(hidden_dims, expansion_factor=expansion_factor, s=s)
         self.cls_x = nn.Linear(hidden_dims, int(width * simcc_split_ratio), bias=False)
         self.cls_y = nn.Linear(hidden_dims, int(height * simcc_split_ratio), bias=False)

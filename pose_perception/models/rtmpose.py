@@ -52,9 +52,7 @@ class RTMPose(nn.Module):
         super().__init__()
         self.variant = variant
         self.num_keypoints = num_keypoints
-        self.backbone = CSPNeXt(
-            deepen_factor=variant.deepen_factor, widen_factor=variant.widen_factor
-        )
+        self.backbone = CSPNeXt(deepen_factor=variant.deepen_factor, widen_factor=variant.widen_factor)
         self.head = RTMCCHead(
             in_channels=self.backbone.out_channels,
             num_keypoints=num_keypoints,

@@ -1,12 +1,16 @@
 """Export an RTMPose module to ONNX with the official deploy signature + our metadata.
 
 Signature: input ``input`` (N×3×H×W, dynamic N), outputs ``simcc_x`` and ``simcc_y``.
+
+We use the TorchScript exporter (``dynamo=False``): it exports RTMPose in ~3 s instead
+of ~16 s and gives a plain opset-17 graph that TensorRT 8.x on Jetson parses.
 """
 
 from __future__ import annotations
 
 import os
 import tempfile
+import warnings
 
 import numpy as np
 import torch
@@ -36,21 +40,23 @@ def export_onnx(
     fd, tmp = tempfile.mkstemp(suffix=".onnx", dir=directory)
     os.close(fd)
     try:
-        torch.onnx.export(
-            model,
-            (dummy,),
-            tmp,
-            dynamo=False,
-            input_names=["input"],
-            output_names=["simcc_x", "simcc_y"],
-            dynamic_axes=(
-                {"input": {0: "batch"}, "simcc_x": {0: "batch"}, "simcc_y": {0: "batch"}}
-                if dynamic_batch
-                else None
-            ),
-            opset_version=opset,
-            do_constant_folding=True,
-        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            torch.onnx.export(
+                model,
+                (dummy,),
+                tmp,
+                dynamo=False,
+                input_names=["input"],
+                output_names=["simcc_x", "simcc_y"],
+                dynamic_axes=(
+                    {"input": {0: "batch"}, "simcc_x": {0: "batch"}, "simcc_y": {0: "batch"}}
+                    if dynamic_batch
+                    else None
+                ),
+                opset_version=opset,
+                do_constant_folding=True,
+            )
         proto = onnx.load(tmp)
         del proto.metadata_props[:]
         for key, value in info.to_metadata().items():
@@ -73,4 +79,6 @@ def onnx_parity(model: nn.Module, onnx_path: str, batch: np.ndarray) -> float:
 
     ours = OnnxRuntimeBackend(onnx_path).infer(batch)
     ref = TorchBackend(model, "cpu").infer(batch)
-    return max(float(np.abs(a - b).max() / max(np.abs(b).max(), 1e-12)) for a, b in zip(ours, ref))
+    return max(
+        float(np.abs(a - b).max() / max(np.abs(b).max(), 1e-12)) for a, b in zip(ours, ref, strict=False)
+    )

@@ -29,12 +29,13 @@ def select_providers(device: str, available: Sequence[str]) -> list[Any]:
         "trt_engine_cache_path": os.path.join(_cache_root(), "trt"),
         "trt_fp16_enable": True,
     }
-    wanted: list[tuple[str, dict[str, Any]]] = {
+    by_kind: dict[str, list[tuple[str, dict[str, Any]]]] = {
         "cpu": [],
         "cuda": [("CUDAExecutionProvider", options)],
         "tensorrt": [("TensorrtExecutionProvider", trt_options), ("CUDAExecutionProvider", options)],
         "auto": [("TensorrtExecutionProvider", trt_options), ("CUDAExecutionProvider", options)],
-    }[kind]
+    }
+    wanted = by_kind[kind]
     chosen: list[Any] = [(name, opts) for name, opts in wanted if name in available]
     if kind in ("cuda", "tensorrt") and not any(p[0] == wanted[0][0] for p in chosen):
         raise RuntimeError(
@@ -42,7 +43,7 @@ def select_providers(device: str, available: Sequence[str]) -> list[Any]:
             f"{list(available)}; install onnxruntime-gpu (pip install 'pose-perception[gpu]') "
             "or use device='cpu'"
         )
-    return chosen + ["CPUExecutionProvider"]
+    return [*chosen, "CPUExecutionProvider"]
 
 
 def _cache_root() -> str:
@@ -110,7 +111,10 @@ class OnnxRuntimeBackend:
             return simcc_x, simcc_y
         if self.fixed_batch != 1:
             raise ValueError(f"{self.path}: model has a fixed batch of {self.fixed_batch}")
-        parts = [self.session.run(self.output_names, {self.input_name: batch[i : i + 1]}) for i in range(len(batch))]
+        parts = [
+            self.session.run(self.output_names, {self.input_name: batch[i : i + 1]})
+            for i in range(len(batch))
+        ]
         return (
             np.concatenate([p[0] for p in parts]),
             np.concatenate([p[1] for p in parts]),

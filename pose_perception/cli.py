@@ -1,0 +1,612 @@
+"""``pose-perception`` command line: run, export, models, download, bench.
+
+User mistakes (bad paths, configs, boxes, unavailable models, mismatched checkpoints)
+end with one ``pose-perception: error: ...`` line and exit code 2, never a traceback;
+anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import importlib
+import itertools
+import json
+import logging
+import math
+import sys
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any, NoReturn
+
+import numpy as np
+import yaml
+
+from pose_perception import __version__
+from pose_perception.config import EstimatorConfig, load_config
+from pose_perception.estimator import BACKENDS, PoseEstimator
+from pose_perception.skeletons import Skeleton, get_skeleton
+from pose_perception.sources import Frame, FrameSource, ImageSource, open_source
+from pose_perception.viz import draw_poses
+from pose_perception.zoo import REGISTRY, ModelUnavailableError, default_cache_dir, resolve
+
+if TYPE_CHECKING:
+    from torch import nn
+
+PROG = "pose-perception"
+PARITY_TOLERANCE = 1e-4
+EXIT_USER_ERROR = 2
+log = logging.getLogger(PROG)
+
+
+class CliError(Exception):
+    """A mistake in what the user asked for: reported in one line, exit code 2."""
+
+
+# yaml.YAMLError: a malformed skeleton YAML; CheckpointMismatchError is a ValueError.
+USER_ERRORS = (CliError, OSError, ValueError, ModelUnavailableError, yaml.YAMLError)
+
+
+class _Parser(argparse.ArgumentParser):
+    """Raises instead of exiting so ``main`` reports every user error the same way."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        raise CliError(message)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``pose-perception`` console script and ``python -m pose_perception``."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if not logging.getLogger().handlers:
+        logging.basicConfig(format=f"{PROG}: %(levelname)s: %(message)s", level=logging.WARNING)
+    try:
+        if argv[:1] == ["bench"]:  # before argparse, so `bench --help` reaches the benchmark's parser
+            return _cmd_bench(argv[1:])
+        args = build_parser().parse_args(argv)
+        return int(args.handler(args))
+    except SystemExit as exit_:  # --help, --version, or a delegated main calling sys.exit
+        return _exit_code(exit_.code)
+    except USER_ERRORS as err:
+        print(f"{PROG}: error: {_message(err)}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+
+
+def _message(err: BaseException) -> str:
+    if isinstance(err, OSError) and err.filename is not None and err.strerror:
+        return f"{err.filename}: {err.strerror}"
+    return str(err) or type(err).__name__
+
+
+def _exit_code(code: object) -> int:
+    if code is None or isinstance(code, int):
+        return int(code or 0)
+    print(code, file=sys.stderr)
+    return 1
+
+
+# ---------------------------------------------------------------------------- parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog=PROG, description="Real-time RTMPose human pose estimation.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_run(commands)
+    _add_export(commands)
+    models = commands.add_parser("models", help="list the model registry and what is cached")
+    models.add_argument("--cache-dir", help="model cache (default: %(default)s)", default=None)
+    models.set_defaults(handler=_cmd_models)
+    download = commands.add_parser("download", help="download a registry model into the cache")
+    download.add_argument("name", help=f"registry name: {', '.join(REGISTRY)}")
+    download.add_argument("--cache-dir", default=None, help="model cache (default: the user cache)")
+    download.set_defaults(handler=_cmd_download)
+    bench = commands.add_parser(
+        "bench", add_help=False, help="benchmark backends (see `pose-perception bench --help`)"
+    )
+    bench.add_argument("bench_args", nargs=argparse.REMAINDER)
+    bench.set_defaults(handler=lambda args: _cmd_bench(args.bench_args))
+    return parser
+
+
+def _add_run(commands: Any) -> None:
+    run = commands.add_parser(
+        "run",
+        help="estimate poses on an image, a folder, a video or a camera",
+        description=(
+            "Estimate poses and write annotated images (or <stem>_poses.mp4 for a video) and "
+            "keypoints.jsonl. Command-line options override the --config file. There is no person "
+            "detector yet: give person boxes with --box or --boxes; frames without boxes are "
+            "treated as one full-frame person box."
+        ),
+    )
+    run.add_argument("source", help="image file, folder of images, video file, or camera index (0, 1, ...)")
+    run.add_argument("--config", help="YAML config (config/rtmpose.yaml format)")
+    run.add_argument("--model", help="registry name, .onnx or .pth file (config: estimator.model)")
+    run.add_argument("--arch", help="architecture of a .pth checkpoint, e.g. rtmpose-s")
+    run.add_argument("--backend", choices=BACKENDS, help="inference backend")
+    run.add_argument("--device", help="cpu | cuda[:N] | tensorrt[:N] | auto")
+    run.add_argument("--threads", type=_non_negative_int, help="intra-op threads (0: runtime default)")
+    run.add_argument(
+        "--flip-test", action=argparse.BooleanOptionalAction, default=None,
+        help="also run the mirrored crop and average (about +1 AP, twice the compute)",
+    )  # fmt: skip
+    run.add_argument("--skeleton", help="coco17 | h36m17 | schema .yaml (default: from the model)")
+    boxes = run.add_mutually_exclusive_group()
+    boxes.add_argument(
+        "--box", action="append", metavar="X1,Y1,X2,Y2",
+        help="a person box used on every frame (repeat for several people)",
+    )  # fmt: skip
+    boxes.add_argument(
+        "--boxes", metavar="FILE",
+        help='JSON {"<image file name or frame index>": [[x1,y1,x2,y2(,score)], ...]}; '
+        "frames without an entry get one full-frame box",
+    )  # fmt: skip
+    run.add_argument("--output-dir", default="pose_output", help="where outputs go (default: %(default)s)")
+    run.add_argument("--no-images", action="store_true", help="write keypoints.jsonl only")
+    run.add_argument("--max-frames", type=_positive_int, help="stop after N frames")
+    run.add_argument("--threshold", type=float, help="keypoint score below which nothing is drawn")
+    run.set_defaults(handler=_cmd_run)
+
+
+def _add_export(commands: Any) -> None:
+    export = commands.add_parser(
+        "export",
+        help="export an RTMPose checkpoint to ONNX (with pose metadata)",
+        description="Build an architecture, load its checkpoint and export ONNX with the metadata "
+        "PoseEstimator needs; then check the ONNX against PyTorch on a random batch.",
+    )
+    export.add_argument("--arch", required=True, help="rtmpose-t/s/m/l, rtmpose-m/l-384x288")
+    weights = export.add_mutually_exclusive_group()
+    weights.add_argument("--checkpoint", help="official MMPose .pth or a state_dict file")
+    weights.add_argument(
+        "--random-init", action="store_true", help="no checkpoint: export seeded random weights (tests only)"
+    )
+    export.add_argument("--output", required=True, help="the .onnx file to write")
+    export.add_argument("--num-keypoints", type=_positive_int, help="default: from --skeleton, else 17")
+    export.add_argument("--skeleton", help="coco17 | h36m17 | schema .yaml (default: coco17)")
+    export.add_argument("--opset", type=int, default=17, help="ONNX opset (default: %(default)s)")
+    export.add_argument("--static-batch", action="store_true", help="fix the batch size to 1")
+    export.add_argument("--no-verify", action="store_true", help="skip the ONNX-vs-PyTorch check")
+    export.set_defaults(handler=_cmd_export)
+
+
+def _positive_int(text: str) -> int:
+    value = _int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    value = _int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
+    return value
+
+
+def _int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+
+
+# ---------------------------------------------------------------------------- run
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    config = _run_config(args)
+    source = open_source(args.source)
+    plan = BoxPlan.from_args(args.box, args.boxes)
+    output_dir = Path(args.output_dir)
+    _refuse_overwriting_inputs(source, output_dir, args.no_images)
+    estimator = _make_estimator(config)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    writer = None if args.no_images else _frame_writer(source, output_dir)
+    try:
+        with source, open(output_dir / "keypoints.jsonl", "w", encoding="utf-8") as jsonl:
+            threshold = config.keypoint_threshold
+            stats = _process(source, estimator, plan, jsonl, writer, threshold, args.max_frames)
+    finally:
+        if writer is not None:
+            writer.close()
+    if args.max_frames is None or stats.frames < args.max_frames:
+        plan.warn_unused()
+    print(stats.summary(output_dir))
+    return 0
+
+
+def _run_config(args: argparse.Namespace) -> EstimatorConfig:
+    """The config file's estimator section, with command-line values on top, validated."""
+    config = load_config(args.config).estimator
+    overrides = {
+        "model": args.model,
+        "arch": args.arch,
+        "backend": args.backend,
+        "device": args.device,
+        "threads": args.threads,
+        "flip_test": args.flip_test,
+        "skeleton": args.skeleton,
+        "keypoint_threshold": args.threshold,
+    }
+    config = dataclasses.replace(config, **{k: v for k, v in overrides.items() if v is not None})
+    config.validate()
+    return config
+
+
+def _make_estimator(config: EstimatorConfig) -> PoseEstimator:
+    try:
+        return PoseEstimator(
+            config.model,
+            backend=config.backend,
+            device=config.device,
+            flip_test=config.flip_test,
+            arch=config.arch or None,
+            skeleton=config.skeleton or None,
+            threads=config.threads or None,
+        )
+    except ImportError as err:
+        raise CliError(f"{config.model}: {err} (a .pth model or the torch backend needs PyTorch)") from err
+    except RuntimeError as err:  # a device the installed runtime cannot provide
+        raise CliError(str(err)) from err
+
+
+def _refuse_overwriting_inputs(source: FrameSource, output_dir: Path, no_images: bool) -> None:
+    """Annotated images keep their file names, so writing them beside the inputs would replace them."""
+    if no_images or not isinstance(source, ImageSource):
+        return
+    target = output_dir.resolve()
+    if any(p.parent.resolve() == target for p in source.paths):
+        raise CliError(f"--output-dir {output_dir} holds the input images; they would be overwritten")
+
+
+@dataclasses.dataclass
+class BoxPlan:
+    """Person boxes per frame: fixed boxes, a per-frame table, or the full frame."""
+
+    fixed: np.ndarray | None = None  # (N,5) used on every frame
+    table: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
+    used: set[str] = dataclasses.field(default_factory=set)
+    source: str = ""
+
+    @classmethod
+    def from_args(cls, box_texts: list[str] | None, boxes_file: str | None) -> BoxPlan:
+        if box_texts:
+            return cls(fixed=np.array([parse_box(t) for t in box_texts], np.float64))
+        if boxes_file:
+            return cls(table=load_boxes_file(boxes_file), source=boxes_file)
+        return cls()
+
+    def for_frame(self, frame: Frame) -> np.ndarray:
+        """(N,5) boxes x1,y1,x2,y2,score (score NaN when not given)."""
+        if self.fixed is not None:
+            return self.fixed
+        for key in (frame.name, str(frame.index)):
+            if key in self.table:
+                self.used.add(key)
+                return self.table[key]
+        height, width = frame.image.shape[:2]
+        return np.array([[0.0, 0.0, width, height, math.nan]])
+
+    def warn_unused(self) -> None:
+        """A key that matched no frame is usually a typo in a file name."""
+        unused = sorted(set(self.table) - self.used)
+        if unused:
+            shown = ", ".join(repr(k) for k in unused[:5]) + (" ..." if len(unused) > 5 else "")
+            log.warning("%s: %d entries matched no frame: %s", self.source, len(unused), shown)
+
+
+def parse_box(text: str) -> list[float]:
+    """``"x1,y1,x2,y2"`` → [x1, y1, x2, y2, nan]; CliError naming the text when malformed."""
+    try:
+        values = [float(v) for v in text.split(",")]
+    except ValueError:
+        values = []
+    if len(values) != 4:
+        raise CliError(f"--box {text!r}: expected four comma-separated numbers x1,y1,x2,y2")
+    return _checked_box(values, f"--box {text!r}")
+
+
+def _checked_box(values: Sequence[Any], where: str) -> list[float]:
+    if len(values) not in (4, 5) or not all(_is_number(v) for v in values):
+        raise CliError(f"{where}: expected [x1, y1, x2, y2] or [x1, y1, x2, y2, score], got {values!r}")
+    box = [float(v) for v in values] + ([math.nan] if len(values) == 4 else [])
+    if not all(math.isfinite(v) for v in box[:4]):
+        raise CliError(f"{where}: box coordinates must be finite")
+    if box[2] <= box[0] or box[3] <= box[1]:
+        raise CliError(f"{where}: x2 must be > x1 and y2 > y1")
+    return box
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def load_boxes_file(path: str) -> dict[str, np.ndarray]:
+    """Read ``{frame: [[x1,y1,x2,y2(,score)], ...]}``; an empty list means "nobody in this frame"."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise CliError(f"--boxes {path}: not valid JSON ({err})") from err
+    if not isinstance(data, dict):
+        raise CliError(f"--boxes {path}: expected a JSON object mapping frame names to box lists")
+    table = {}
+    for key, boxes in data.items():
+        if not isinstance(boxes, list) or not all(isinstance(b, list) for b in boxes):
+            raise CliError(f"--boxes {path}: entry {key!r} must be a list of boxes [[x1,y1,x2,y2], ...]")
+        rows = [_checked_box(b, f"--boxes {path}: {key!r}") for b in boxes]
+        table[str(key)] = np.array(rows, np.float64).reshape(-1, 5)
+    return table
+
+
+@dataclasses.dataclass
+class RunStats:
+    frames: int = 0
+    people: int = 0
+    seconds: float = 0.0  # time in PoseEstimator.estimate only
+
+    def summary(self, output_dir: Path) -> str:
+        ms = 1000.0 * self.seconds / self.frames if self.frames else 0.0
+        return (
+            f"{self.frames} frames, {self.people} people, {ms:.1f} ms/frame pose estimation; "
+            f"outputs in {output_dir}"
+        )
+
+
+def _process(
+    source: FrameSource,
+    estimator: PoseEstimator,
+    plan: BoxPlan,
+    jsonl: IO[str],
+    writer: FrameWriter | None,
+    threshold: float,
+    max_frames: int | None,
+) -> RunStats:
+    stats = RunStats()
+    names: tuple[str, ...] | None = estimator.skeleton.keypoint_names
+    for frame in _with_progress(source, max_frames):
+        boxes = plan.for_frame(frame)
+        start = time.perf_counter()
+        keypoints, scores = estimator.estimate(frame.image, boxes)
+        stats.seconds += time.perf_counter() - start
+        stats.frames += 1
+        stats.people += len(keypoints)
+        jsonl.write(json.dumps(frame_record(frame, boxes, keypoints, scores, names)) + "\n")
+        jsonl.flush()  # usable even if a camera run is interrupted
+        names = None  # keypoint names go on the first line only
+        if writer is not None:
+            annotated = _annotate(frame.image, boxes, keypoints, scores, estimator.skeleton, threshold)
+            writer.write(frame, annotated)
+    return stats
+
+
+def _with_progress(source: FrameSource, max_frames: int | None) -> Iterable[Frame]:
+    frames: Iterator[Frame] = itertools.islice(source, max_frames)
+    total = source.frame_count
+    if total is None:
+        return frames
+    from tqdm import tqdm
+
+    total = min(total, max_frames) if max_frames else total
+    return tqdm(frames, total=total, unit="frame", disable=None, leave=False)
+
+
+def frame_record(
+    frame: Frame,
+    boxes: np.ndarray,
+    keypoints: np.ndarray,
+    scores: np.ndarray,
+    keypoint_names: Sequence[str] | None,
+) -> dict[str, Any]:
+    """One keypoints.jsonl line: frame facts and, per person, box, mean score, [x, y, score]s."""
+    height, width = frame.image.shape[:2]
+    record: dict[str, Any] = {
+        "frame": frame.index,
+        "name": frame.name,
+        "stamp": round(frame.stamp, 6),
+        "width": width,
+        "height": height,
+    }
+    if keypoint_names is not None:
+        record["keypoint_names"] = list(keypoint_names)
+    record["people"] = [_person(b, k, s) for b, k, s in zip(boxes, keypoints, scores, strict=True)]
+    return record
+
+
+def _person(box: np.ndarray, keypoints: np.ndarray, scores: np.ndarray) -> dict[str, Any]:
+    person: dict[str, Any] = {
+        "bbox": [round(float(v), 2) for v in box[:4]],
+        "score": round(float(scores.mean()), 4),
+        "keypoints": [
+            [round(float(x), 2), round(float(y), 2), round(float(s), 4)]
+            for (x, y), s in zip(keypoints, scores, strict=True)
+        ],
+    }
+    if len(box) > 4 and math.isfinite(box[4]):
+        person["bbox_score"] = round(float(box[4]), 4)
+    return person
+
+
+def _annotate(
+    image: np.ndarray,
+    boxes: np.ndarray,
+    keypoints: np.ndarray,
+    scores: np.ndarray,
+    skeleton: Skeleton,
+    threshold: float,
+) -> np.ndarray:
+    labels = [f"id {i} {s.mean():.2f}" for i, s in enumerate(scores)]
+    return draw_poses(image, keypoints, scores, skeleton, threshold, bboxes=boxes, labels=labels)
+
+
+class FrameWriter:
+    """Where annotated frames go; ``close`` finalises the output."""
+
+    def write(self, frame: Frame, image: np.ndarray) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Nothing to finalise for per-frame files."""
+
+
+class ImageWriter(FrameWriter):
+    """One file per frame: the input's file name, or ``frame_000123.jpg`` for camera frames."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def write(self, frame: Frame, image: np.ndarray) -> None:
+        import cv2
+
+        name = frame.name if Path(frame.name).suffix else f"{frame.name}.jpg"
+        path = self.directory / name
+        if not cv2.imwrite(str(path), image):
+            raise OSError(f"cannot write annotated image {path}")
+
+
+class VideoWriter(FrameWriter):
+    """An mp4 (mp4v) at the source's frame rate, opened on the first frame to learn its size."""
+
+    def __init__(self, path: Path, fps: float | None) -> None:
+        self.path = path
+        self.fps = fps or 30.0
+        self._writer: Any = None
+        self._size: tuple[int, int] = (0, 0)
+
+    def write(self, frame: Frame, image: np.ndarray) -> None:
+        import cv2
+
+        if self._writer is None:
+            self._size = (image.shape[1], image.shape[0])
+            fourcc = cv2.VideoWriter.fourcc(*"mp4v")
+            self._writer = cv2.VideoWriter(str(self.path), fourcc, self.fps, self._size)
+            if not self._writer.isOpened():
+                raise OSError(f"cannot open video writer for {self.path}")
+        if (image.shape[1], image.shape[0]) != self._size:
+            image = cv2.resize(image, self._size)
+        self._writer.write(image)
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.release()
+
+
+def _frame_writer(source: FrameSource, output_dir: Path) -> FrameWriter:
+    if source.kind == "video":
+        return VideoWriter(output_dir / f"{source.stem}_poses.mp4", source.fps)
+    return ImageWriter(output_dir)
+
+
+# ---------------------------------------------------------------------------- export
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    if args.checkpoint is None and not args.random_init:
+        raise CliError("export needs --checkpoint FILE (or --random-init for a pipeline test model)")
+    if not args.output.endswith(".onnx"):
+        raise CliError(f"--output {args.output}: the file name must end in .onnx")
+    if args.checkpoint is not None and not Path(args.checkpoint).is_file():
+        raise CliError(f"--checkpoint {args.checkpoint}: file not found")
+    try:
+        import torch
+
+        from pose_perception.estimator import module_info
+        from pose_perception.models import build_rtmpose, load_checkpoint
+        from pose_perception.runtime.export import export_onnx
+    except ImportError as err:
+        hint = "pip install 'pose-perception[torch]'"
+        raise CliError(f"export needs PyTorch and onnx ({err}); {hint}") from err
+    skeleton = get_skeleton(args.skeleton) if args.skeleton else None
+    num_keypoints = _export_keypoints(args.num_keypoints, skeleton)
+    torch.manual_seed(0)  # --random-init exports are reproducible
+    model = build_rtmpose(args.arch, num_keypoints)
+    if args.checkpoint is not None:
+        load_checkpoint(model, args.checkpoint)
+    else:
+        _warn_random_weights(args.arch)
+    info = module_info(model, skeleton)
+    path = export_onnx(model, info, args.output, opset=args.opset, dynamic_batch=not args.static_batch)
+    width, height = info.input_size
+    print(
+        f"wrote {path}: {info.arch}, {info.num_keypoints} keypoints ({info.skeleton.name}), "
+        f"input {width}x{height}, opset {args.opset}, batch {'1' if args.static_batch else 'dynamic'}"
+    )
+    return 0 if args.no_verify else _verify_export(model, path, info.input_size)
+
+
+def _export_keypoints(requested: int | None, skeleton: Skeleton | None) -> int:
+    if skeleton is None:
+        return requested or 17
+    if requested is not None and requested != skeleton.num_keypoints:
+        raise CliError(
+            f"--num-keypoints {requested} does not match skeleton {skeleton.name!r} "
+            f"({skeleton.num_keypoints} keypoints)"
+        )
+    return skeleton.num_keypoints
+
+
+def _warn_random_weights(arch: str) -> None:
+    bar = "!" * 78
+    print(
+        f"{bar}\nWARNING: no checkpoint given: exporting {arch} with RANDOM weights (seed 0).\n"
+        f"Its keypoints are meaningless; use this model only to test the pipeline.\n{bar}",
+        file=sys.stderr,
+    )
+
+
+def _verify_export(model: nn.Module, path: str, input_size: tuple[int, int]) -> int:
+    """Compare ONNX Runtime with PyTorch on a random batch of 2; exit code 1 beyond tolerance."""
+    from pose_perception.runtime.export import onnx_parity
+
+    width, height = input_size
+    batch = np.random.default_rng(0).standard_normal((2, 3, height, width)).astype(np.float32)
+    diff = onnx_parity(model, path, batch)
+    if diff > PARITY_TOLERANCE:
+        print(
+            f"{PROG}: error: ONNX output differs from PyTorch by {diff:.3g} (relative), "
+            f"more than {PARITY_TOLERANCE:g}; {path} is not trustworthy",
+            file=sys.stderr,
+        )
+        return 1
+    print(f"verified: ONNX Runtime vs PyTorch max relative difference {diff:.3g} (<= {PARITY_TOLERANCE:g})")
+    return 0
+
+
+# ---------------------------------------------------------------------------- models, download, bench
+
+
+def _cmd_models(args: argparse.Namespace) -> int:
+    cache = Path(args.cache_dir) if args.cache_dir else default_cache_dir()
+    rows = [("NAME", "ARCH", "CACHED", "URL")]
+    for entry in REGISTRY.values():
+        cached = "yes" if (cache / entry.filename).is_file() else "no"
+        rows.append((entry.name, entry.arch, cached, entry.url))
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    print(f"cache: {cache}")
+    for row in rows:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row[:3], widths, strict=True)) + "  " + row[3])
+    return 0
+
+
+def _cmd_download(args: argparse.Namespace) -> int:
+    if args.name not in REGISTRY:
+        raise CliError(f"unknown model {args.name!r}; registry has: {', '.join(REGISTRY)}")
+    path, _ = resolve(args.name, cache_dir=args.cache_dir, progress=True)
+    print(path)
+    return 0
+
+
+def _cmd_bench(argv: list[str]) -> int:
+    """Hand everything after ``bench`` to the benchmark module's own parser."""
+    try:
+        benchmarks = importlib.import_module("pose_perception.benchmarks")
+    except ModuleNotFoundError as err:
+        if err.name != "pose_perception.benchmarks":
+            raise
+        raise CliError("benchmarks are not available: pose_perception.benchmarks is missing") from err
+    return int(benchmarks.main(argv) or 0)

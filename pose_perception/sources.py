@@ -1,0 +1,230 @@
+"""Frame sources for the CLI: an image, a folder of images, a video file or a camera.
+
+``open_source(spec)`` decides from the spec alone and fails early (missing path,
+undecodable image or video, camera that does not open) so the CLI can report a
+clear error before any model is loaded.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One BGR uint8 image; ``stamp`` is seconds from the start of the source."""
+
+    index: int
+    name: str
+    image: np.ndarray
+    stamp: float
+
+
+class FrameSource:
+    """Iterable of :class:`Frame`; ``kind`` is ``image``, ``folder``, ``video`` or ``camera``."""
+
+    kind: str = ""
+    is_video: bool = False  # a timed stream (video file or camera), not independent images
+    fps: float | None = None
+
+    def __init__(self, spec: str) -> None:
+        self.spec = spec
+
+    @property
+    def frame_count(self) -> int | None:
+        """Number of frames if known up front (for progress bars), else None."""
+        return None
+
+    @property
+    def stem(self) -> str:
+        """Short name for outputs derived from the source (e.g. ``<stem>_poses.mp4``)."""
+        return Path(self.spec).stem or "source"
+
+    def __iter__(self) -> Iterator[Frame]:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release devices; file sources hold nothing open between iterations."""
+
+    def __enter__(self) -> FrameSource:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+def open_source(spec: str) -> FrameSource:
+    """An existing path (image, folder, video), else a camera index such as ``"0"``."""
+    path = Path(spec).expanduser()
+    if path.exists():
+        if path.is_dir():
+            return ImageSource(spec, _folder_images(path), kind="folder")
+        if path.suffix.lower() in IMAGE_EXTENSIONS:
+            return ImageSource(spec, [path], kind="image")
+        return VideoSource(spec, path)
+    if re.fullmatch(r"[0-9]+", spec.strip()):
+        return CameraSource(int(spec))
+    raise FileNotFoundError(f"source not found: {spec} (not a file, a folder nor a camera index)")
+
+
+def _natural_key(path: Path) -> list[Any]:
+    """Sort ``img2`` before ``img10``: frame dumps are not always zero-padded."""
+    return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", path.name)]
+
+
+def _folder_images(folder: Path) -> list[Path]:
+    candidates = sorted(
+        (p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS),
+        key=_natural_key,
+    )
+    if not candidates:
+        raise ValueError(f"{folder}: no images ({', '.join(IMAGE_EXTENSIONS)}) in this folder")
+    readable = []
+    for p in candidates:
+        if cv2.haveImageReader(str(p)):
+            readable.append(p)
+        else:
+            log.warning("skipping %s: not a readable image", p)
+    if not readable:
+        raise ValueError(f"{folder}: none of the {len(candidates)} image files could be read")
+    return readable
+
+
+class ImageSource(FrameSource):
+    """Still images; stamps are the frame index (1 s apart) so they stay monotonic."""
+
+    def __init__(self, spec: str, paths: list[Path], kind: str) -> None:
+        super().__init__(spec)
+        self.kind = kind
+        self.paths = paths
+        if kind == "image" and not cv2.haveImageReader(str(paths[0])):
+            raise ValueError(f"{paths[0]}: not a readable image")
+
+    @property
+    def frame_count(self) -> int | None:
+        return len(self.paths)
+
+    def __iter__(self) -> Iterator[Frame]:
+        index = 0
+        for path in self.paths:
+            image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+            if image is None:
+                if self.kind == "image":
+                    raise ValueError(f"{path}: cannot decode image")
+                log.warning("skipping %s: cannot decode image", path)
+                continue
+            yield Frame(index, path.name, image, float(index))
+            index += 1
+        if index == 0:
+            raise ValueError(f"{self.spec}: none of the images could be decoded")
+
+
+def _frame_name(index: int) -> str:
+    return f"frame_{index:06d}"
+
+
+def _fps_of(capture: cv2.VideoCapture) -> float | None:
+    fps = capture.get(cv2.CAP_PROP_FPS)
+    return float(fps) if math.isfinite(fps) and 0 < fps < 1000 else None
+
+
+class VideoSource(FrameSource):
+    """A video file; each iteration re-opens it, so the source can be read more than once."""
+
+    kind = "video"
+    is_video = True
+
+    def __init__(self, spec: str, path: Path) -> None:
+        super().__init__(spec)
+        self.path = path
+        capture = self._open()
+        try:
+            ok, _ = capture.read()
+            if not ok:
+                raise ValueError(f"{path}: not an image or a decodable video")
+            self.fps = _fps_of(capture)
+            count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+            self._count = count if count > 0 else None
+        finally:
+            capture.release()
+
+    def _open(self) -> cv2.VideoCapture:
+        capture = cv2.VideoCapture(str(self.path))
+        if not capture.isOpened():
+            raise ValueError(f"{self.path}: cannot open as a video (unknown format or codec)")
+        return capture
+
+    @property
+    def frame_count(self) -> int | None:
+        return self._count
+
+    def __iter__(self) -> Iterator[Frame]:
+        capture = self._open()
+        previous = -1.0
+        try:
+            index = 0
+            while True:
+                ok, image = capture.read()
+                if not ok:
+                    return
+                stamp = self._stamp(capture.get(cv2.CAP_PROP_POS_MSEC), index, previous)
+                previous = stamp
+                yield Frame(index, _frame_name(index), image, stamp)
+                index += 1
+        finally:
+            capture.release()
+
+    def _stamp(self, msec: float, index: int, previous: float) -> float:
+        """The container's timestamp when it is sane (increasing), else index / fps."""
+        seconds = msec / 1000.0
+        if math.isfinite(seconds) and seconds > previous and (seconds > 0 or index == 0):
+            return seconds
+        return index / self.fps if self.fps else float(index)
+
+
+class CameraSource(FrameSource):
+    """A live camera by index; opened at construction so a missing camera fails early."""
+
+    kind = "camera"
+    is_video = True
+
+    def __init__(self, index: int) -> None:
+        super().__init__(str(index))
+        self.index = index
+        self.capture = cv2.VideoCapture(index)
+        if not self.capture.isOpened():
+            self.capture.release()
+            raise ValueError(f"cannot open camera {index} (no such device, or it is busy)")
+        self.fps = _fps_of(self.capture)
+
+    @property
+    def stem(self) -> str:
+        return f"camera{self.index}"
+
+    def __iter__(self) -> Iterator[Frame]:
+        start = time.monotonic()
+        index = 0
+        while True:
+            ok, image = self.capture.read()
+            if not ok:
+                log.warning("camera %d stopped delivering frames after %d frames", self.index, index)
+                return
+            yield Frame(index, _frame_name(index), image, time.monotonic() - start)
+            index += 1
+
+    def close(self) -> None:
+        self.capture.release()
