@@ -99,7 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run(commands)
     _add_export(commands)
     models = commands.add_parser("models", help="list the model registry and what is cached")
-    models.add_argument("--cache-dir", help="model cache (default: %(default)s)", default=None)
+    models.add_argument("--cache-dir", default=None, help="model cache (default: the user cache)")
     models.set_defaults(handler=_cmd_models)
     download = commands.add_parser("download", help="download a registry model into the cache")
     download.add_argument("name", help=f"registry name: {', '.join(REGISTRY)}")
@@ -208,10 +208,15 @@ def _cmd_run(args: argparse.Namespace) -> int:
     estimator = _make_estimator(config)
     output_dir.mkdir(parents=True, exist_ok=True)
     writer = None if args.no_images else _frame_writer(source, output_dir)
+    stats = RunStats()
     try:
         with source, open(output_dir / "keypoints.jsonl", "w", encoding="utf-8") as jsonl:
-            threshold = config.keypoint_threshold
-            stats = _process(source, estimator, plan, jsonl, writer, threshold, args.max_frames)
+            _process(
+                source, estimator, plan, jsonl, writer, config.keypoint_threshold, args.max_frames, stats
+            )
+    except KeyboardInterrupt:  # the usual way to stop a camera run: still finalise and summarise
+        print(f"{stats.summary(output_dir)} (interrupted)")
+        return 130
     finally:
         if writer is not None:
             writer.close()
@@ -258,11 +263,13 @@ def _make_estimator(config: EstimatorConfig) -> PoseEstimator:
 
 def _refuse_overwriting_inputs(source: FrameSource, output_dir: Path, no_images: bool) -> None:
     """Annotated images keep their file names, so writing them beside the inputs would replace them."""
-    if no_images or not isinstance(source, ImageSource):
+    if no_images:
         return
     target = output_dir.resolve()
-    if any(p.parent.resolve() == target for p in source.paths):
+    if isinstance(source, ImageSource) and any(p.parent.resolve() == target for p in source.paths):
         raise CliError(f"--output-dir {output_dir} holds the input images; they would be overwritten")
+    if source.kind == "video" and (target / f"{source.stem}_poses.mp4") == Path(source.spec).resolve():
+        raise CliError(f"{source.spec} would be overwritten by its own annotated video")
 
 
 @dataclasses.dataclass
@@ -366,8 +373,9 @@ def _process(
     writer: FrameWriter | None,
     threshold: float,
     max_frames: int | None,
-) -> RunStats:
-    stats = RunStats()
+    stats: RunStats,
+) -> None:
+    """Estimate, record and draw each frame; ``stats`` is updated in place so an interrupt keeps it."""
     names: tuple[str, ...] | None = estimator.skeleton.keypoint_names
     for frame in _with_progress(source, max_frames):
         boxes = plan.for_frame(frame)
@@ -382,7 +390,6 @@ def _process(
         if writer is not None:
             annotated = _annotate(frame.image, boxes, keypoints, scores, estimator.skeleton, threshold)
             writer.write(frame, annotated)
-    return stats
 
 
 def _with_progress(source: FrameSource, max_frames: int | None) -> Iterable[Frame]:

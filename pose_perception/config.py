@@ -34,12 +34,11 @@ class EstimatorConfig:
 
     def validate(self) -> None:
         from pose_perception.estimator import BACKENDS
-        from pose_perception.runtime.onnxruntime_backend import DEVICES
+        from pose_perception.runtime.onnxruntime_backend import parse_device
 
         if self.backend not in BACKENDS:
             raise ValueError(f"backend must be one of {BACKENDS}, got {self.backend!r}")
-        if self.device.partition(":")[0] not in DEVICES:
-            raise ValueError(f"device must be one of {DEVICES} (or cuda:N), got {self.device!r}")
+        parse_device(self.device)
         if self.threads < 0:
             raise ValueError(f"threads must be >= 0, got {self.threads}")
         if not 0.0 <= self.keypoint_threshold <= 1.0:

@@ -85,6 +85,11 @@ class ModelInfo:
             raise ValueError(f"{source}: bad pose metadata: {err}") from err
         if input_size is not None and tuple(input_size) != info.input_size:
             raise ValueError(f"{source}: metadata input_size {info.input_size} != graph {input_size}")
+        if simcc_width is not None and round(info.input_size[0] * info.simcc_split_ratio) != simcc_width:
+            raise ValueError(
+                f"{source}: simcc_x has {simcc_width} bins but metadata implies "
+                f"{info.input_size[0]} px × split ratio {info.simcc_split_ratio}"
+            )
         if num_keypoints is not None and num_keypoints != info.num_keypoints:
             raise ValueError(
                 f"{source}: metadata has {info.num_keypoints} keypoints, graph outputs {num_keypoints}"

@@ -95,15 +95,18 @@ class Skeleton:
 
         flip_pairs = pairs("flip_pairs") if "flip_pairs" in data else infer_flip_pairs(names)
         sigmas = data.get("sigmas")
-        return cls(
-            name=str(data.get("name", "custom")),
-            keypoint_names=names,
-            links=pairs("links"),
-            flip_pairs=flip_pairs,
-            keypoint_colors=tuple(tuple(int(v) for v in c) for c in data.get("keypoint_colors") or ()),  # type: ignore[misc]
-            link_colors=tuple(tuple(int(v) for v in c) for c in data.get("link_colors") or ()),  # type: ignore[misc]
-            sigmas=None if sigmas is None else tuple(float(s) for s in sigmas),
-        )
+        try:
+            return cls(
+                name=str(data.get("name", "custom")),
+                keypoint_names=names,
+                links=pairs("links"),
+                flip_pairs=flip_pairs,
+                keypoint_colors=tuple(tuple(int(v) for v in c) for c in data.get("keypoint_colors") or ()),  # type: ignore[misc]
+                link_colors=tuple(tuple(int(v) for v in c) for c in data.get("link_colors") or ()),  # type: ignore[misc]
+                sigmas=None if sigmas is None else tuple(float(s) for s in sigmas),
+            )
+        except ValueError as err:
+            raise ValueError(f"{source}: {err}") from None
 
 
 def infer_flip_pairs(names: tuple[str, ...]) -> tuple[tuple[int, int], ...]:

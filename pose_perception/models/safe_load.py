@@ -52,6 +52,16 @@ def _allowed_global(qualified: str) -> Any:
     return (placeholder, qualified)
 
 
+def _numpy_dtype_classes() -> list[Any]:
+    """Rebuilding a numpy dtype needs its ``numpy.dtypes.*DType`` class, which
+    ``get_unsafe_globals_in_checkpoint`` does not report; they are plain data types."""
+    import numpy as np
+
+    return [
+        cls for name in getattr(np.dtypes, "__all__", []) if isinstance(cls := getattr(np.dtypes, name), type)
+    ]
+
+
 def safe_torch_load(path: str | os.PathLike[str]) -> Any:
     """Load a torch file with the weights-only unpickler; fail with the path on errors."""
     if not os.path.isfile(path):
@@ -61,5 +71,7 @@ def safe_torch_load(path: str | os.PathLike[str]) -> Any:
     except Exception as err:  # not a zip checkpoint or corrupt
         raise ValueError(f"{path}: not a readable PyTorch checkpoint ({err})") from err
     allowed = [_allowed_global(name) for name in extra]
+    if any(name.startswith("numpy.") for name in extra):
+        allowed += _numpy_dtype_classes()
     with torch.serialization.safe_globals(allowed):
         return torch.load(path, map_location="cpu", weights_only=True)

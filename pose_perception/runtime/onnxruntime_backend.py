@@ -13,16 +13,26 @@ from pose_perception.model_info import ModelInfo
 DEVICES = ("cpu", "cuda", "tensorrt", "auto")
 
 
+def parse_device(device: str) -> tuple[str, int | None]:
+    """``cuda:1`` → ("cuda", 1); validates the kind and the index."""
+    kind, sep, index = device.partition(":")
+    if kind not in DEVICES:
+        raise ValueError(f"unknown device {device!r}; use one of {', '.join(DEVICES)} (cuda:N allowed)")
+    if not sep:
+        return kind, None
+    if kind in ("cpu", "auto") or not index.isdigit():
+        raise ValueError(f"bad device {device!r}: only cuda:N / tensorrt:N take a GPU index N >= 0")
+    return kind, int(index)
+
+
 def select_providers(device: str, available: Sequence[str]) -> list[Any]:
     """Execution providers for a device string, given what this onnxruntime build offers.
 
     ``auto`` picks TensorRT, then CUDA, then CPU; ``cuda[:N]``/``tensorrt[:N]`` demand
     that provider and fail clearly if the installed onnxruntime lacks it.
     """
-    kind, _, index = device.partition(":")
-    if kind not in DEVICES:
-        raise ValueError(f"unknown device {device!r}; use one of {', '.join(DEVICES)} (cuda:N allowed)")
-    options = {"device_id": int(index)} if index else {}
+    kind, index = parse_device(device)
+    options = {"device_id": index} if index is not None else {}
     trt_options = {
         **options,
         "trt_engine_cache_enable": True,

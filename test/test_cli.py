@@ -1,0 +1,362 @@
+"""The pose-perception CLI, run in-process on a small random-weight rtmpose-t ONNX model."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import types
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("onnx")
+
+from pose_perception import cli  # noqa: E402
+from pose_perception.estimator import PoseEstimator, module_info  # noqa: E402
+from pose_perception.models import build_rtmpose  # noqa: E402
+from pose_perception.runtime.export import export_onnx  # noqa: E402
+from pose_perception.skeletons import COCO17  # noqa: E402
+from pose_perception.zoo import REGISTRY  # noqa: E402
+
+H, W = 120, 160
+
+
+@pytest.fixture(scope="module")
+def onnx_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    torch.manual_seed(0)
+    model = build_rtmpose("rtmpose-t")
+    path = tmp_path_factory.mktemp("model") / "m.onnx"
+    export_onnx(model, module_info(model, None), path)
+    return path
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test may read the user's model cache or reach the network."""
+    monkeypatch.setenv("POSE_PERCEPTION_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("POSE_PERCEPTION_OFFLINE", "1")
+
+
+def _image(seed: int) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, (H, W, 3), dtype=np.uint8)
+
+
+def _write_image(path: Path, seed: int = 0) -> Path:
+    assert cv2.imwrite(str(path), _image(seed))
+    return path
+
+
+def _write_video(path: Path, frames: int = 5, fps: float = 10.0) -> Path:
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"mp4v"), fps, (W, H))
+    for i in range(frames):
+        writer.write(_image(i))
+    writer.release()
+    return path
+
+
+def _lines(output_dir: Path) -> list[dict[str, Any]]:
+    text = (output_dir / "keypoints.jsonl").read_text(encoding="utf-8")
+    return [json.loads(line) for line in text.splitlines()]
+
+
+def _run(*args: str | Path) -> int:
+    return cli.main([str(a) for a in args])
+
+
+def _check_people(line: dict[str, Any], boxes: list[list[float]]) -> None:
+    assert [p["bbox"] for p in line["people"]] == boxes
+    for person in line["people"]:
+        keypoints = np.array(person["keypoints"])
+        assert keypoints.shape == (17, 3)
+        assert np.isfinite(keypoints).all()
+        assert person["score"] == pytest.approx(keypoints[:, 2].mean(), abs=1e-3)
+
+
+# ---------------------------------------------------------------------------- run
+
+
+def test_run_single_image_with_box(
+    tmp_path: Path, onnx_model: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    image_path = _write_image(tmp_path / "person.jpg")
+    out = tmp_path / "out"
+    assert _run("run", image_path, "--model", onnx_model, "--box", "10,20,150,110", "--output-dir", out) == 0
+    (line,) = _lines(out)
+    assert (line["frame"], line["name"], line["width"], line["height"]) == (0, "person.jpg", W, H)
+    assert line["keypoint_names"] == list(COCO17.keypoint_names)
+    _check_people(line, [[10, 20, 150, 110]])
+    original = cv2.imread(str(image_path))
+    annotated = cv2.imread(str(out / "person.jpg"))
+    assert annotated is not None and annotated.shape == original.shape
+    assert np.abs(annotated.astype(int) - original.astype(int)).max() > 50
+    assert "1 frames, 1 people" in capsys.readouterr().out
+
+
+def test_run_folder_without_boxes_uses_the_full_frame(tmp_path: Path, onnx_model: Path) -> None:
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    _write_image(folder / "b.png", 1)
+    _write_image(folder / "a.png", 2)
+    out = tmp_path / "out"
+    assert _run("run", folder, "--model", onnx_model, "--output-dir", out) == 0
+    lines = _lines(out)
+    assert [(x["frame"], x["name"]) for x in lines] == [(0, "a.png"), (1, "b.png")]
+    assert "keypoint_names" in lines[0] and "keypoint_names" not in lines[1]
+    for line in lines:
+        _check_people(line, [[0, 0, W, H]])
+    assert sorted(p.name for p in out.iterdir()) == ["a.png", "b.png", "keypoints.jsonl"]
+
+
+def test_run_video_writes_an_annotated_mp4(tmp_path: Path, onnx_model: Path) -> None:
+    video = _write_video(tmp_path / "walk.mp4", frames=5)
+    out = tmp_path / "out"
+    assert _run("run", video, "--model", onnx_model, "--output-dir", out, "--box", "20,10,140,115") == 0
+    lines = _lines(out)
+    assert [x["frame"] for x in lines] == [0, 1, 2, 3, 4]
+    stamps = [x["stamp"] for x in lines]
+    assert stamps == sorted(stamps) and len(set(stamps)) == 5
+    for line in lines:
+        _check_people(line, [[20, 10, 140, 115]])
+    capture = cv2.VideoCapture(str(out / "walk_poses.mp4"))
+    assert capture.get(cv2.CAP_PROP_FPS) == pytest.approx(10.0)
+    frames = []
+    while (frame := capture.read())[0]:
+        frames.append(frame[1])
+    assert len(frames) == 5 and frames[0].shape == (H, W, 3)
+    assert sorted(p.name for p in out.iterdir()) == ["keypoints.jsonl", "walk_poses.mp4"]
+
+
+def test_run_max_frames_and_no_images(tmp_path: Path, onnx_model: Path) -> None:
+    video = _write_video(tmp_path / "clip.mp4", frames=5)
+    out = tmp_path / "out"
+    assert (
+        _run("run", video, "--model", onnx_model, "--output-dir", out, "--max-frames", "2", "--no-images")
+        == 0
+    )
+    assert len(_lines(out)) == 2
+    assert [p.name for p in out.iterdir()] == ["keypoints.jsonl"]
+
+
+def test_run_boxes_file(tmp_path: Path, onnx_model: Path) -> None:
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for name in ("one.jpg", "two.jpg", "three.jpg"):
+        _write_image(folder / name)
+    boxes = {
+        "one.jpg": [[5, 5, 60, 100], [70, 10, 150, 110, 0.8]],
+        "2": [],  # the third frame by index (natural order: one, three, two): nobody
+    }
+    boxes_file = tmp_path / "boxes.json"
+    boxes_file.write_text(json.dumps(boxes))
+    out = tmp_path / "out"
+    assert _run("run", folder, "--model", onnx_model, "--boxes", boxes_file, "--output-dir", out) == 0
+    one, three, two = _lines(out)
+    assert (one["name"], three["name"], two["name"]) == ("one.jpg", "three.jpg", "two.jpg")
+    _check_people(one, [[5, 5, 60, 100], [70, 10, 150, 110]])
+    assert "bbox_score" not in one["people"][0] and one["people"][1]["bbox_score"] == pytest.approx(0.8)
+    _check_people(three, [[0, 0, W, H]])  # no entry: full frame
+    assert two["people"] == []
+
+
+def test_run_reads_the_config_file_and_flags_override_it(tmp_path: Path, onnx_model: Path) -> None:
+    config = tmp_path / "pose.yaml"
+    config.write_text(
+        "/**:\n  ros__parameters:\n    estimator:\n"
+        f"      model: {onnx_model}\n      keypoint_threshold: 0.5\n      flip_test: true\n"
+    )
+    image = _write_image(tmp_path / "x.png")
+    out = tmp_path / "out"
+    assert _run("run", image, "--config", config, "--output-dir", out, "--no-images") == 0
+    with_flip = _lines(out)[0]["people"][0]["keypoints"]
+    assert _run("run", image, "--config", config, "--output-dir", out, "--no-images", "--no-flip-test") == 0
+    without_flip = _lines(out)[0]["people"][0]["keypoints"]
+    assert with_flip != without_flip
+
+
+def test_run_refuses_to_overwrite_input_images(tmp_path: Path, onnx_model: Path) -> None:
+    image = _write_image(tmp_path / "keep.jpg")
+    before = image.read_bytes()
+    assert _run("run", image, "--model", onnx_model, "--output-dir", tmp_path) == 2
+    assert image.read_bytes() == before
+
+
+def test_interrupt_keeps_what_was_done(
+    tmp_path: Path, onnx_model: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    real_estimate = PoseEstimator.estimate
+    calls = []
+
+    def estimate_then_ctrl_c(self: PoseEstimator, image: np.ndarray, boxes: np.ndarray) -> Any:
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real_estimate(self, image, boxes)
+
+    monkeypatch.setattr(PoseEstimator, "estimate", estimate_then_ctrl_c)
+    video = _write_video(tmp_path / "cam.mp4", frames=5)
+    out = tmp_path / "out"
+    assert _run("run", video, "--model", onnx_model, "--output-dir", out) == 130
+    assert len(_lines(out)) == 2
+    assert "2 frames, 2 people" in capsys.readouterr().out
+    capture = cv2.VideoCapture(str(out / "cam_poses.mp4"))  # finalised, hence readable
+    assert capture.read()[0] and capture.read()[0] and not capture.read()[0]
+
+
+def test_run_help_says_boxes_come_from_the_user(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["run", "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "no person detector" in text and "--boxes" in text and "--flip-test" in text
+
+
+# ---------------------------------------------------------------------------- errors
+
+
+@pytest.mark.parametrize(
+    ("args", "problem"),
+    [
+        (["run", "{tmp}/missing.jpg", "--model", "{model}"], "missing.jpg"),
+        (["run", "{image}", "--model", "{model}", "--box", "1,2,3"], "--box '1,2,3'"),
+        (["run", "{image}", "--model", "{model}", "--box", "a,b,c,d"], "--box 'a,b,c,d'"),
+        (["run", "{image}", "--model", "{model}", "--box", "50,10,20,40"], "x2 must be > x1"),
+        (["run", "{image}", "--model", "{tmp}/nope.onnx"], "nope.onnx"),
+        (["run", "{image}", "--model", "rtmpose-t"], "not cached"),
+        (["run", "{image}", "--model", "no-such-model"], "no-such-model"),
+        (["run", "{image}", "--model", "{model}", "--device", "gpu9"], "device"),
+        (["run", "{image}", "--model", "{model}", "--threshold", "2"], "keypoint_threshold"),
+        (["run", "{image}", "--model", "{model}", "--boxes", "{tmp}/none.json"], "none.json"),
+        (["run", "{image}", "--model", "{model}", "--boxes", "{bad_json}"], "not valid JSON"),
+        (
+            ["run", "{image}", "--model", "{model}", "--box", "1,1,5,5", "--boxes", "{bad_json}"],
+            "not allowed",
+        ),
+        (["run", "{image}", "--config", "{tmp}/no.yaml"], "no.yaml"),
+        (["run", "{image}", "--model", "{model}", "--max-frames", "0"], "positive integer"),
+        (["export", "--arch", "rtmpose-x", "--random-init", "--output", "{tmp}/x.onnx"], "rtmpose-x"),
+        (
+            ["export", "--arch", "rtmpose-t", "--checkpoint", "{tmp}/w.pth", "--output", "{tmp}/x.onnx"],
+            "w.pth",
+        ),
+        (["export", "--arch", "rtmpose-t", "--output", "{tmp}/x.onnx"], "--checkpoint"),
+        (["export", "--arch", "rtmpose-t", "--random-init", "--output", "{tmp}/x.bin"], ".onnx"),
+        (["download", "rtmpose-zzz"], "rtmpose-zzz"),
+        (["download", "rtmpose-t"], "not cached"),
+        ([], "required"),
+    ],
+)
+def test_user_errors_exit_2_with_a_message(
+    tmp_path: Path, onnx_model: Path, capsys: pytest.CaptureFixture[str], args: list[str], problem: str
+) -> None:
+    bad_json = tmp_path / "bad.json"
+    bad_json.write_text("{not json")
+    image = _write_image(tmp_path / "img.png")
+    fields = {"tmp": tmp_path, "model": onnx_model, "image": image, "bad_json": bad_json}
+    assert cli.main([a.format(**fields) for a in args]) == 2
+    err = capsys.readouterr().err
+    assert "pose-perception: error: " in err
+    assert problem in err
+    assert "Traceback" not in err
+    assert not (tmp_path / "x.onnx").exists()
+
+
+def test_checkpoint_mismatch_is_a_user_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    checkpoint = tmp_path / "small.pth"
+    torch.save(build_rtmpose("rtmpose-t").state_dict(), checkpoint)
+    args = [
+        "export",
+        "--arch",
+        "rtmpose-s",
+        "--checkpoint",
+        str(checkpoint),
+        "--output",
+        str(tmp_path / "s.onnx"),
+    ]
+    assert cli.main(args) == 2
+    err = capsys.readouterr().err
+    assert "pose-perception: error:" in err and "does not match" in err and "shape mismatch" in err
+
+
+# ---------------------------------------------------------------------------- export
+
+
+def test_export_random_init(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    output = tmp_path / "random.onnx"
+    assert _run("export", "--arch", "rtmpose-t", "--random-init", "--output", output, "--no-verify") == 0
+    assert "RANDOM weights" in capsys.readouterr().err
+    estimator = PoseEstimator(output)
+    assert estimator.info.skeleton.keypoint_names == COCO17.keypoint_names
+    assert estimator.info.arch == "rtmpose-t" and estimator.info.input_size == (192, 256)
+    keypoints, scores = estimator.estimate(_image(0), np.array([[0, 0, W, H]]))
+    assert keypoints.shape == (1, 17, 2) and scores.shape == (1, 17)
+
+
+def test_export_checkpoint_carries_its_weights(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    torch.manual_seed(123)  # differs from the --random-init seed, so the test sees which weights went in
+    model = build_rtmpose("rtmpose-t").eval()
+    checkpoint = tmp_path / "weights.pth"
+    torch.save(model.state_dict(), checkpoint)
+    output = tmp_path / "from_ckpt.onnx"
+    assert _run("export", "--arch", "rtmpose-t", "--checkpoint", checkpoint, "--output", output) == 0
+    captured = capsys.readouterr()
+    assert "verified" in captured.out and "RANDOM" not in captured.err
+    batch = np.random.default_rng(1).standard_normal((1, 3, 256, 192)).astype(np.float32)
+    ours = PoseEstimator(output).backend.infer(batch)[0]
+    with torch.no_grad():
+        reference = model(torch.from_numpy(batch))[0].numpy()
+    np.testing.assert_allclose(ours, reference, rtol=1e-4, atol=1e-4)
+
+
+def test_export_fails_with_exit_1_when_parity_is_off(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import pose_perception.runtime.export as export_module
+
+    monkeypatch.setattr(export_module, "onnx_parity", lambda *args: 0.5)
+    args = ["export", "--arch", "rtmpose-t", "--random-init", "--output", str(tmp_path / "m.onnx")]
+    assert cli.main(args) == 1
+    assert "differs from PyTorch" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------------- models, bench, module
+
+
+def test_models_lists_the_registry_and_what_is_cached(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cache = tmp_path / "models"
+    cache.mkdir()
+    (cache / REGISTRY["rtmpose-s"].filename).write_bytes(b"x")
+    assert _run("models", "--cache-dir", cache) == 0
+    rows = {line.split()[0]: line.split() for line in capsys.readouterr().out.splitlines()[2:]}
+    assert set(rows) == set(REGISTRY)
+    assert rows["rtmpose-s"][1:] == ["rtmpose-s", "yes", REGISTRY["rtmpose-s"].url]
+    assert rows["rtmpose-t"][2] == "no"
+
+
+def test_bench_passes_every_argument_through(monkeypatch: pytest.MonkeyPatch) -> None:
+    received: list[list[str]] = []
+
+    def fake_main(argv: list[str] | None = None) -> int:
+        received.append(list(argv or []))
+        return 3
+
+    monkeypatch.setitem(sys.modules, "pose_perception.benchmarks", types.SimpleNamespace(main=fake_main))
+    assert cli.main(["bench", "--help"]) == 3
+    assert cli.main(["bench", "--repeats", "5", "extra"]) == 3
+    assert received == [["--help"], ["--repeats", "5", "extra"]]
+
+
+def test_python_dash_m_entry_point(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "pose_perception", "run", str(tmp_path / "absent.png")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "pose-perception: error: source not found" in result.stderr
+    assert "absent.png" in result.stderr and "Traceback" not in result.stderr
