@@ -2,8 +2,9 @@
 
 ``estimator-overhead``: per-crop time of ``PoseEstimator.estimate`` (pre-process +
 inference + decode) against a bare ``onnxruntime.InferenceSession.run`` on the same
-ONNX file and the same crops. Calls alternate between the two so that machine load
-and frequency drift hit both equally; medians are compared.
+ONNX file and the same crops, on the same InferenceSession. Calls run in blocks of
+consecutive calls (the steady state of a video stream) alternating in ABBA order so
+that load and frequency drift of a shared machine hit both equally; medians compared.
 """
 
 from __future__ import annotations
@@ -55,19 +56,17 @@ def _timed(fn: Callable[[], object]) -> float:
 def measure_overhead(
     onnx_path: str | Path,
     batch_sizes: tuple[int, ...] = (1, 8),
-    repeats: int = 50,
-    warmup: int = 5,
+    repeats: int = 20,
+    warmup: int = 2,
+    block: int = 5,
     threads: int | None = None,
     image_size: tuple[int, int] = (640, 480),
     seed: int = 0,
 ) -> list[OverheadResult]:
-    import onnxruntime as ort
-
     estimator = PoseEstimator(str(onnx_path), backend="onnxruntime", threads=threads)
-    options = ort.SessionOptions()
-    if threads:
-        options.intra_op_num_threads = threads
-    bare = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
+    # The bare baseline runs on the estimator's own InferenceSession: two sessions would
+    # each own a spinning thread pool that steals cores from whichever runs next.
+    bare = estimator.backend.session  # type: ignore[attr-defined]
     width, height = image_size
     image = np.random.default_rng(seed).integers(0, 256, (height, width, 3), dtype=np.uint8)
     results = []
@@ -75,17 +74,25 @@ def measure_overhead(
         boxes = person_boxes(batch, width, height)
         crops, _, _ = estimator.preprocess(image, boxes)
         simcc = estimator.infer(crops)
-        ours, plain, pre, dec = [], [], [], []
-        for i in range(warmup + repeats):
-            t_ours = _timed(lambda: estimator.estimate(image, boxes))  # noqa: B023
-            t_bare = _timed(lambda: bare.run(None, {"input": crops}))  # noqa: B023
-            t_pre = _timed(lambda: estimator.preprocess(image, boxes))  # noqa: B023
-            t_dec = _timed(lambda: estimator_decode(estimator, simcc))  # noqa: B023
-            if i >= warmup:
-                ours.append(t_ours)
-                plain.append(t_bare)
-                pre.append(t_pre)
-                dec.append(t_dec)
+        ours: list[float] = []
+        plain: list[float] = []
+        pre: list[float] = []
+        dec: list[float] = []
+        # Blocks of consecutive calls (steady state, as frame after frame), in ABBA
+        # order so that drift of this shared machine hits both sides equally.
+        for round_index in range(warmup + repeats):
+            order = ("ours", "bare") if round_index % 2 == 0 else ("bare", "ours")
+            for side in order:
+                for _ in range(block):
+                    if side == "ours":
+                        t = _timed(lambda: estimator.estimate(image, boxes))  # noqa: B023
+                    else:
+                        t = _timed(lambda: bare.run(None, {"input": crops}))  # noqa: B023
+                    if round_index >= warmup:
+                        (ours if side == "ours" else plain).append(t)
+            if round_index >= warmup:
+                pre.append(_timed(lambda: estimator.preprocess(image, boxes)))  # noqa: B023
+                dec.append(_timed(lambda: estimator_decode(estimator, simcc)))  # noqa: B023
         results.append(
             OverheadResult(
                 batch=batch,
@@ -125,17 +132,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--onnx", help="ONNX pose model (default: export --arch with random weights)")
     parser.add_argument("--arch", default="rtmpose-t", help="architecture when --onnx is not given")
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 8])
-    parser.add_argument("--repeats", type=int, default=50)
-    parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=20, help="measured rounds")
+    parser.add_argument("--warmup", type=int, default=2, help="unmeasured rounds")
+    parser.add_argument("--block", type=int, default=5, help="consecutive calls per side per round")
     parser.add_argument("--threads", type=int, default=0, help="intra-op threads (0: ORT default)")
     parser.add_argument("--json", help="also write the results to this JSON file")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(args.onnx) if args.onnx else _export_random(args.arch, tmp)
         results = measure_overhead(
-            path, tuple(args.batch_sizes), args.repeats, args.warmup, args.threads or None
+            path, tuple(args.batch_sizes), args.repeats, args.warmup, args.block, args.threads or None
         )
-    print(f"model: {path.name if args.onnx else args.arch + ' (random weights)'}; medians of {args.repeats}")
+    print(
+        f"model: {path.name if args.onnx else args.arch + ' (random weights)'}; medians of {args.repeats}×{args.block} calls"
+    )
     print(f"{'batch':>5} {'ours ms/crop':>13} {'bare ms/crop':>13} {'ratio':>7} {'overhead':>9}"
           f" {'pre ms/crop':>12} {'decode ms/crop':>15}")  # fmt: skip
     for r in results:

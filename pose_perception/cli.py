@@ -447,7 +447,7 @@ def _annotate(
     skeleton: Skeleton,
     threshold: float,
 ) -> np.ndarray:
-    labels = [f"id {i} {s.mean():.2f}" for i, s in enumerate(scores)]
+    labels = [f"#{i} {s.mean():.2f}" for i, s in enumerate(scores)]
     return draw_poses(image, keypoints, scores, skeleton, threshold, bboxes=boxes, labels=labels)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -51,40 +52,75 @@ class PoseEstimator:
         if isinstance(skeleton, str):
             skeleton = get_skeleton(skeleton)
         self.backend, self.info = _open_backend(model, backend, device, arch, skeleton, threads, cache_dir)
+        self._lock = threading.Lock()
+        self._batch_buffer: np.ndarray = np.empty((0, 3, 1, 1), np.float32)
+        self._crop_buffer: np.ndarray = np.empty((0, 1, 1, 3), np.uint8)
 
     @property
     def skeleton(self) -> Skeleton:
         return self.info.skeleton
 
     def preprocess(
-        self, image_bgr: np.ndarray, bboxes_xyxy: np.ndarray
+        self, image_bgr: np.ndarray, bboxes_xyxy: np.ndarray, out: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Crops as a normalised batch, plus each crop's centre and scale."""
+        """Crops as a normalised (N,3,H,W) batch (written into ``out`` if given), plus
+        each crop's centre and scale."""
         boxes = validate_boxes(bboxes_xyxy)
         image = validate_image(image_bgr)
         centers, scales = boxes_to_center_scale(boxes, self.info.input_size, self.info.bbox_padding)
-        crops = warp_crops(image, centers, scales, self.info.input_size)
-        return normalize_crops(crops, self.info.mean_rgb, self.info.std_rgb), centers, scales
+        crops = warp_crops(image, centers, scales, self.info.input_size, out=self._crops(len(boxes)))
+        batch = normalize_crops(crops, self.info.mean_rgb, self.info.std_rgb, out=out)
+        return batch, centers, scales
 
     def infer(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """SimCC logits; with flip test, original and mirrored crops go in one backend call."""
+        """SimCC logits for a normalised batch (flip-test averaged when enabled)."""
         if not self.flip_test:
             return self.backend.infer(batch)
-        n = len(batch)
-        simcc_x, simcc_y = self.backend.infer(np.concatenate([batch, batch[..., ::-1]]))
+        doubled = np.empty((2 * len(batch), *batch.shape[1:]), np.float32)
+        doubled[: len(batch)] = batch
+        return self._infer_flip(doubled)
+
+    def _infer_flip(self, doubled: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """First half holds the crops; the mirrored copies go in the second half so that
+        both run in one backend call."""
+        n = len(doubled) // 2
+        np.copyto(doubled[n:], doubled[:n, ..., ::-1])
+        simcc_x, simcc_y = self.backend.infer(doubled)
         flip_x, flip_y = flip_simcc(simcc_x[n:], simcc_y[n:], self.skeleton.flip_indices)
         return (simcc_x[:n] + flip_x) * 0.5, (simcc_y[:n] + flip_y) * 0.5
 
     def estimate(self, image_bgr: np.ndarray, bboxes_xyxy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Keypoints (N,K,2) in image pixels and scores (N,K) for N boxes (x1,y1,x2,y2[,score])."""
+        """Keypoints (N,K,2) in image pixels and scores (N,K) for N boxes (x1,y1,x2,y2[,score]).
+
+        Thread-safe (calls are serialised: the estimator reuses its batch buffers).
+        """
         k = self.info.num_keypoints
         if len(np.asarray(bboxes_xyxy).reshape(-1)) == 0:
             validate_image(image_bgr)
             return np.zeros((0, k, 2), np.float32), np.zeros((0, k), np.float32)
-        batch, centers, scales = self.preprocess(image_bgr, bboxes_xyxy)
-        simcc_x, simcc_y = self.infer(batch)
-        keypoints, scores = decode_simcc(simcc_x, simcc_y, self.info.simcc_split_ratio)
+        with self._lock:
+            n = len(validate_boxes(bboxes_xyxy))
+            buffer = self._batch(2 * n if self.flip_test else n)
+            _, centers, scales = self.preprocess(image_bgr, bboxes_xyxy, out=buffer[:n])
+            simcc_x, simcc_y = self._infer_flip(buffer) if self.flip_test else self.backend.infer(buffer)
+            keypoints, scores = decode_simcc(simcc_x, simcc_y, self.info.simcc_split_ratio)
         return keypoints_to_image(keypoints, centers, scales, self.info.input_size), scores
+
+    def _batch(self, rows: int) -> np.ndarray:
+        """A reused (rows,3,H,W) float32 buffer, grown on demand."""
+        if rows > len(self._batch_buffer):
+            width, height = self.info.input_size
+            self._batch_buffer = np.empty(
+                (max(rows, 2 * len(self._batch_buffer)), 3, height, width), np.float32
+            )
+        return self._batch_buffer[:rows]
+
+    def _crops(self, rows: int) -> np.ndarray:
+        """A reused (rows,H,W,3) uint8 buffer for the warped crops, grown on demand."""
+        if rows > len(self._crop_buffer):
+            width, height = self.info.input_size
+            self._crop_buffer = np.empty((max(rows, 2 * len(self._crop_buffer)), height, width, 3), np.uint8)
+        return self._crop_buffer[:rows]
 
 
 def validate_image(image: Any) -> np.ndarray:

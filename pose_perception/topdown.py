@@ -52,10 +52,15 @@ def warp_crops(
     centers: np.ndarray,
     scales: np.ndarray,
     input_size: tuple[int, int],
+    out: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Warp every box into an (N,H,W,3) uint8 BGR batch (bilinear, black border)."""
+    """Warp every box into an (N,H,W,3) uint8 BGR batch (bilinear, black border).
+
+    ``out`` lets a caller reuse one buffer across frames: a fresh multi-megabyte array
+    per frame costs page faults comparable to the warp itself.
+    """
     width, height = input_size
-    crops = np.empty((len(centers), height, width, 3), dtype=np.uint8)
+    crops = np.empty((len(centers), height, width, 3), dtype=np.uint8) if out is None else out
     for i, (center, scale) in enumerate(zip(centers, scales, strict=False)):
         cv2.warpAffine(
             image_bgr,
@@ -73,18 +78,25 @@ def normalize_crops(
     crops_bgr: np.ndarray,
     mean_rgb: tuple[float, float, float] = IMAGENET_MEAN_RGB,
     std_rgb: tuple[float, float, float] = IMAGENET_STD_RGB,
+    out: np.ndarray | None = None,
 ) -> np.ndarray:
-    """(N,H,W,3) uint8 BGR → (N,3,H,W) float32 RGB, (x − mean) / std.
+    """(N,H,W,3) uint8 BGR → (N,3,H,W) float32 RGB, (x − mean) / std (into ``out`` if given).
 
-    One fused pass per channel straight into the output planes (≈10× faster than
-    slice-transpose-astype and bit-identical to it): this sits on the per-frame path.
+    Per crop, ``cv2.split`` makes contiguous uint8 planes, then one subtract and one
+    divide write straight into the output plane: ~2× faster than strided numpy access
+    and ~10× faster than slice/transpose/astype, bit-identical to both. This runs on
+    every crop of every frame.
     """
     n, height, width, _ = crops_bgr.shape
-    blob = np.empty((n, 3, height, width), dtype=np.float32)
-    for rgb_channel in range(3):
-        plane = blob[:, rgb_channel]
-        np.subtract(crops_bgr[..., 2 - rgb_channel], np.float32(mean_rgb[rgb_channel]), out=plane)
-        np.divide(plane, np.float32(std_rgb[rgb_channel]), out=plane)
+    blob = np.empty((n, 3, height, width), dtype=np.float32) if out is None else out
+    mean = np.asarray(mean_rgb, np.float32)
+    std = np.asarray(std_rgb, np.float32)
+    for i in range(n):
+        planes_bgr = cv2.split(crops_bgr[i])
+        for rgb_channel in range(3):
+            plane = blob[i, rgb_channel]
+            np.subtract(planes_bgr[2 - rgb_channel], mean[rgb_channel], out=plane)
+            np.divide(plane, std[rgb_channel], out=plane)
     return blob
 
 

@@ -75,6 +75,9 @@ class OnnxRuntimeBackend:
         options = ort.SessionOptions()
         if threads:
             options.intra_op_num_threads = threads
+        # Worker threads spin only while a Run() is in flight: between frames the cores
+        # stay free for pre-processing, tracking and the robot's other nodes.
+        options.add_session_config_entry("session.force_spinning_stop", "1")
         providers = select_providers(device, ort.get_available_providers())
         try:
             self.session = ort.InferenceSession(os.fspath(path), options, providers=providers)
