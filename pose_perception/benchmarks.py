@@ -143,9 +143,8 @@ def main(argv: list[str] | None = None) -> int:
         results = measure_overhead(
             path, tuple(args.batch_sizes), args.repeats, args.warmup, args.block, args.threads or None
         )
-    print(
-        f"model: {path.name if args.onnx else args.arch + ' (random weights)'}; medians of {args.repeats}×{args.block} calls"
-    )
+    name = path.name if args.onnx else f"{args.arch} (random weights)"
+    print(f"model: {name}; medians of {args.repeats}×{args.block} calls per side")
     print(f"{'batch':>5} {'ours ms/crop':>13} {'bare ms/crop':>13} {'ratio':>7} {'overhead':>9}"
           f" {'pre ms/crop':>12} {'decode ms/crop':>15}")  # fmt: skip
     for r in results:

@@ -91,3 +91,11 @@ def _first_max(logits: np.ndarray, tie_tolerance: float) -> np.ndarray:
     # max|logit| = max(peak, −min): avoids an abs() temporary on the per-frame path
     slack = np.maximum(peak, -logits.min(axis=-1, keepdims=True)) * tie_tolerance
     return (logits >= peak - slack).argmax(axis=-1)
+
+
+def flip_simcc(
+    simcc_x: np.ndarray, simcc_y: np.ndarray, flip_indices: Sequence[int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Map logits of a horizontally flipped input back: swap left/right, reverse x bins."""
+    idx = np.asarray(flip_indices)
+    return simcc_x[:, idx, ::-1], simcc_y[:, idx]
