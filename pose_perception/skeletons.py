@@ -145,16 +145,31 @@ _COCO_LINKS = (
     ("right_ear", "right_shoulder", _BLUE),
 )  # fmt: skip
 
-COCO17 = Skeleton(
-    name="coco17",
-    keypoint_names=_COCO_NAMES,
-    links=tuple((_COCO_NAMES.index(a), _COCO_NAMES.index(b)) for a, b, _ in _COCO_LINKS),
-    flip_pairs=infer_flip_pairs(_COCO_NAMES),
-    keypoint_colors=tuple(
-        _LEFT if n.startswith("left") else _RIGHT if n.startswith("right") else _BLUE
-        for n in _COCO_NAMES
-    ),
-    link_colors=tuple(c for _, _, c in _COCO_LINKS),
+
+def _builtin(
+    name: str,
+    names: tuple[str, ...],
+    links: tuple[tuple[str, str, Color], ...],
+    sigmas: tuple[float, ...] | None = None,
+) -> Skeleton:
+    """A built-in schema from named links; joints coloured by body side."""
+    return Skeleton(
+        name=name,
+        keypoint_names=names,
+        links=tuple((names.index(a), names.index(b)) for a, b, _ in links),
+        flip_pairs=infer_flip_pairs(names),
+        keypoint_colors=tuple(
+            _LEFT if n.startswith("left") else _RIGHT if n.startswith("right") else _BLUE for n in names
+        ),
+        link_colors=tuple(c for _, _, c in links),
+        sigmas=sigmas,
+    )
+
+
+COCO17 = _builtin(
+    "coco17",
+    _COCO_NAMES,
+    _COCO_LINKS,
     sigmas=(
         0.026, 0.025, 0.025, 0.035, 0.035, 0.079, 0.079, 0.072, 0.072,
         0.062, 0.062, 0.107, 0.107, 0.087, 0.087, 0.089, 0.089,
@@ -177,16 +192,7 @@ _H36M_LINKS = (
     ("right_shoulder", "right_elbow", _RIGHT), ("right_elbow", "right_wrist", _RIGHT),
 )  # fmt: skip
 
-H36M17 = Skeleton(
-    name="h36m17",
-    keypoint_names=_H36M_NAMES,
-    links=tuple((_H36M_NAMES.index(a), _H36M_NAMES.index(b)) for a, b, _ in _H36M_LINKS),
-    flip_pairs=infer_flip_pairs(_H36M_NAMES),
-    keypoint_colors=tuple(
-        _LEFT if n.startswith("left") else _RIGHT if n.startswith("right") else _BLUE for n in _H36M_NAMES
-    ),
-    link_colors=tuple(c for _, _, c in _H36M_LINKS),
-)
+H36M17 = _builtin("h36m17", _H36M_NAMES, _H36M_LINKS)
 
 SKELETONS: dict[str, Skeleton] = {s.name: s for s in (COCO17, H36M17)}
 
