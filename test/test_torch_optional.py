@@ -1,0 +1,41 @@
+"""Robots running ONNX Runtime install no torch: the ORT path must never import it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from pose_perception.estimator import module_info
+from pose_perception.models import build_rtmpose
+from pose_perception.runtime.export import export_onnx
+
+SCRIPT = """
+import sys
+sys.modules["torch"] = None  # any `import torch` now raises ImportError
+import numpy as np
+from pose_perception import PoseEstimator
+from pose_perception.cli import main
+est = PoseEstimator(sys.argv[1], flip_test=True)
+kp, sc = est.estimate(np.zeros((120, 160, 3), np.uint8), np.array([[10, 10, 90, 110]]))
+assert kp.shape == (1, 17, 2) and sc.shape == (1, 17), (kp.shape, sc.shape)
+print("ok")
+"""
+
+
+@pytest.fixture(scope="module")
+def onnx_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    torch.manual_seed(0)
+    model = build_rtmpose("rtmpose-t")
+    return Path(export_onnx(model, module_info(model, None), tmp_path_factory.mktemp("m") / "t.onnx"))
+
+
+def test_onnxruntime_path_runs_without_torch(onnx_file: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", SCRIPT, str(onnx_file)], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ok"
