@@ -52,9 +52,12 @@ class PoseEstimator:
         if isinstance(skeleton, str):
             skeleton = get_skeleton(skeleton)
         self.backend, self.info = _open_backend(model, backend, device, arch, skeleton, threads, cache_dir)
+        # Reused across calls (a fresh multi-MB batch per frame costs page faults);
+        # the lock serialises callers that share this estimator.
         self._lock = threading.Lock()
-        self._batch_buffer: np.ndarray = np.empty((0, 3, 1, 1), np.float32)
-        self._crop_buffer: np.ndarray = np.empty((0, 1, 1, 3), np.uint8)
+        width, height = self.info.input_size
+        self._batch_buffer = np.empty((0, 3, height, width), np.float32)
+        self._crop_buffer = np.empty((0, height, width, 3), np.uint8)
 
     @property
     def skeleton(self) -> Skeleton:
@@ -67,8 +70,15 @@ class PoseEstimator:
         each crop's centre and scale."""
         boxes = validate_boxes(bboxes_xyxy)
         image = validate_image(image_bgr)
+        with self._lock:
+            return self._prepare(image, boxes, out)
+
+    def _prepare(
+        self, image: np.ndarray, boxes: np.ndarray, out: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         centers, scales = boxes_to_center_scale(boxes, self.info.input_size, self.info.bbox_padding)
-        crops = warp_crops(image, centers, scales, self.info.input_size, out=self._crops(len(boxes)))
+        self._crop_buffer = _grow(self._crop_buffer, len(boxes))
+        crops = warp_crops(image, centers, scales, self.info.input_size, out=self._crop_buffer[: len(boxes)])
         batch = normalize_crops(crops, self.info.mean_rgb, self.info.std_rgb, out=out)
         return batch, centers, scales
 
@@ -94,33 +104,26 @@ class PoseEstimator:
 
         Thread-safe (calls are serialised: the estimator reuses its batch buffers).
         """
-        k = self.info.num_keypoints
-        if len(np.asarray(bboxes_xyxy).reshape(-1)) == 0:
-            validate_image(image_bgr)
+        boxes = validate_boxes(bboxes_xyxy)
+        image = validate_image(image_bgr)
+        n, k = len(boxes), self.info.num_keypoints
+        if n == 0:
             return np.zeros((0, k, 2), np.float32), np.zeros((0, k), np.float32)
         with self._lock:
-            n = len(validate_boxes(bboxes_xyxy))
-            buffer = self._batch(2 * n if self.flip_test else n)
-            _, centers, scales = self.preprocess(image_bgr, bboxes_xyxy, out=buffer[:n])
-            simcc_x, simcc_y = self._infer_flip(buffer) if self.flip_test else self.backend.infer(buffer)
+            rows = 2 * n if self.flip_test else n
+            self._batch_buffer = _grow(self._batch_buffer, rows)
+            batch = self._batch_buffer[:rows]
+            _, centers, scales = self._prepare(image, boxes, out=batch[:n])
+            simcc_x, simcc_y = self._infer_flip(batch) if self.flip_test else self.backend.infer(batch)
             keypoints, scores = decode_simcc(simcc_x, simcc_y, self.info.simcc_split_ratio)
         return keypoints_to_image(keypoints, centers, scales, self.info.input_size), scores
 
-    def _batch(self, rows: int) -> np.ndarray:
-        """A reused (rows,3,H,W) float32 buffer, grown on demand."""
-        if rows > len(self._batch_buffer):
-            width, height = self.info.input_size
-            self._batch_buffer = np.empty(
-                (max(rows, 2 * len(self._batch_buffer)), 3, height, width), np.float32
-            )
-        return self._batch_buffer[:rows]
 
-    def _crops(self, rows: int) -> np.ndarray:
-        """A reused (rows,H,W,3) uint8 buffer for the warped crops, grown on demand."""
-        if rows > len(self._crop_buffer):
-            width, height = self.info.input_size
-            self._crop_buffer = np.empty((max(rows, 2 * len(self._crop_buffer)), height, width, 3), np.uint8)
-        return self._crop_buffer[:rows]
+def _grow(buffer: np.ndarray, rows: int) -> np.ndarray:
+    """``buffer`` if it has at least ``rows`` rows, else a larger one of the same row shape."""
+    if rows <= len(buffer):
+        return buffer
+    return np.empty((max(rows, 2 * len(buffer)), *buffer.shape[1:]), buffer.dtype)
 
 
 def validate_image(image: Any) -> np.ndarray:
@@ -139,6 +142,8 @@ def validate_image(image: Any) -> np.ndarray:
 def validate_boxes(bboxes: Any) -> np.ndarray:
     """(N,4) or (N,5) finite boxes with positive width and height → (N,4) float32."""
     boxes = np.asarray(bboxes, dtype=np.float32)
+    if boxes.size == 0:
+        return np.zeros((0, 4), np.float32)
     if boxes.ndim == 1:
         boxes = boxes[None]
     if boxes.ndim != 2 or boxes.shape[1] not in (4, 5):
