@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from pose_perception.codec import decode_simcc
 from pose_perception.estimator import PoseEstimator
 
 
@@ -92,7 +93,7 @@ def measure_overhead(
                         (ours if side == "ours" else plain).append(t)
             if round_index >= warmup:
                 pre.append(_timed(lambda: estimator.preprocess(image, boxes)))  # noqa: B023
-                dec.append(_timed(lambda: estimator_decode(estimator, simcc)))  # noqa: B023
+                dec.append(_timed(lambda: decode_simcc(*simcc, estimator.info.simcc_split_ratio)))  # noqa: B023
         results.append(
             OverheadResult(
                 batch=batch,
@@ -103,12 +104,6 @@ def measure_overhead(
             )
         )
     return results
-
-
-def estimator_decode(estimator: PoseEstimator, simcc: tuple[np.ndarray, np.ndarray]) -> None:
-    from pose_perception.codec import decode_simcc
-
-    decode_simcc(simcc[0], simcc[1], estimator.info.simcc_split_ratio)
 
 
 def _export_random(arch: str, directory: str) -> Path:
