@@ -108,15 +108,9 @@ def measure_overhead(
 
 def _export_random(arch: str, directory: str) -> Path:
     """Random weights time exactly like trained ones; used when no ONNX file is given."""
-    import torch
+    from pose_perception.runtime.export import export_rtmpose
 
-    from pose_perception.estimator import module_info
-    from pose_perception.models import build_rtmpose
-    from pose_perception.runtime.export import export_onnx
-
-    torch.manual_seed(0)
-    model = build_rtmpose(arch)
-    return Path(export_onnx(model, module_info(model, None), Path(directory) / f"{arch}.onnx"))
+    return Path(export_rtmpose(arch, Path(directory) / f"{arch}.onnx")[2])
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -25,7 +25,7 @@ import yaml
 
 from pose_perception import __version__
 from pose_perception.config import EstimatorConfig, load_config
-from pose_perception.estimator import BACKENDS, PoseEstimator
+from pose_perception.estimator import BACKENDS, PoseEstimator, validate_boxes
 from pose_perception.skeletons import Skeleton, get_skeleton
 from pose_perception.sources import Frame, FrameSource, ImageSource, open_source
 from pose_perception.viz import draw_poses
@@ -320,14 +320,14 @@ def parse_box(text: str) -> list[float]:
 
 
 def _checked_box(values: Sequence[Any], where: str) -> list[float]:
+    """JSON/text box → [x1, y1, x2, y2, score|nan]; geometry checks are the estimator's."""
     if len(values) not in (4, 5) or not all(_is_number(v) for v in values):
         raise CliError(f"{where}: expected [x1, y1, x2, y2] or [x1, y1, x2, y2, score], got {values!r}")
-    box = [float(v) for v in values] + ([math.nan] if len(values) == 4 else [])
-    if not all(math.isfinite(v) for v in box[:4]):
-        raise CliError(f"{where}: box coordinates must be finite")
-    if box[2] <= box[0] or box[3] <= box[1]:
-        raise CliError(f"{where}: x2 must be > x1 and y2 > y1")
-    return box
+    try:
+        validate_boxes([values])
+    except ValueError as err:
+        raise CliError(f"{where}: {err}") from None
+    return [float(v) for v in values] + ([math.nan] if len(values) == 4 else [])
 
 
 def _is_number(value: Any) -> bool:
@@ -520,24 +520,23 @@ def _cmd_export(args: argparse.Namespace) -> int:
     if args.checkpoint is not None and not Path(args.checkpoint).is_file():
         raise CliError(f"--checkpoint {args.checkpoint}: file not found")
     try:
-        import torch
-
-        from pose_perception.estimator import module_info
-        from pose_perception.models import build_rtmpose, load_checkpoint
-        from pose_perception.runtime.export import export_onnx
+        from pose_perception.runtime.export import export_rtmpose
     except ImportError as err:
         hint = "pip install 'pose-perception[torch]'"
         raise CliError(f"export needs PyTorch and onnx ({err}); {hint}") from err
     skeleton = get_skeleton(args.skeleton) if args.skeleton else None
     num_keypoints = _export_keypoints(args.num_keypoints, skeleton)
-    torch.manual_seed(0)  # --random-init exports are reproducible
-    model = build_rtmpose(args.arch, num_keypoints)
-    if args.checkpoint is not None:
-        load_checkpoint(model, args.checkpoint)
-    else:
+    model, info, path = export_rtmpose(
+        args.arch,
+        args.output,
+        checkpoint=args.checkpoint,
+        skeleton=skeleton,
+        num_keypoints=num_keypoints,
+        opset=args.opset,
+        dynamic_batch=not args.static_batch,
+    )
+    if args.checkpoint is None:
         _warn_random_weights(args.arch)
-    info = module_info(model, skeleton)
-    path = export_onnx(model, info, args.output, opset=args.opset, dynamic_batch=not args.static_batch)
     width, height = info.input_size
     print(
         f"wrote {path}: {info.arch}, {info.num_keypoints} keypoints ({info.skeleton.name}), "

@@ -153,7 +153,10 @@ def validate_boxes(bboxes: Any) -> np.ndarray:
         raise ValueError("boxes contain NaN or infinite values")
     bad = np.flatnonzero((boxes[:, 2] <= boxes[:, 0]) | (boxes[:, 3] <= boxes[:, 1]))
     if len(bad):
-        raise ValueError(f"box {int(bad[0])} {boxes[bad[0]].tolist()} has zero or negative size")
+        raise ValueError(
+            f"box {int(bad[0])} {boxes[bad[0]].tolist()} has zero or negative size "
+            "(x2 must be > x1 and y2 > y1)"
+        )
     return boxes
 
 

@@ -95,11 +95,12 @@ class Skeleton:
 
         flip_pairs = pairs("flip_pairs") if "flip_pairs" in data else infer_flip_pairs(names)
         sigmas = data.get("sigmas")
+        links = pairs("links")  # raises with the source already named
         try:
             return cls(
                 name=str(data.get("name", "custom")),
                 keypoint_names=names,
-                links=pairs("links"),
+                links=links,
                 flip_pairs=flip_pairs,
                 keypoint_colors=tuple(tuple(int(v) for v in c) for c in data.get("keypoint_colors") or ()),  # type: ignore[misc]
                 link_colors=tuple(tuple(int(v) for v in c) for c in data.get("link_colors") or ()),  # type: ignore[misc]

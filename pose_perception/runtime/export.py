@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from pose_perception.model_info import ModelInfo
+from pose_perception.skeletons import Skeleton
 
 OPSET = 17
 
@@ -70,6 +71,29 @@ def export_onnx(
         if os.path.exists(tmp):
             os.unlink(tmp)
     return output
+
+
+def export_rtmpose(
+    arch: str,
+    output: str | os.PathLike[str],
+    checkpoint: str | os.PathLike[str] | None = None,
+    skeleton: Skeleton | None = None,
+    num_keypoints: int = 17,
+    seed: int = 0,
+    opset: int = OPSET,
+    dynamic_batch: bool = True,
+) -> tuple[nn.Module, ModelInfo, str]:
+    """Build ``arch`` with ``checkpoint``'s weights (else a random init seeded by ``seed``,
+    for pipeline tests and timing) and export it; returns the model, its info and the path."""
+    from pose_perception.estimator import module_info
+    from pose_perception.models import build_rtmpose, load_checkpoint
+
+    torch.manual_seed(seed)
+    model = build_rtmpose(arch, skeleton.num_keypoints if skeleton is not None else num_keypoints)
+    if checkpoint is not None:
+        load_checkpoint(model, checkpoint)
+    info = module_info(model, skeleton)
+    return model, info, export_onnx(model, info, output, opset=opset, dynamic_batch=dynamic_batch)
 
 
 def onnx_parity(model: nn.Module, onnx_path: str, batch: np.ndarray) -> float:
