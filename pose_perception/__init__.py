@@ -2,7 +2,15 @@
 
 Public API: :class:`PoseEstimator` (top-down inference on person boxes). Models live
 in :mod:`pose_perception.models`, backends in :mod:`pose_perception.runtime`.
+
+The ROS message classes (``pose_perception.msg``) are generated into the install
+prefix, which may differ from where this package lives (pip install + wheel-built
+messages); ``extend_path`` lets them resolve either way.
 """
+
+from pkgutil import extend_path
+
+__path__ = extend_path(__path__, __name__)
 
 from pose_perception.estimator import PoseEstimator
 
