@@ -29,6 +29,7 @@ setup(
         (f"share/{PACKAGE}", ["package.xml"]),
         (f"share/{PACKAGE}/config", _share("config")),
         (f"share/{PACKAGE}/launch", _share("launch")),
+        (f"share/{PACKAGE}/msg", _share("msg")),
     ],
     install_requires=[
         "numpy>=1.23",
@@ -43,9 +44,17 @@ setup(
         "torch": ["torch>=2.1", "onnx>=1.15"],
         "train": ["torch>=2.1", "onnx>=1.15", "pycocotools>=2.0.7"],
         "gpu": ["onnxruntime-gpu>=1.16"],
+        # The ROS 2 node's Python side; rclpy and message packages come from the ROS
+        # install (or the ros-jazzy-* wheels: scripts/setup_ros_env.sh).
+        "bag": ["rosbags>=0.10"],
         "dev": ["pytest>=8", "ruff>=0.6", "mypy>=1.10", "types-PyYAML"],
     },
-    entry_points={"console_scripts": ["pose-perception = pose_perception.cli:main"]},
+    entry_points={
+        "console_scripts": [
+            "pose-perception = pose_perception.cli:main",
+            "rtmpose_node = pose_perception.ros.rtmpose_node:main",
+        ]
+    },
     classifiers=[
         "Programming Language :: Python :: 3.10",
         "Programming Language :: Python :: 3.11",

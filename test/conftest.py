@@ -24,3 +24,14 @@ def rtmpose_t_fixtures() -> Path:
             pytest.fail(f"conformance fixtures missing at {path} (CI must have ../shared)")
         pytest.skip(f"conformance fixtures not found at {path}")
     return path
+
+
+@pytest.fixture(scope="session")
+def random_rtmpose_t_onnx(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A random-weight RTMPose-t ONNX (with our metadata), exported once per session."""
+    pytest.importorskip("torch")
+    from pose_perception.runtime.export import export_rtmpose
+
+    path = tmp_path_factory.mktemp("models") / "rtmpose-t-random.onnx"
+    export_rtmpose(arch="rtmpose-t", output=path, seed=0)
+    return path

@@ -1,0 +1,52 @@
+"""Pinhole camera model: pixels <-> rays in the camera optical frame (x right, y down, z forward)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class PinholeCamera:
+    fx: float
+    fy: float
+    cx: float
+    cy: float
+    width: int
+    height: int
+
+    @classmethod
+    def from_k(cls, k: Sequence[float], width: int, height: int) -> PinholeCamera:
+        """From a row-major 3x3 intrinsic matrix (``sensor_msgs/CameraInfo.k``)."""
+        if len(k) != 9:
+            raise ValueError(f"K must have 9 elements, got {len(k)}")
+        fx, fy, cx, cy = float(k[0]), float(k[4]), float(k[2]), float(k[5])
+        if not (fx > 0 and fy > 0 and math.isfinite(cx) and math.isfinite(cy)):
+            raise ValueError(f"K has no usable focal length: fx={fx}, fy={fy}")
+        return cls(fx, fy, cx, cy, int(width), int(height))
+
+    @classmethod
+    def nominal(cls, width: int, height: int, hfov_deg: float) -> PinholeCamera:
+        """A centred camera with square pixels and the given horizontal field of view."""
+        if not 0.0 < hfov_deg < 180.0:
+            raise ValueError(f"hfov_deg must be in (0, 180), got {hfov_deg}")
+        f = 0.5 * width / math.tan(math.radians(hfov_deg) / 2.0)
+        return cls(f, f, (width - 1) / 2.0, (height - 1) / 2.0, int(width), int(height))
+
+    def backproject(self, pixels: np.ndarray, depth: np.ndarray | float) -> np.ndarray:
+        """(N,2) pixels at depth(s) z -> (N,3) points in metres."""
+        pixels = np.asarray(pixels, np.float64).reshape(-1, 2)
+        z = np.broadcast_to(np.asarray(depth, np.float64), (len(pixels),))
+        x = (pixels[:, 0] - self.cx) * z / self.fx
+        y = (pixels[:, 1] - self.cy) * z / self.fy
+        return np.stack([x, y, z], axis=1)
+
+    def distance_from_height(self, height_px: float, height_m: float) -> float:
+        """Depth at which an object ``height_m`` tall spans ``height_px`` pixels.
+
+        Places a person at a plausible distance (markers, TF) while no depth exists.
+        """
+        return self.fy * height_m / max(float(height_px), 1.0)

@@ -1,0 +1,60 @@
+"""``Person``: what every consumer (ROS node, CLI, bag mode, benchmarks) gets per person."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+UNTRACKED = 0  # track_id of a person no tracker has named (single-frame mode)
+
+
+@dataclass
+class Person:
+    """One person in one frame, in image pixels.
+
+    ``keypoints_3d`` (K,3, metres, camera frame) and ``keypoints_3d_valid`` (K,) exist
+    only when depth or a lifter supplied them; otherwise they are ``None``.
+    """
+
+    track_id: int
+    bbox: np.ndarray  # (4,) x_min, y_min, x_max, y_max
+    score: float
+    keypoints: np.ndarray  # (K, 2) x, y
+    keypoint_scores: np.ndarray  # (K,)
+    keypoints_3d: np.ndarray | None = field(default=None)
+    keypoints_3d_valid: np.ndarray | None = field(default=None)
+
+    @property
+    def num_keypoints(self) -> int:
+        return len(self.keypoints)
+
+
+def people_from_estimates(
+    bboxes: np.ndarray,
+    keypoints: np.ndarray,
+    keypoint_scores: np.ndarray,
+    track_ids: np.ndarray | None = None,
+    min_score: float = 0.0,
+) -> list[Person]:
+    """Bundle batched estimator output into ``Person`` objects (score = mean keypoint score).
+
+    People scoring below ``min_score`` are left out: a top-down model always finds
+    "someone" in a box, and an empty scene must not yield a person.
+    """
+    people = []
+    for i in range(len(bboxes)):
+        score = float(np.mean(keypoint_scores[i])) if keypoint_scores.shape[1] else 0.0
+        if score < min_score:
+            continue
+        track_id = int(track_ids[i]) if track_ids is not None else UNTRACKED
+        people.append(
+            Person(
+                track_id=track_id,
+                bbox=np.asarray(bboxes[i, :4], np.float32),
+                score=score,
+                keypoints=np.asarray(keypoints[i], np.float32),
+                keypoint_scores=np.asarray(keypoint_scores[i], np.float32),
+            )
+        )
+    return people

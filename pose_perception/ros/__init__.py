@@ -1,0 +1,1 @@
+"""ROS 2 layer: thin adapters between ROS messages and the ROS-free core."""

@@ -1,0 +1,410 @@
+"""People -> ROS messages, written once for both message libraries.
+
+The node publishes rclpy messages; bag mode writes ``rosbags`` messages. Both are built
+here through a ``MessageFactory`` so /poses, markers and TF are identical in both.
+Nothing here imports rclpy: the rclpy factory imports message modules lazily.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import math
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import numpy as np
+
+from pose_perception.camera import PinholeCamera
+from pose_perception.people import UNTRACKED, Person
+from pose_perception.skeletons import Skeleton
+
+# visualization_msgs/Marker constants (facts from the message definition).
+MARKER_LINE_LIST = 5
+MARKER_SPHERE_LIST = 7
+MARKER_TEXT_VIEW_FACING = 9
+MARKER_ADD = 0
+MARKER_DELETE = 2
+
+_NUMPY_DTYPES = {
+    "bool": np.bool_,
+    "byte": np.uint8,
+    "char": np.uint8,
+    "int8": np.int8,
+    "uint8": np.uint8,
+    "int16": np.int16,
+    "uint16": np.uint16,
+    "int32": np.int32,
+    "uint32": np.uint32,
+    "int64": np.int64,
+    "uint64": np.uint64,
+    "float32": np.float32,
+    "float64": np.float64,
+}
+
+
+class MessageFactory:
+    """``make("pkg/msg/Type", **fields)`` for one message library."""
+
+    def __init__(
+        self, resolve: Callable[[str], Any], fill_defaults: Callable[[str, dict], dict] | None = None
+    ):
+        self._resolve = resolve
+        self._fill_defaults = fill_defaults
+        self._classes: dict[str, Any] = {}
+
+    def cls(self, name: str) -> Any:
+        if name not in self._classes:
+            self._classes[name] = self._resolve(name)
+        return self._classes[name]
+
+    def make(self, type_name: str, /, **fields: Any) -> Any:
+        if self._fill_defaults is not None:
+            fields = self._fill_defaults(type_name, fields)
+        return self.cls(type_name)(**fields)
+
+    @classmethod
+    def rclpy(cls) -> MessageFactory:
+        """Message classes of the ROS install / wheels (rclpy-generated)."""
+
+        def resolve(name: str) -> Any:
+            package, kind, type_name = name.split("/")
+            return getattr(importlib.import_module(f"{package}.{kind}"), type_name)
+
+        return cls(resolve)
+
+    @classmethod
+    def rosbags(cls, typestore: Any) -> MessageFactory:
+        """Classes of a ``rosbags`` typestore; they have no field defaults, so fill them."""
+
+        def fill(name: str, fields: dict) -> dict:
+            _, field_defs = typestore.fielddefs[name]
+            full = dict(fields)
+            for field_name, field_type in field_defs:
+                if field_name not in full:
+                    full[field_name] = _rosbags_default(typestore, field_type)
+            return full
+
+        return cls(lambda name: typestore.types[name], fill)
+
+
+def _rosbags_default(typestore: Any, field_type: tuple) -> Any:
+    kind, detail = field_type
+    kind = int(kind)
+    if kind == 1:  # BASE: (type, max string length)
+        base = detail[0]
+        return "" if base == "string" else (False if base == "bool" else _NUMPY_DTYPES[base](0).item())
+    if kind == 2:  # NAME: nested message
+        return _rosbags_default_message(typestore, detail)
+    element, length = detail
+    if int(element[0]) == 1:  # array/sequence of primitives: numpy
+        count = length if kind == 3 else 0
+        return np.zeros(count, _NUMPY_DTYPES.get(element[1][0], np.uint8))
+    return [_rosbags_default(typestore, element) for _ in range(length if kind == 3 else 0)]
+
+
+def _rosbags_default_message(typestore: Any, name: str) -> Any:
+    _, field_defs = typestore.fielddefs[name]
+    return typestore.types[name](**{n: _rosbags_default(typestore, t) for n, t in field_defs})
+
+
+# ------------------------------------------------------------------------ basic parts
+
+
+def stamp_to_time(factory: MessageFactory, stamp_ns: int) -> Any:
+    sec, nanosec = divmod(int(stamp_ns), 1_000_000_000)
+    return factory.make("builtin_interfaces/msg/Time", sec=sec, nanosec=nanosec)
+
+
+def header(factory: MessageFactory, stamp_ns: int, frame_id: str) -> Any:
+    return factory.make("std_msgs/msg/Header", stamp=stamp_to_time(factory, stamp_ns), frame_id=frame_id)
+
+
+def time_to_ns(time_msg: Any) -> int:
+    return int(time_msg.sec) * 1_000_000_000 + int(time_msg.nanosec)
+
+
+def _point(factory: MessageFactory, xyz: Sequence[float]) -> Any:
+    return factory.make("geometry_msgs/msg/Point", x=float(xyz[0]), y=float(xyz[1]), z=float(xyz[2]))
+
+
+def _color(factory: MessageFactory, rgba: Sequence[float]) -> Any:
+    return factory.make("std_msgs/msg/ColorRGBA", r=rgba[0], g=rgba[1], b=rgba[2], a=rgba[3])
+
+
+# ------------------------------------------------------------------------ /poses
+
+
+def person_array(
+    factory: MessageFactory,
+    header_msg: Any,
+    people: Sequence[Person],
+    skeleton: Skeleton,
+    image_size: tuple[int, int],
+) -> Any:
+    """``pose_perception/PersonArray`` for one image (``image_size`` = width, height)."""
+    return factory.make(
+        "pose_perception/msg/PersonArray",
+        header=header_msg,
+        skeleton=skeleton.name,
+        image_width=int(image_size[0]),
+        image_height=int(image_size[1]),
+        people=[_person(factory, p) for p in people],
+    )
+
+
+def _person(factory: MessageFactory, person: Person) -> Any:
+    has_3d = person.keypoints_3d is not None and person.keypoints_3d_valid is not None
+    keypoints = []
+    for k in range(person.num_keypoints):
+        valid = bool(has_3d and person.keypoints_3d_valid[k])  # type: ignore[index]
+        position = person.keypoints_3d[k] if valid else (0.0, 0.0, 0.0)  # type: ignore[index]
+        keypoints.append(
+            factory.make(
+                "pose_perception/msg/Keypoint",
+                x=float(person.keypoints[k, 0]),
+                y=float(person.keypoints[k, 1]),
+                score=float(person.keypoint_scores[k]),
+                position=_point(factory, position),
+                has_position=valid,
+            )
+        )
+    return factory.make(
+        "pose_perception/msg/Person",
+        track_id=int(person.track_id),
+        bbox=np.asarray(person.bbox[:4], np.float32),
+        score=float(person.score),
+        keypoints=keypoints,
+    )
+
+
+def skeleton_message(factory: MessageFactory, skeleton: Skeleton) -> Any:
+    links = np.asarray(skeleton.links, np.uint16).reshape(-1, 2)
+    return factory.make(
+        "pose_perception/msg/Skeleton",
+        name=skeleton.name,
+        keypoint_names=list(skeleton.keypoint_names),
+        link_start=np.ascontiguousarray(links[:, 0]),
+        link_end=np.ascontiguousarray(links[:, 1]),
+    )
+
+
+def people_from_message(msg: Any) -> list[Person]:
+    """The inverse of :func:`person_array` (tests, bag readers, downstream tools)."""
+    people = []
+    for p in msg.people:
+        kps = np.array([[k.x, k.y] for k in p.keypoints], np.float32).reshape(-1, 2)
+        scores = np.array([k.score for k in p.keypoints], np.float32)
+        valid = np.array([k.has_position for k in p.keypoints], bool)
+        xyz = np.array([[k.position.x, k.position.y, k.position.z] for k in p.keypoints], np.float32)
+        people.append(
+            Person(
+                track_id=int(p.track_id),
+                bbox=np.asarray(p.bbox, np.float32),
+                score=float(p.score),
+                keypoints=kps,
+                keypoint_scores=scores,
+                keypoints_3d=xyz.reshape(-1, 3) if valid.any() else None,
+                keypoints_3d_valid=valid if valid.any() else None,
+            )
+        )
+    return people
+
+
+# ------------------------------------------------------------------------ 3D placement
+
+
+def person_points_3d(
+    person: Person, camera: PinholeCamera, person_height_m: float
+) -> tuple[np.ndarray, bool]:
+    """(K,3) joint positions for markers/TF, and whether they are measured.
+
+    Measured 3D (depth, lifter) where present; otherwise the 2D pose is placed on a plane
+    at the distance a ``person_height_m`` person with this box height would have.
+    """
+    if (
+        person.keypoints_3d is not None
+        and person.keypoints_3d_valid is not None
+        and person.keypoints_3d_valid.any()
+    ):
+        return np.asarray(person.keypoints_3d, np.float64), True
+    box_height = float(person.bbox[3] - person.bbox[1])
+    depth = camera.distance_from_height(box_height, person_height_m)
+    return camera.backproject(person.keypoints, depth), False
+
+
+def person_anchor(points: np.ndarray, person: Person, threshold: float) -> np.ndarray:
+    """One point per person for its TF frame: the mean of its confident joints."""
+    confident = person.keypoint_scores >= threshold
+    chosen = points[confident] if confident.any() else points
+    return np.asarray(chosen.mean(axis=0), np.float64)
+
+
+# ------------------------------------------------------------------------ markers
+
+
+def track_color(track_id: int) -> tuple[float, float, float, float]:
+    """A stable, well-separated colour per track id (golden-ratio hue steps)."""
+    hue = (track_id * 0.618033988749895) % 1.0
+    r, g, b = _hsv_to_rgb(hue, 0.85, 0.95)
+    return (r, g, b, 1.0)
+
+
+def _hsv_to_rgb(h: float, s: float, v: float) -> tuple[float, float, float]:
+    i = int(h * 6.0) % 6
+    f = h * 6.0 - math.floor(h * 6.0)
+    p, q, t = v * (1 - s), v * (1 - f * s), v * (1 - (1 - f) * s)
+    return [(v, t, p), (q, v, p), (p, v, t), (p, q, v), (t, p, v), (v, p, q)][i]
+
+
+@dataclasses.dataclass
+class MarkerSettings:
+    keypoint_threshold: float = 0.3
+    lifetime_s: float = 0.5
+    person_height_m: float = 1.7
+    joint_diameter_m: float = 0.05
+    limb_width_m: float = 0.02
+
+
+class MarkerTracker:
+    """Builds each frame's MarkerArray and deletes the markers of people who vanished.
+
+    Markers are keyed by namespace ``person_<id>``; RViz would otherwise keep a vanished
+    person's skeleton until its lifetime ends (forever with lifetime 0).
+    """
+
+    PARTS = ("joints", "limbs", "label")
+
+    def __init__(self, factory: MessageFactory, settings: MarkerSettings) -> None:
+        self.factory = factory
+        self.settings = settings
+        self._shown: set[str] = set()
+
+    def update(
+        self, header_msg: Any, people: Sequence[Person], skeleton: Skeleton, camera: PinholeCamera
+    ) -> Any:
+        markers = []
+        shown = set()
+        for index, person in enumerate(people):
+            namespace = marker_namespace(person, index)
+            shown.add(namespace)
+            markers.extend(self._person_markers(header_msg, namespace, person, skeleton, camera))
+        for namespace in sorted(self._shown - shown):
+            markers.extend(self._delete(header_msg, namespace))
+        self._shown = shown
+        return self.factory.make("visualization_msgs/msg/MarkerArray", markers=markers)
+
+    def _person_markers(
+        self, header_msg: Any, namespace: str, person: Person, skeleton: Skeleton, camera: PinholeCamera
+    ) -> list[Any]:
+        s = self.settings
+        points, _ = person_points_3d(person, camera, s.person_height_m)
+        confident = person.keypoint_scores >= s.keypoint_threshold
+        color = track_color(person.track_id if person.track_id != UNTRACKED else 0)
+        joints = [_point(self.factory, points[k]) for k in np.flatnonzero(confident)]
+        limbs = []
+        for a, b in skeleton.links:
+            if confident[a] and confident[b]:
+                limbs += [_point(self.factory, points[a]), _point(self.factory, points[b])]
+        label_at = person_anchor(points, person, s.keypoint_threshold) - np.array([0.0, 0.25, 0.0])
+        label = f"id {person.track_id} {person.score:.2f}" if person.track_id else f"{person.score:.2f}"
+        return [
+            self._marker(
+                header_msg, namespace, 0, MARKER_SPHERE_LIST, (s.joint_diameter_m,) * 3, color, joints
+            ),
+            self._marker(
+                header_msg, namespace, 1, MARKER_LINE_LIST, (s.limb_width_m, 0.0, 0.0), color, limbs
+            ),
+            self._marker(
+                header_msg, namespace, 2, MARKER_TEXT_VIEW_FACING, (0.0, 0.0, 0.1), color, [], label, label_at
+            ),
+        ]
+
+    def _marker(
+        self,
+        header_msg: Any,
+        namespace: str,
+        marker_id: int,
+        marker_type: int,
+        scale: Sequence[float],
+        color: Sequence[float],
+        points: list[Any],
+        text: str = "",
+        position: Iterable[float] = (0.0, 0.0, 0.0),
+    ) -> Any:
+        f = self.factory
+        pose = f.make(
+            "geometry_msgs/msg/Pose",
+            position=_point(f, list(position)),
+            orientation=f.make("geometry_msgs/msg/Quaternion", x=0.0, y=0.0, z=0.0, w=1.0),
+        )
+        sec, nanosec = divmod(round(self.settings.lifetime_s * 1e9), 1_000_000_000)
+        return f.make(
+            "visualization_msgs/msg/Marker",
+            header=header_msg,
+            ns=namespace,
+            id=marker_id,
+            type=marker_type,
+            action=MARKER_ADD,
+            pose=pose,
+            scale=f.make(
+                "geometry_msgs/msg/Vector3", x=float(scale[0]), y=float(scale[1]), z=float(scale[2])
+            ),
+            color=_color(f, color),
+            lifetime=f.make("builtin_interfaces/msg/Duration", sec=sec, nanosec=nanosec),
+            points=points,
+            text=text,
+        )
+
+    def _delete(self, header_msg: Any, namespace: str) -> list[Any]:
+        return [
+            self.factory.make(
+                "visualization_msgs/msg/Marker", header=header_msg, ns=namespace, id=i, action=MARKER_DELETE
+            )
+            for i in range(len(self.PARTS))
+        ]
+
+
+def marker_namespace(person: Person, index: int) -> str:
+    return f"person_{person.track_id}" if person.track_id != UNTRACKED else f"untracked_{index}"
+
+
+# ------------------------------------------------------------------------ TF
+
+
+def person_frame_name(prefix: str, person: Person, index: int) -> str:
+    """TF child frame of a person: ``<prefix><track_id>`` (``<prefix>untracked_<i>`` untracked)."""
+    return f"{prefix}{person.track_id}" if person.track_id != UNTRACKED else f"{prefix}untracked_{index}"
+
+
+def person_transforms(
+    factory: MessageFactory,
+    header_msg: Any,
+    people: Sequence[Person],
+    camera: PinholeCamera,
+    prefix: str,
+    settings: MarkerSettings,
+) -> list[Any]:
+    """One ``TransformStamped`` per person (identity rotation, camera-frame axes)."""
+    transforms = []
+    for index, person in enumerate(people):
+        points, _ = person_points_3d(person, camera, settings.person_height_m)
+        anchor = person_anchor(points, person, settings.keypoint_threshold)
+        transforms.append(
+            factory.make(
+                "geometry_msgs/msg/TransformStamped",
+                header=header_msg,
+                child_frame_id=person_frame_name(prefix, person, index),
+                transform=factory.make(
+                    "geometry_msgs/msg/Transform",
+                    translation=factory.make(
+                        "geometry_msgs/msg/Vector3",
+                        x=float(anchor[0]),
+                        y=float(anchor[1]),
+                        z=float(anchor[2]),
+                    ),
+                    rotation=factory.make("geometry_msgs/msg/Quaternion", x=0.0, y=0.0, z=0.0, w=1.0),
+                ),
+            )
+        )
+    return transforms

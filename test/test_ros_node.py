@@ -1,0 +1,342 @@
+"""rtmpose_node end to end over real ROS 2 (rclpy + Fast DDS, separate processes).
+
+The node runs as users run it (``python -m pose_perception.ros.rtmpose_node --ros-args
+--params-file config/rtmpose.yaml ...``) with a random-weight RTMPose-t; this process
+publishes images and checks what comes back.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import cv2
+import numpy as np
+import pytest
+
+from ros_harness import NodeProcess, TestClient, configure_ros_environment, require_rclpy, wait_for
+
+pytestmark = [pytest.mark.ros, pytest.mark.slow]
+
+FRAME = "camera_color_optical_frame"
+
+
+@pytest.fixture(scope="module")
+def rclpy_module() -> Any:
+    rclpy = require_rclpy()
+    configure_ros_environment()
+    return rclpy
+
+
+@pytest.fixture
+def client(rclpy_module: Any) -> Any:
+    c = TestClient(rclpy_module)
+    yield c
+    c.close()
+
+
+@pytest.fixture
+def make_node(random_rtmpose_t_onnx: Any, rclpy_module: Any) -> Any:
+    """Start nodes with the random model; every node is stopped (SIGINT) and must exit 0."""
+    started: list[NodeProcess] = []
+
+    def start(wait: bool = True, remaps: dict[str, str] | None = None, **params: Any) -> NodeProcess:
+        values = {"estimator.model": str(random_rtmpose_t_onnx), "output.min_person_score": 0.0}
+        values.update({k.replace("__", "."): v for k, v in params.items()})
+        node = NodeProcess(values, remaps)
+        started.append(node)
+        if wait:
+            node.wait_ready()
+        return node
+
+    yield start
+    for node in started:
+        code = node.stop()
+        assert code in (0, 2), f"node exit code {code}:\n{node.log}"
+
+
+def scene(seed: int, width: int = 640, height: int = 480) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    image = np.full((height, width, 3), 90, np.uint8)
+    cv2.circle(image, (width // 2, height // 3), 30, (180, 190, 220), -1)
+    cv2.rectangle(
+        image, (width // 2 - 40, height // 3 + 35), (width // 2 + 40, height - 60), (40, 60, 160), -1
+    )
+    return np.clip(image.astype(np.int16) + rng.integers(-20, 20, image.shape), 0, 255).astype(np.uint8)
+
+
+def image_msg(image_bgr: np.ndarray, stamp_ns: int, encoding: str = "bgr8", frame: str = FRAME) -> Any:
+    from sensor_msgs.msg import Image
+
+    converted = {
+        "bgr8": image_bgr,
+        "rgb8": image_bgr[..., ::-1],
+        "mono8": cv2.cvtColor(image_bgr, cv2.COLOR_BGR2GRAY),
+        "bgra8": cv2.cvtColor(image_bgr, cv2.COLOR_BGR2BGRA),
+    }[encoding]
+    converted = np.ascontiguousarray(converted)
+    msg = Image(
+        height=converted.shape[0],
+        width=converted.shape[1],
+        encoding=encoding,
+        step=converted.strides[0],
+        data=converted.tobytes(),
+    )
+    msg.header.frame_id = frame
+    msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(stamp_ns, 1_000_000_000)
+    return msg
+
+
+def stamp_ns(msg: Any) -> int:
+    return msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
+
+
+def publish_until(client: TestClient, publisher: Any, msg: Any, bucket: list[Any], count: int = 1) -> None:
+    """Publish ``msg`` (best effort may lose the first ones) until ``bucket`` has ``count`` items."""
+    wait_for(lambda: publisher.get_subscription_count() > 0, 20, "the node's image subscription")
+    deadline = time.monotonic() + 30
+    while len(bucket) < count and time.monotonic() < deadline:
+        publisher.publish(msg)
+        time.sleep(0.15)
+    assert len(bucket) >= count, f"got {len(bucket)} of {count} messages"
+
+
+def expected_pose(model: Any, image_bgr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    from pose_perception import PoseEstimator
+    from pose_perception.pipeline import full_frame_box
+
+    estimator = PoseEstimator(str(model))
+    keypoints, scores = estimator.estimate(image_bgr, full_frame_box(image_bgr.shape))
+    return keypoints[0], scores[0]
+
+
+def test_poses_markers_tf_skeleton_diagnostics(client, make_node, random_rtmpose_t_onnx):
+    from diagnostic_msgs.msg import DiagnosticArray
+    from sensor_msgs.msg import Image
+    from tf2_msgs.msg import TFMessage
+    from visualization_msgs.msg import MarkerArray
+
+    from pose_perception.msg import PersonArray, Skeleton
+    from pose_perception.ros.rtmpose_node import LATCHED_QOS
+
+    make_node(output__publish_image=True)
+    poses = client.subscribe(PersonArray, "/poses")
+    markers = client.subscribe(MarkerArray, "/poses/markers")
+    annotated = client.subscribe(Image, "/poses/image")
+    tf = client.subscribe(TFMessage, "/tf", 100)
+    diagnostics = client.subscribe(DiagnosticArray, "/diagnostics")
+    publisher = client.node.create_publisher(Image, "/image", 10)
+
+    sent: dict[int, tuple[str, np.ndarray]] = {}
+    for i, encoding in enumerate(["bgr8", "rgb8", "mono8", "bgra8"]):
+        image = scene(i)
+        stamp = 1_700_000_000_000_000_000 + i * 33_000_000
+        sent[stamp] = (encoding, image)
+        publish_until(client, publisher, image_msg(image, stamp, encoding), poses, i + 1)
+        poses[:] = [p for p in poses if stamp_ns(p) in sent]
+    skeleton = client.subscribe(Skeleton, "/poses/skeleton", LATCHED_QOS)  # late subscriber: latched
+    wait_for(lambda: skeleton and diagnostics and markers and annotated and tf, 20, "all outputs")
+
+    for msg in poses:
+        encoding, image = sent[stamp_ns(msg)]
+        assert msg.header.frame_id == FRAME
+        assert (msg.image_width, msg.image_height) == (640, 480)
+        assert msg.skeleton == "coco17" and len(msg.people) == 1
+        person = msg.people[0]
+        assert len(person.keypoints) == 17 and person.track_id == 0
+        np.testing.assert_allclose(person.bbox, [0, 0, 640, 480])
+        if encoding in ("bgr8", "rgb8", "bgra8"):  # mono8 loses colour: different input
+            keypoints, scores = expected_pose(random_rtmpose_t_onnx, image)
+            got = np.array([[k.x, k.y] for k in person.keypoints])
+            np.testing.assert_allclose(got, keypoints, atol=1e-3)
+            np.testing.assert_allclose([k.score for k in person.keypoints], scores, rtol=1e-4, atol=1e-4)
+            assert person.score == pytest.approx(float(np.mean(scores)), rel=1e-4)
+        assert not any(k.has_position for k in person.keypoints)
+
+    assert list(skeleton[0].keypoint_names[:3]) == ["nose", "left_eye", "right_eye"]
+    assert len(skeleton[0].link_start) == len(skeleton[0].link_end) > 0
+
+    marker_array = markers[-1]
+    namespaces = {m.ns for m in marker_array.markers}
+    assert namespaces == {"untracked_0"}
+    assert all(m.header.frame_id == FRAME for m in marker_array.markers)
+    assert {m.type for m in marker_array.markers} == {5, 7, 9}  # LINE_LIST, SPHERE_LIST, TEXT
+
+    transforms = [t for msg in tf for t in msg.transforms]
+    assert {t.child_frame_id for t in transforms} == {"person_untracked_0"}
+    assert all(t.header.frame_id == FRAME and t.transform.translation.z > 0 for t in transforms)
+
+    assert annotated[-1].encoding == "bgr8" and (annotated[-1].width, annotated[-1].height) == (640, 480)
+    assert stamp_ns(annotated[-1]) in sent
+
+    status = diagnostics[-1].status[0]
+    values = {kv.key: kv.value for kv in status.values}
+    assert status.name.startswith("rtmpose_node")
+    assert int(values["frames_processed"]) >= 1 and int(values["frames_received"]) >= 4
+    assert float(values["pose_ms_p50"]) > 0 and float(values["total_ms_p50"]) >= float(values["pose_ms_p50"])
+
+
+def test_compressed_transport_and_remapping(client, make_node):
+    from sensor_msgs.msg import CompressedImage
+
+    from pose_perception.msg import PersonArray
+
+    make_node(input__transport="compressed", remaps={"image": "/camera/color/image_raw", "poses": "/people"})
+    poses = client.subscribe(PersonArray, "/people")
+    publisher = client.node.create_publisher(CompressedImage, "/camera/color/image_raw/compressed", 10)
+    ok, jpeg = cv2.imencode(".jpg", scene(7))
+    assert ok
+    msg = CompressedImage(format="jpeg", data=jpeg.tobytes())
+    msg.header.frame_id = "cam"
+    msg.header.stamp.sec = 42
+    publish_until(client, publisher, msg, poses)
+    assert poses[0].header.stamp.sec == 42 and poses[0].header.frame_id == "cam"
+    assert len(poses[0].people) == 1
+
+
+def _set_parameters(client: TestClient, values: dict[str, Any]) -> list[Any]:
+    from rcl_interfaces.srv import SetParameters
+    from rclpy.parameter import Parameter
+
+    request = SetParameters.Request(
+        parameters=[Parameter(k, value=v).to_parameter_msg() for k, v in values.items()]
+    )
+    return list(client.call(SetParameters, "/rtmpose_node/set_parameters", request).results)
+
+
+def _get_parameter(client: TestClient, name: str) -> Any:
+    from rcl_interfaces.srv import GetParameters
+    from rclpy.parameter import parameter_value_to_python
+
+    reply = client.call(GetParameters, "/rtmpose_node/get_parameters", GetParameters.Request(names=[name]))
+    return parameter_value_to_python(reply.values[0])
+
+
+def test_parameters_rejected_at_set_time_with_a_reason(client, make_node):
+    make_node()
+    cases = {
+        "estimator.keypoint_threshold": 1.5,  # out of range
+        "input.max_rate": -1.0,  # out of range
+        "estimator.backend": "torch",  # read-only
+        "output.marker_lifetime": "long",  # wrong type
+    }
+    for name, value in cases.items():
+        (result,) = _set_parameters(client, {name: value})
+        assert not result.successful, name
+        assert result.reason, name
+    assert _get_parameter(client, "estimator.keypoint_threshold") == pytest.approx(0.3)
+    (ok,) = _set_parameters(client, {"estimator.keypoint_threshold": 0.55})
+    assert ok.successful, ok.reason
+    assert _get_parameter(client, "estimator.keypoint_threshold") == pytest.approx(0.55)
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        ({"estimator__keypoint_threshold": 2.0}, "estimator.keypoint_threshold"),
+        ({"estimator__backend": "tensorflow"}, "backend"),
+        ({"input__transport": "h264"}, "transport"),
+        ({"estimator__device": "gpu7"}, "device"),
+        ({"input__max_rate": 5}, "input.max_rate"),  # an integer where a double is expected
+        ({"estimator__model": "/nonexistent/model.onnx"}, "/nonexistent/model.onnx"),
+    ],
+)
+def test_invalid_startup_parameters_stop_the_node_with_a_message(make_node, params, expected):
+    node = make_node(wait=False, **params)
+    code = node.wait_exit(60)
+    assert code == 2, node.log
+    assert expected in node.log
+
+
+def test_malformed_images_are_rejected_and_the_node_keeps_answering(client, make_node):
+    """1000 malformed messages of 7 kinds, then a valid image still gets an answer."""
+    from diagnostic_msgs.msg import DiagnosticArray
+    from sensor_msgs.msg import Image
+
+    from pose_perception.msg import PersonArray
+
+    node = make_node(input__max_image_pixels=640 * 480)
+    poses = client.subscribe(PersonArray, "/poses")
+    diagnostics = client.subscribe(DiagnosticArray, "/diagnostics")
+    publisher = client.node.create_publisher(Image, "/image", 1000)
+    wait_for(lambda: publisher.get_subscription_count() > 0, 20, "the node's image subscription")
+
+    good = image_msg(scene(1), 5)
+    big = scene(2, 1280, 960)
+
+    def malformed(kind: int) -> Any:
+        msg = image_msg(scene(1, 64, 48), 1000 + kind)
+        if kind == 0:
+            msg.encoding = "yuv422_weird"  # unknown encoding
+        elif kind == 1:
+            msg.data = msg.data[: len(msg.data) // 2]  # truncated data
+        elif kind == 2:
+            msg.width = 0  # zero width
+        elif kind == 3:
+            msg.step = msg.width  # step smaller than a bgr8 row
+        elif kind == 4:
+            msg = image_msg(big, 1000 + kind)  # more pixels than input.max_image_pixels
+        elif kind == 5:
+            msg.encoding = "16UC1"  # depth encoding on the colour topic
+        else:
+            msg.height, msg.width = 100000, 100000  # claims a huge image, sends a tiny one
+        return msg
+
+    kinds = 7
+    for i in range(1000):
+        publisher.publish(malformed(i % kinds))
+        # Paced so the keep-last-1 subscription sees (nearly) every one; the 3.7 MB image needs longer.
+        time.sleep(0.03 if i % kinds == 4 else 0.003)
+    assert node.alive(), node.log
+    publish_until(client, publisher, good, poses)
+    assert node.alive()
+    assert stamp_ns(poses[-1]) == 5 and len(poses[-1].people) == 1
+
+    def counts() -> dict[str, str] | None:
+        for msg in reversed(diagnostics):
+            values = {kv.key: kv.value for kv in msg.status[0].values}
+            if int(values["frames_processed"]) >= 1:
+                return values
+        return None
+
+    values = wait_for(counts, 10, "diagnostics after the valid image")
+    rejected = int(values["frames_rejected"])
+    received = int(values["frames_received"])
+    dropped = int(values["frames_dropped_busy"])
+    reasons = {k for k in values if k.startswith("rejected_")}
+    print(
+        f"malformed: received {received}, rejected {rejected}, dropped {dropped}, reasons {sorted(reasons)}"
+    )
+    assert received >= 950  # keep-last 1: DDS may replace a few before the callback runs
+    assert rejected + dropped + int(values["frames_processed"]) >= received - 1
+    assert len(reasons) >= 4
+    assert "rejected image" in node.log
+
+
+def test_frames_are_dropped_not_queued_when_input_is_faster_than_the_model(client, make_node):
+    from diagnostic_msgs.msg import DiagnosticArray
+    from sensor_msgs.msg import Image
+
+    from pose_perception.msg import PersonArray
+
+    make_node()
+    poses = client.subscribe(PersonArray, "/poses")
+    diagnostics = client.subscribe(DiagnosticArray, "/diagnostics")
+    publisher = client.node.create_publisher(Image, "/image", 10)
+    wait_for(lambda: publisher.get_subscription_count() > 0, 20, "the node's image subscription")
+    image = scene(3)
+    sent = 0
+    started = time.monotonic()
+    while time.monotonic() - started < 2.0:  # ~500 Hz: far faster than the model
+        publisher.publish(image_msg(image, 10_000 + sent))
+        sent += 1
+        time.sleep(0.002)
+    time.sleep(0.5)
+    wait_for(lambda: diagnostics and poses, 10, "outputs")
+    time.sleep(1.2)  # one more diagnostics period covering the burst
+    values = {kv.key: kv.value for kv in diagnostics[-1].status[0].values}
+    processed, dropped = int(values["frames_processed"]), int(values["frames_dropped_busy"])
+    print(f"sent {sent}, received {values['frames_received']}, processed {processed}, dropped {dropped}")
+    assert dropped > 0 and processed < sent
+    # The last answer is for one of the last frames sent: nothing waited in a queue.
+    assert stamp_ns(poses[-1]) >= 10_000 + sent - 5
