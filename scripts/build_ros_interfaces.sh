@@ -3,10 +3,13 @@
 # into the virtualenv, for machines without a ROS install (CI, laptops).
 # In a ROS install use colcon instead (README, "ROS 2").
 #
-# The generated Python code goes to $VENV/lib/pose_perception_interfaces/pose_perception
-# (not site-packages, where it would hide the pip-installed pose_perception package);
-# a pose_perception.pkg file in site-packages lets pkgutil.extend_path find it.
-# Where no real tf2_msgs exists, a wire-compatible one is built from its definition.
+# The generated pose_perception Python code goes to
+# $VENV/lib/pose_perception_interfaces/pose_perception, NOT site-packages or anything on
+# sys.path: there its generated __init__.py would hide the pip-installed pose_perception
+# package. A pose_perception.pkg file in site-packages lets the package's
+# pkgutil.extend_path find the `msg` subpackage there.
+# Where no real tf2_msgs exists, a wire-compatible one is built from its definition
+# (into site-packages, like any other message package).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV="$(cd "${VENV:-.venv}" && pwd)"
@@ -19,7 +22,7 @@ build() {  # build <source dir> <name> [cmake args...]
   local src="$1" name="$2"; shift 2
   CMAKE_PREFIX_PATH="$VENV" AMENT_PREFIX_PATH="$VENV" cmake -S "$src" -B "$BUILD/$name" \
     -DCMAKE_INSTALL_PREFIX="$VENV" -DPython3_EXECUTABLE="$PY" -DBUILD_TESTING=OFF \
-    -DPYTHON_INSTALL_DIR="$PY_DIR" "$@" > "$BUILD/$name.log" 2>&1 \
+    "$@" > "$BUILD/$name.log" 2>&1 \
     && cmake --build "$BUILD/$name" -j2 >> "$BUILD/$name.log" 2>&1 \
     && cmake --install "$BUILD/$name" >> "$BUILD/$name.log" 2>&1 \
     || { echo "building $name failed; log: $BUILD/$name.log" >&2; tail -30 "$BUILD/$name.log" >&2; exit 1; }
@@ -29,9 +32,8 @@ mkdir -p "$BUILD"
 if ! "$PY" -c 'import tf2_msgs.msg' 2>/dev/null; then
   build ros_compat/tf2_msgs tf2_msgs
 fi
-build . pose_perception -DPOSE_PERCEPTION_INSTALL_PYTHON=OFF
-# Let `import pose_perception.msg` / `tf2_msgs` resolve from the interface directory.
+build . pose_perception -DPOSE_PERCEPTION_INSTALL_PYTHON=OFF -DPYTHON_INSTALL_DIR="$PY_DIR"
 echo "$VENV/$PY_DIR/pose_perception" > "$SITE/pose_perception.pkg"
-echo "$VENV/$PY_DIR" > "$SITE/pose_perception_interfaces.pth"
+rm -f "$SITE/pose_perception_interfaces.pth"  # older layout put this directory on sys.path
 "$PY" -c 'import pose_perception.msg, tf2_msgs.msg' \
   && echo "ROS interfaces ready in $VENV (pose_perception.msg, tf2_msgs.msg)"
