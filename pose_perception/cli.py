@@ -114,6 +114,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_estimator_options(parser: argparse.ArgumentParser, threshold_help: str) -> None:
+    """--config plus the estimator overrides that `_run_config` reads (run and bag)."""
+    parser.add_argument("--config", help="YAML config (config/rtmpose.yaml format)")
+    parser.add_argument("--model", help="registry name, .onnx or .pth file (config: estimator.model)")
+    parser.add_argument("--arch", help="architecture of a .pth checkpoint, e.g. rtmpose-s")
+    parser.add_argument("--backend", choices=BACKENDS, help="inference backend")
+    parser.add_argument("--device", help="cpu | cuda[:N] | tensorrt[:N] | auto")
+    parser.add_argument("--threads", type=_non_negative_int, help="intra-op threads (0: runtime default)")
+    parser.add_argument(
+        "--flip-test", action=argparse.BooleanOptionalAction, default=None,
+        help="also run the mirrored crop and average (about +1 AP, twice the compute)",
+    )  # fmt: skip
+    parser.add_argument("--skeleton", help="coco17 | h36m17 | schema .yaml (default: from the model)")
+    parser.add_argument("--threshold", type=float, help=threshold_help)
+
+
 def _add_run(commands: Any) -> None:
     run = commands.add_parser(
         "run",
@@ -126,17 +142,7 @@ def _add_run(commands: Any) -> None:
         ),
     )
     run.add_argument("source", help="image file, folder of images, video file, or camera index (0, 1, ...)")
-    run.add_argument("--config", help="YAML config (config/rtmpose.yaml format)")
-    run.add_argument("--model", help="registry name, .onnx or .pth file (config: estimator.model)")
-    run.add_argument("--arch", help="architecture of a .pth checkpoint, e.g. rtmpose-s")
-    run.add_argument("--backend", choices=BACKENDS, help="inference backend")
-    run.add_argument("--device", help="cpu | cuda[:N] | tensorrt[:N] | auto")
-    run.add_argument("--threads", type=_non_negative_int, help="intra-op threads (0: runtime default)")
-    run.add_argument(
-        "--flip-test", action=argparse.BooleanOptionalAction, default=None,
-        help="also run the mirrored crop and average (about +1 AP, twice the compute)",
-    )  # fmt: skip
-    run.add_argument("--skeleton", help="coco17 | h36m17 | schema .yaml (default: from the model)")
+    _add_estimator_options(run, threshold_help="keypoint score below which nothing is drawn")
     boxes = run.add_mutually_exclusive_group()
     boxes.add_argument(
         "--box", action="append", metavar="X1,Y1,X2,Y2",
@@ -150,7 +156,6 @@ def _add_run(commands: Any) -> None:
     run.add_argument("--output-dir", default="pose_output", help="where outputs go (default: %(default)s)")
     run.add_argument("--no-images", action="store_true", help="write keypoints.jsonl only")
     run.add_argument("--max-frames", type=_positive_int, help="stop after N frames")
-    run.add_argument("--threshold", type=float, help="keypoint score below which nothing is drawn")
     run.set_defaults(handler=_cmd_run)
 
 
@@ -171,18 +176,7 @@ def _add_bag(commands: Any) -> None:
     bag.add_argument(
         "--image-topic", required=True, help="sensor_msgs/Image or CompressedImage topic to process"
     )
-    bag.add_argument("--config", help="YAML config (config/rtmpose.yaml format)")
-    bag.add_argument("--model", help="registry name, .onnx or .pth file (config: estimator.model)")
-    bag.add_argument("--arch", help="architecture of a .pth checkpoint, e.g. rtmpose-s")
-    bag.add_argument("--backend", choices=BACKENDS, help="inference backend")
-    bag.add_argument("--device", help="cpu | cuda[:N] | tensorrt[:N] | auto")
-    bag.add_argument("--threads", type=_non_negative_int, help="intra-op threads (0: runtime default)")
-    bag.add_argument(
-        "--flip-test", action=argparse.BooleanOptionalAction, default=None,
-        help="also run the mirrored crop and average (about +1 AP, twice the compute)",
-    )  # fmt: skip
-    bag.add_argument("--skeleton", help="coco17 | h36m17 | schema .yaml (default: from the model)")
-    bag.add_argument("--threshold", type=float, help="keypoint score below which markers are not drawn")
+    _add_estimator_options(bag, threshold_help="keypoint score below which markers are not drawn")
     bag.add_argument(
         "--storage", choices=("mcap", "sqlite3"), help="output storage (default: same as the input)"
     )

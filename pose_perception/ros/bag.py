@@ -196,16 +196,29 @@ def open_input(path: Path) -> Iterator[AnyReader]:
         raise BagError(f"{path}: ROS 1 bags are not supported; convert it first (rosbags-convert)")
     if not path.exists():
         raise BagError(f"{path}: no such bag")
+    jazzy = get_typestore(Stores.ROS2_JAZZY)
     try:
         # Jazzy types for bags recorded without message definitions (before Iron).
-        reader = AnyReader([path], default_typestore=get_typestore(Stores.ROS2_JAZZY))
+        reader = AnyReader([path], default_typestore=jazzy)
         reader.open()
     except (AnyReaderError, OSError) as err:
         raise BagError(f"{path}: cannot read the bag: {err}") from err
+    _add_missing_types(reader.typestore, jazzy)
     try:
         yield reader
     finally:
         reader.close()
+
+
+def _add_missing_types(typestore: Typestore, defaults: Typestore) -> None:
+    """Standard types for connections stored without a definition next to ones with one.
+
+    AnyReader uses its default typestore only when *no* connection has a definition; a bag
+    where only some do (rosbag2 leaves a definition empty when it cannot find it) would
+    otherwise fail on every image with a KeyError.
+    """
+    missing = {name: fields for name, fields in defaults.fielddefs.items() if name not in typestore.fielddefs}
+    typestore.register(missing)
 
 
 def image_connections(connections: Sequence[Connection], topic: str, where: Path) -> list[Connection]:

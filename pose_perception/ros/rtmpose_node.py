@@ -101,7 +101,9 @@ class RtmposeNode(Node):
             from sensor_msgs.msg import CompressedImage
 
             # image_transport convention: remapping the base topic moves all transports.
-            topic = f"{self.resolve_topic_name(cfg.input.image_topic)}/compressed"
+            # (rclpy without resolve_topic_name: remap image/compressed itself.)
+            resolve = getattr(self, "resolve_topic_name", lambda name: name)
+            topic = f"{resolve(cfg.input.image_topic)}/compressed"
             self._image_sub = self.create_subscription(
                 CompressedImage, topic, lambda m: self._on_image(m, True), IMAGE_QOS
             )
