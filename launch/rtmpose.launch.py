@@ -1,0 +1,175 @@
+"""Launch rtmpose_node (and, with rviz:=true, RViz 2 showing its output).
+
+    ros2 launch pose_perception rtmpose.launch.py image:=/camera/color/image_raw
+    ros2 launch pose_perception rtmpose.launch.py model:=rtmpose-m rviz:=true
+    ros2 launch pose_perception rtmpose.launch.py use_compressed:=true namespace:=front
+
+Arguments (``ros2 launch pose_perception rtmpose.launch.py --show-args``):
+image, camera_info, config, model, namespace, use_compressed, rviz, log_level,
+dds_profile. The node is built by an OpaqueFunction from the resolved argument values,
+so optional overrides (model) are plain Python instead of nested substitutions.
+Written for ROS 2 Humble and Jazzy (Python 3.10+). Guide: docs/ros.md.
+"""
+
+import os
+import tempfile
+
+from ament_index_python.packages import get_package_share_directory
+from launch import LaunchDescription
+from launch.actions import DeclareLaunchArgument, OpaqueFunction, SetEnvironmentVariable
+from launch.substitutions import LaunchConfiguration
+from launch_ros.actions import Node
+
+PACKAGE = "pose_perception"
+# Read by Fast DDS (the default RMW of Humble and Jazzy); other RMWs ignore it.
+DDS_PROFILE_VARIABLE = "FASTRTPS_DEFAULT_PROFILES_FILE"
+RVIZ_POSES_TOPIC = "/poses"  # the absolute topics config/rtmpose.rviz displays
+
+_TRUE = ("true", "1", "yes", "on")
+_FALSE = ("false", "0", "no", "off", "")
+
+
+def generate_launch_description():
+    share = get_package_share_directory(PACKAGE)
+    arguments = [
+        DeclareLaunchArgument(
+            "image",
+            default_value="/camera/color/image_raw",
+            description="camera image topic (sensor_msgs/Image); the node's 'image' is remapped to it",
+        ),
+        DeclareLaunchArgument(
+            "camera_info",
+            default_value="/camera/color/camera_info",
+            description="sensor_msgs/CameraInfo topic for the intrinsics (a nominal camera with "
+            "output.assumed_hfov_deg is used until one arrives); empty = no remapping",
+        ),
+        DeclareLaunchArgument(
+            "config",
+            default_value=os.path.join(share, "config", "rtmpose.yaml"),
+            description="ROS 2 parameter file (every parameter: docs/ros.md)",
+        ),
+        DeclareLaunchArgument(
+            "model",
+            default_value="",
+            description="override estimator.model (registry name, .onnx or .pth path); "
+            "empty = the config file's",
+        ),
+        DeclareLaunchArgument("namespace", default_value="", description="namespace of the node's topics"),
+        DeclareLaunchArgument(
+            "use_compressed",
+            default_value="false",
+            description="subscribe to <image>/compressed (sensor_msgs/CompressedImage) instead of <image>; "
+            "sets input.transport",
+        ),
+        DeclareLaunchArgument(
+            "rviz",
+            default_value="false",
+            description="also start rviz2 with config/rtmpose.rviz (and turn on output.publish_image)",
+        ),
+        DeclareLaunchArgument(
+            "log_level",
+            default_value="info",
+            description="ROS log level: debug, info, warn, error or fatal",
+        ),
+        DeclareLaunchArgument(
+            "dds_profile",
+            default_value=os.path.join(share, "config", "fastdds_shm.xml"),
+            description=f"Fast DDS profile exported as {DDS_PROFILE_VARIABLE} (8 MiB shared memory for "
+            "camera images; keeps DDS traffic on this machine); empty = leave the variable alone",
+        ),
+    ]
+    return LaunchDescription([*arguments, OpaqueFunction(function=launch_setup)])
+
+
+def launch_setup(context, *args, **kwargs):
+    """The actions for the resolved launch arguments (called by launch at run time)."""
+
+    def value(name):
+        return LaunchConfiguration(name).perform(context).strip()
+
+    image = value("image").rstrip("/")
+    config = value("config")
+    model = value("model")
+    namespace = value("namespace").rstrip("/")
+    compressed = _flag(value("use_compressed"), "use_compressed")
+    rviz = _flag(value("rviz"), "rviz")
+    dds_profile = value("dds_profile")
+
+    if not image:
+        raise ValueError("launch argument 'image' must name a topic")
+    if not os.path.isfile(config):
+        raise FileNotFoundError(f"launch argument 'config': no such file {config!r}")
+
+    actions = []
+    if dds_profile:
+        if not os.path.isfile(dds_profile):
+            raise FileNotFoundError(
+                f"launch argument 'dds_profile': no such file {dds_profile!r} "
+                "(dds_profile:='' keeps the DDS defaults)"
+            )
+        # Before the nodes: processes started afterwards inherit it.
+        actions.append(SetEnvironmentVariable(DDS_PROFILE_VARIABLE, dds_profile))
+
+    overrides = {"input.transport": "compressed" if compressed else "raw"}
+    if model:
+        # A Python str stays a string parameter ("1.0" too): launch_ros YAML-quotes it.
+        overrides["estimator.model"] = model
+    if rviz:
+        overrides["output.publish_image"] = True
+
+    remappings = [("image", image), ("image/compressed", image + "/compressed")]
+    camera_info = value("camera_info")
+    if camera_info:
+        remappings.append(("camera_info", camera_info))
+
+    actions.append(
+        Node(
+            package=PACKAGE,
+            executable="rtmpose_node",
+            name="rtmpose_node",
+            namespace=namespace,
+            parameters=[config, overrides],
+            remappings=remappings,
+            arguments=["--ros-args", "--log-level", value("log_level")],
+            output="screen",
+            emulate_tty=True,
+        )
+    )
+    if rviz:
+        share = get_package_share_directory(PACKAGE)
+        rviz_config = rviz_config_for(os.path.join(share, "config", "rtmpose.rviz"), namespace)
+        actions.append(
+            Node(
+                package="rviz2",
+                executable="rviz2",
+                name="rviz2",
+                arguments=["-d", rviz_config],
+                output="screen",
+            )
+        )
+    return actions
+
+
+def rviz_config_for(path, namespace):
+    """``path``, or with a namespace a temporary copy whose /poses topics carry it."""
+    namespace = namespace.strip("/")
+    if not namespace:
+        return path
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    text = text.replace(f"Value: {RVIZ_POSES_TOPIC}/", f"Value: /{namespace}{RVIZ_POSES_TOPIC}/")
+    with tempfile.NamedTemporaryFile(
+        "w", encoding="utf-8", prefix="rtmpose_", suffix=".rviz", delete=False
+    ) as out:
+        out.write(text)
+    return out.name
+
+
+def _flag(text, name):
+    """A boolean launch argument, spelled the ways launch's IfCondition accepts (and yes/no)."""
+    lowered = text.lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise ValueError(f"launch argument {name!r} must be true or false, got {text!r}")
