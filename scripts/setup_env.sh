@@ -25,5 +25,12 @@ if [ "${POSE_PERCEPTION_NO_ROS:-0}" != "1" ]; then
     VENV="$VENV" bash scripts/build_ros_interfaces.sh
     echo "$SOURCES_HASH" > "$STAMP"
   fi
+  # colcon in its own venv (its pytest plugins stay out of ours): the colcon-build test.
+  COLCON_VENV="${COLCON_VENV:-.venv-colcon}"
+  if [ ! -x "$COLCON_VENV/bin/colcon" ]; then
+    python3 -m venv "$COLCON_VENV"
+    "$COLCON_VENV/bin/python" -m pip --disable-pip-version-check -q install \
+      -c requirements/colcon-constraints.txt -r requirements/colcon.txt
+  fi
 fi
 echo "environment ready: $VENV ($("$VENV/bin/python" --version))"

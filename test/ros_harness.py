@@ -70,9 +70,17 @@ def wait_for(condition: Callable[[], Any], timeout: float, what: str, interval: 
 class NodeProcess:
     """``python -m pose_perception.ros.rtmpose_node`` with parameters, output captured."""
 
-    def __init__(self, params: dict[str, Any], remaps: dict[str, str] | None = None, name: str = "") -> None:
-        args = [sys.executable, "-m", "pose_perception.ros.rtmpose_node", "--ros-args"]
-        args += ["--params-file", str(REPO_ROOT / "config" / "rtmpose.yaml")]
+    def __init__(
+        self,
+        params: dict[str, Any],
+        remaps: dict[str, str] | None = None,
+        name: str = "",
+        command: list[str] | None = None,
+        params_file: Path = REPO_ROOT / "config" / "rtmpose.yaml",
+        cwd: Path = REPO_ROOT,
+    ) -> None:
+        args = command or [sys.executable, "-m", "pose_perception.ros.rtmpose_node"]
+        args = [*args, "--ros-args", "--params-file", str(params_file)]
         for key, value in params.items():
             text = str(value).lower() if isinstance(value, bool) else str(value)
             args += ["-p", f"{key}:={text}"]

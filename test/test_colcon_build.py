@@ -1,0 +1,100 @@
+"""The package builds like a ROS workspace builds it: ``colcon build`` (ament_cmake:
+messages + installed Python sources + lib/pose_perception/rtmpose_node + share/), and
+the installed node starts from the install space, not from this source tree."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ros_harness import NodeProcess, configure_ros_environment, require_rclpy
+
+pytestmark = [pytest.mark.ros, pytest.mark.slow]
+
+REPO = Path(__file__).resolve().parents[1]
+VENV = Path(sys.prefix)
+
+
+def _colcon() -> str:
+    found = (
+        os.environ.get("COLCON") or shutil.which("colcon") or str(REPO / ".venv-colcon" / "bin" / "colcon")
+    )
+    if not Path(found).exists():
+        if os.environ.get("CI"):
+            pytest.fail("colcon missing in CI (scripts/setup_env.sh installs it into .venv-colcon)")
+        pytest.skip("colcon not installed (scripts/setup_env.sh installs it into .venv-colcon)")
+    return found
+
+
+@pytest.fixture(scope="module")
+def install_space(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    require_rclpy()
+    colcon = _colcon()
+    workspace = tmp_path_factory.mktemp("ws")
+    (workspace / "src").mkdir()
+    (workspace / "src" / "pose_perception").symlink_to(REPO)
+    env = dict(os.environ, CMAKE_PREFIX_PATH=str(VENV), AMENT_PREFIX_PATH=str(VENV))
+    result = subprocess.run(
+        [colcon, "build", "--packages-select", "pose_perception", "--cmake-args",
+         f"-DPython3_EXECUTABLE={sys.executable}", "-DBUILD_TESTING=OFF"],
+        cwd=workspace, env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return workspace / "install" / "pose_perception"
+
+
+def test_install_space_layout(install_space: Path) -> None:
+    site = (
+        install_space / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}" / "site-packages"
+    )
+    package = site / "pose_perception"
+    assert (package / "msg" / "_person_array.py").is_file()  # generated messages
+    assert (package / "ros" / "rtmpose_node.py").is_file()  # our sources beside them
+    assert "extend_path" in (package / "__init__.py").read_text()  # ours, not the generated one
+    assert (package / "training" / "__init__.py").is_file()
+    assert os.access(install_space / "lib" / "pose_perception" / "rtmpose_node", os.X_OK)  # for launch_ros
+    share = install_space / "share" / "pose_perception"
+    for name in (
+        "launch/rtmpose.launch.py",
+        "config/rtmpose.yaml",
+        "config/fastdds_shm.xml",
+        "msg/Person.msg",
+    ):
+        assert (share / name).is_file(), name
+    index = install_space / "share" / "ament_index" / "resource_index" / "packages" / "pose_perception"
+    assert index.is_file()
+
+
+def test_installed_node_runs_from_the_install_space(install_space: Path, random_rtmpose_t_onnx: Path) -> None:
+    configure_ros_environment()
+    site = (
+        install_space / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}" / "site-packages"
+    )
+    env_backup = dict(os.environ)
+    os.environ["PYTHONPATH"] = str(site)
+    os.environ["LD_LIBRARY_PATH"] = f"{install_space / 'lib'}:{os.environ.get('LD_LIBRARY_PATH', '')}"
+    os.environ["AMENT_PREFIX_PATH"] = f"{install_space}:{VENV}"
+    try:
+        node = NodeProcess(
+            {"estimator.model": str(random_rtmpose_t_onnx)},
+            command=[sys.executable, str(install_space / "lib" / "pose_perception" / "rtmpose_node")],
+            params_file=install_space / "share" / "pose_perception" / "config" / "rtmpose.yaml",
+            cwd=install_space,
+        )
+        node.wait_ready()
+        code = node.stop()
+        imported = subprocess.run(
+            [sys.executable, "-c", "import pose_perception.ros.rtmpose_node as m, pose_perception.msg as g; "
+             "print(m.__file__); print(g.__file__)"],
+            cwd=install_space, capture_output=True, text=True, check=True,
+        ).stdout.split()  # fmt: skip
+    finally:
+        os.environ.clear()
+        os.environ.update(env_backup)
+    assert code == 0, node.log
+    assert all(path.startswith(str(site)) for path in imported), imported
