@@ -45,7 +45,8 @@ def frames(count: int, width: int, height: int) -> list[np.ndarray]:
     return out
 
 
-def model_only_ms(model: str, images: list[np.ndarray], repeats: int) -> np.ndarray:
+def model_only_ms(model: str, images: list[np.ndarray], repeats: int, rate: float) -> np.ndarray:
+    """PoseEstimator.estimate per frame, paced at the input rate as the node sees frames."""
     estimator = PoseEstimator(model)
     box = full_frame_box(images[0].shape)
     for image in images[:5]:
@@ -56,6 +57,7 @@ def model_only_ms(model: str, images: list[np.ndarray], repeats: int) -> np.ndar
             started = time.perf_counter()
             estimator.estimate(image, box)
             times.append((time.perf_counter() - started) * 1e3)
+            time.sleep(max(0.0, 1.0 / rate - times[-1] * 1e-3))
     return np.array(times)
 
 
@@ -120,7 +122,8 @@ def main(argv: list[str] | None = None) -> int:
             model = str(Path(tmp) / f"{args.arch}.onnx")
             export_rtmpose(arch=args.arch, output=model, seed=0)
         images = frames(30, args.width, args.height)
-        model_ms = model_only_ms(model, images, repeats=4)
+        # Before and after the ROS phases: this VM's speed drifts by tens of percent.
+        model_before = model_only_ms(model, images, repeats=4, rate=args.rate)
         node = NodeProcess({"estimator.model": model, "output.min_person_score": 0.0})
         client = TestClient(rclpy, "latency_bench")
         try:
@@ -129,7 +132,8 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             client.close()
             node.stop()
-    report(args, model_ms, results)
+        model_after = model_only_ms(model, images, repeats=4, rate=args.rate)
+    report(args, np.concatenate([model_before, model_after]), results)
     return 0
 
 
@@ -181,6 +185,8 @@ def run_phases(client: TestClient, images: list[np.ndarray], args: argparse.Name
             "dropped": _delta(before, after, "frames_dropped_busy"),
             "node_pose_p50": float(after.get("pose_ms_p50", "nan")),
             "node_total_p50": float(after.get("total_ms_p50", "nan")),
+            "node_age_p50": float(after.get("image_age_ms_p50", "nan")),
+            "node_handover_p50": float(after.get("handover_ms_p50", "nan")),
         }
     return results
 
@@ -193,7 +199,7 @@ def report(args: argparse.Namespace, model_ms: np.ndarray, results: dict[str, An
     model_p50 = float(np.percentile(model_ms, 50))
     model = args.onnx or f"{args.arch} (random weights)"
     print(f"\nrtmpose_node latency, {args.width}x{args.height} bgr8, model {model}")
-    print(f"  model only (PoseEstimator.estimate, same frames) ms: {percentiles(model_ms)}")
+    print(f"  model only (PoseEstimator.estimate, same frames, before+after) ms: {percentiles(model_ms)}")
     for phase, r in results.items():
         print(f"\n  {phase}: published {r['sent']} at {r['rate']:.0f} Hz, answered {r['answered']}")
         print(f"    latency publish->/poses ms:     {percentiles(r['latency'])}")
@@ -202,13 +208,21 @@ def report(args: argparse.Namespace, model_ms: np.ndarray, results: dict[str, An
             f"{np.percentile(r['second_half'], 50):.2f}"
         )
         print(
-            f"    node: received {r['received']}, processed {r['processed']}, dropped (busy) {r['dropped']}, "
-            f"in-node pose p50 {r['node_pose_p50']:.2f} ms, total p50 {r['node_total_p50']:.2f} ms"
+            f"    node: received {r['received']}, processed {r['processed']}, dropped (busy) {r['dropped']}"
+        )
+        print(
+            f"    in the node (p50 ms): image age at start {r['node_age_p50']:.2f} (handover "
+            f"{r['node_handover_p50']:.2f}), pose {r['node_pose_p50']:.2f}, total {r['node_total_p50']:.2f}"
         )
     steady = float(np.percentile(results["steady"]["latency"], 50))
+    in_node = results["steady"]["node_pose_p50"]
+    print(
+        f"\n  steady p50 latency - in-node model p50 (same frames, same run) = {steady - in_node:.2f} ms "
+        f"(target <= 5 ms): {'MET' if steady - in_node <= 5.0 else 'MISSED'}"
+    )
     overhead = steady - model_p50
     print(
-        f"\n  steady p50 latency - model p50 = {overhead:.2f} ms (target <= 5 ms): "
+        f"  steady p50 latency - separate model-only p50 = {overhead:.2f} ms (target <= 5 ms): "
         f"{'MET' if overhead <= 5.0 else 'MISSED'}; latency/model ratio {steady / model_p50:.2f}"
     )
     fast = results["fast"]

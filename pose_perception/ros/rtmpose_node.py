@@ -62,7 +62,7 @@ class RtmposeNode(Node):
     def __init__(self, **node_kwargs: Any) -> None:
         super().__init__(NODE_NAME, **node_kwargs)
         self._worker: threading.Thread | None = None
-        self._slot: LatestSlot[tuple[Any, bool]] = LatestSlot()
+        self._slot: LatestSlot[tuple[Any, bool, float]] = LatestSlot()
         self._stop = threading.Event()
 
     # ---------------------------------------------------------------- startup
@@ -155,7 +155,7 @@ class RtmposeNode(Node):
     def _on_image(self, msg: Any, compressed: bool = False) -> None:
         """Executor thread: hand the frame over and return at once."""
         self.stats.frame_received()
-        if self._slot.put((msg, compressed)):
+        if self._slot.put((msg, compressed, time.perf_counter())):
             self.stats.frame_dropped()
 
     def _on_camera_info(self, msg: Any) -> None:
@@ -180,11 +180,11 @@ class RtmposeNode(Node):
             item = self._slot.take(timeout=0.5)
             if item is None:
                 continue
-            msg, compressed = item
+            msg, compressed, arrived = item
             if self._rate_limited():
                 continue
             try:
-                self._process(msg, compressed)
+                self._process(msg, compressed, arrived)
             except ImageRejected as err:
                 self.stats.frame_rejected(err.reason)
                 self.get_logger().warning(f"rejected image: {err}", throttle_duration_sec=LOG_THROTTLE_S)
@@ -203,9 +203,11 @@ class RtmposeNode(Node):
         self._last_processed = now
         return False
 
-    def _process(self, msg: Any, compressed: bool) -> None:
+    def _process(self, msg: Any, compressed: bool, arrived: float) -> None:
         cfg = self.config
         started = time.perf_counter()
+        # How old the image is (stamp to now, node clock): camera + transport latency.
+        age_ms = (self.get_clock().now().nanoseconds - messages.time_to_ns(msg.header.stamp)) * 1e-6
         max_pixels = cfg.input.max_image_pixels
         image = compressed_to_bgr(msg, max_pixels) if compressed else image_to_bgr(msg, max_pixels)
         converted = time.perf_counter()
@@ -218,6 +220,8 @@ class RtmposeNode(Node):
         self._publish(header, image, people)
         done = time.perf_counter()
         timings = {
+            "image_age_ms": age_ms,
+            "handover_ms": (started - arrived) * 1e3,
             "convert_ms": (converted - started) * 1e3,
             **self.pipeline.timings,
             "publish_ms": (done - estimated) * 1e3,
