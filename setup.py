@@ -36,6 +36,7 @@ setup(
         "opencv-python-headless>=4.7",
         "onnxruntime>=1.16",
         "pyyaml>=6",
+        "scipy>=1.9",  # Hungarian assignment in the tracker
         "tqdm>=4.60",
     ],
     extras_require={
