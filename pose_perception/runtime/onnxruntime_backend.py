@@ -62,27 +62,32 @@ def _cache_root() -> str:
     return str(default_cache_dir())
 
 
+def open_session(path: str | os.PathLike[str], device: str = "cpu", threads: int | None = None) -> Any:
+    """An ``InferenceSession`` on the providers ``device`` asks for (pose models, detectors)."""
+    import onnxruntime as ort
+
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"ONNX model not found: {path}")
+    options = ort.SessionOptions()
+    if threads:
+        options.intra_op_num_threads = threads
+    # Worker threads spin only while a Run() is in flight: between frames the cores
+    # stay free for pre-processing, tracking and the robot's other nodes.
+    options.add_session_config_entry("session.force_spinning_stop", "1")
+    providers = select_providers(device, ort.get_available_providers())
+    try:
+        return ort.InferenceSession(os.fspath(path), options, providers=providers)
+    except Exception as err:  # onnxruntime raises its own exception types
+        raise ValueError(f"{path}: cannot load ONNX model ({err})") from err
+
+
 class OnnxRuntimeBackend:
     """Wraps an ``InferenceSession`` of an RTMPose ONNX file (ours or the official export)."""
 
     name = "onnxruntime"
 
     def __init__(self, path: str | os.PathLike[str], device: str = "cpu", threads: int | None = None):
-        import onnxruntime as ort
-
-        if not os.path.isfile(path):
-            raise FileNotFoundError(f"ONNX model not found: {path}")
-        options = ort.SessionOptions()
-        if threads:
-            options.intra_op_num_threads = threads
-        # Worker threads spin only while a Run() is in flight: between frames the cores
-        # stay free for pre-processing, tracking and the robot's other nodes.
-        options.add_session_config_entry("session.force_spinning_stop", "1")
-        providers = select_providers(device, ort.get_available_providers())
-        try:
-            self.session = ort.InferenceSession(os.fspath(path), options, providers=providers)
-        except Exception as err:  # onnxruntime raises its own exception types
-            raise ValueError(f"{path}: cannot load ONNX model ({err})") from err
+        self.session = open_session(path, device, threads)
         inputs = self.session.get_inputs()
         outputs = self.session.get_outputs()
         if len(inputs) != 1 or len(outputs) != 2 or len(inputs[0].shape) != 4:
