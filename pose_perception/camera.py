@@ -36,6 +36,13 @@ class PinholeCamera:
         f = 0.5 * width / math.tan(math.radians(hfov_deg) / 2.0)
         return cls(f, f, (width - 1) / 2.0, (height - 1) / 2.0, int(width), int(height))
 
+    @classmethod
+    def for_image(cls, info: PinholeCamera | None, width: int, height: int, hfov_deg: float) -> PinholeCamera:
+        """The CameraInfo camera when it describes this image size, else a nominal one."""
+        if info is not None and (info.width, info.height) == (width, height):
+            return info
+        return cls.nominal(width, height, hfov_deg)
+
     def backproject(self, pixels: np.ndarray, depth: np.ndarray | float) -> np.ndarray:
         """(N,2) pixels at depth(s) z -> (N,3) points in metres."""
         pixels = np.asarray(pixels, np.float64).reshape(-1, 2)

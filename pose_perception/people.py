@@ -29,6 +29,12 @@ class Person:
     def num_keypoints(self) -> int:
         return len(self.keypoints)
 
+    @property
+    def label(self) -> str:
+        """Short text drawn beside the person (annotated image, RViz)."""
+        score = f"{self.score:.2f}"
+        return f"id {self.track_id} {score}" if self.track_id != UNTRACKED else score
+
 
 def people_from_estimates(
     bboxes: np.ndarray,

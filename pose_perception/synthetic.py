@@ -193,8 +193,8 @@ def _pair(
     return walkers, pillars
 
 
-def _frame(walkers: tuple[Walker, ...], t: float) -> Frame:
-    """Ground truth of all walkers at time ``t``."""
+def _frame(walkers: tuple[Walker, ...], t: float, start_stamp: float) -> Frame:
+    """Ground truth of all walkers at time ``t`` (stamped ``start_stamp + t``)."""
     kps, boxes, visible = [], [], []
     for w in walkers:
         cx, direction = w.x_at(t)
@@ -205,7 +205,7 @@ def _frame(walkers: tuple[Walker, ...], t: float) -> Frame:
         boxes.append(figure_box(k, w.height))
         visible.append(not w.is_hidden(t))
     return Frame(
-        stamp=t,
+        stamp=start_stamp + t,
         gt_ids=np.array([w.gt_id for w in walkers], np.int64),
         boxes=np.array(boxes, np.float64).reshape(-1, 4),
         keypoints=np.array(kps, np.float64).reshape(-1, NUM_KEYPOINTS, 2),
@@ -239,10 +239,7 @@ def make_sequence(
         pillars.extend(pillar)
     walkers = walkers[:num_people]
     times = np.arange(round(seconds * fps)) / fps
-    frames = [_frame(tuple(walkers), float(t)) for t in times]
-    frames = [
-        Frame(f.stamp + start_stamp, f.gt_ids, f.boxes, f.keypoints, f.visible, f.heights) for f in frames
-    ]
+    frames = [_frame(tuple(walkers), float(t), start_stamp) for t in times]
     return Sequence(frames, tuple(walkers), tuple(pillars), width, height, fps)
 
 

@@ -24,12 +24,7 @@ from scipy.optimize import linear_sum_assignment
 from pose_perception.people import UNTRACKED
 from pose_perception.skeletons import COCO17
 
-# Standard COCO-17 OKS sigmas, for when the skeleton table carries none.
-_COCO_SIGMAS = (
-    0.026, 0.025, 0.025, 0.035, 0.035, 0.079, 0.079, 0.072, 0.072,
-    0.062, 0.062, 0.107, 0.107, 0.087, 0.087, 0.089, 0.089,
-)  # fmt: skip
-COCO_SIGMAS = np.asarray(COCO17.sigmas or _COCO_SIGMAS, np.float64)
+COCO_SIGMAS = np.asarray(COCO17.sigmas, np.float64)  # the built-in skeleton carries them
 
 
 @dataclass

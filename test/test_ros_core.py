@@ -201,13 +201,10 @@ def _factories():
         out.append(messages.MessageFactory.rclpy())
     except ImportError:
         pass
-    rosbags = pytest.importorskip("rosbags.typesys")
-    store = rosbags.get_typestore(rosbags.Stores.ROS2_JAZZY)
-    types = {}
-    for name in ("Keypoint", "Person", "PersonArray", "Skeleton"):
-        text = (REPO / "msg" / f"{name}.msg").read_text()
-        types.update(rosbags.get_types_from_msg(text, f"pose_perception/msg/{name}"))
-    store.register(types)
+    pytest.importorskip("rosbags")
+    from pose_perception.ros.bag import pose_typestore
+
+    store = pose_typestore(REPO / "msg")
     out.append(messages.MessageFactory.rosbags(store))
     return out, store
 

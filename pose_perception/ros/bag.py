@@ -318,6 +318,7 @@ class _BagJob:
         options: BagOptions,
         images: list[Connection],
         infos: list[Connection],
+        msg_dir: Path,
     ) -> None:
         self.reader = reader
         self.pipeline = pipeline
@@ -325,16 +326,9 @@ class _BagJob:
         self.options = options
         self.images = {c.id for c in images}
         self.connections = images + infos
-        self.typestore = pose_typestore()
+        self.typestore = pose_typestore(msg_dir)
         self.factory = MessageFactory.rosbags(self.typestore)
-        self.markers = MarkerTracker(
-            self.factory,
-            MarkerSettings(
-                keypoint_threshold=config.estimator.keypoint_threshold,
-                lifetime_s=config.output.marker_lifetime,
-                person_height_m=config.output.assumed_person_height,
-            ),
-        )
+        self.markers = MarkerTracker(self.factory, MarkerSettings.from_config(config))
         self.poses_topic, self.markers_topic, self.skeleton_topic = output_topics(config)
         self.info_camera: PinholeCamera | None = None
         self.image_total = sum(c.msgcount for c in images)
@@ -433,11 +427,7 @@ class _BagJob:
             log.debug("ignoring a CameraInfo message: %s", err)
 
     def _camera(self, width: int, height: int) -> PinholeCamera:
-        """CameraInfo intrinsics when they describe this image size, else a nominal camera."""
-        camera = self.info_camera
-        if camera is not None and (camera.width, camera.height) == (width, height):
-            return camera
-        return PinholeCamera.nominal(width, height, self.config.output.assumed_hfov_deg)
+        return PinholeCamera.for_image(self.info_camera, width, height, self.config.output.assumed_hfov_deg)
 
 
 def _skip(stats: BagStats, reason: str, message: str) -> None:
@@ -488,6 +478,6 @@ def process_bag(
         images = image_connections(reader.connections, options.image_topic, source)
         infos = camera_info_connections(reader.connections, images[0].topic, images[0].msgtype)
         storage = options.storage or input_storage(source)
-        find_msg_dir()  # fail before the model is loaded
+        msg_dir = find_msg_dir()  # fail before the model is loaded
         pipeline = make_pipeline() if make_pipeline is not None else PosePipeline(config)
-        return _BagJob(reader, pipeline, config, options, images, infos).run(destination, storage)
+        return _BagJob(reader, pipeline, config, options, images, infos, msg_dir).run(destination, storage)

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from pose_perception.camera import PinholeCamera
+from pose_perception.config import Config
 from pose_perception.people import UNTRACKED, Person
 from pose_perception.skeletons import Skeleton
 
@@ -265,6 +266,15 @@ class MarkerSettings:
     joint_diameter_m: float = 0.05
     limb_width_m: float = 0.02
 
+    @classmethod
+    def from_config(cls, config: Config) -> MarkerSettings:
+        """What markers and TF take from the config (node and bag mode alike)."""
+        return cls(
+            keypoint_threshold=config.estimator.keypoint_threshold,
+            lifetime_s=config.output.marker_lifetime,
+            person_height_m=config.output.assumed_person_height,
+        )
+
 
 class MarkerTracker:
     """Builds each frame's MarkerArray and deletes the markers of people who vanished.
@@ -307,7 +317,6 @@ class MarkerTracker:
             if confident[a] and confident[b]:
                 limbs += [_point(self.factory, points[a]), _point(self.factory, points[b])]
         label_at = person_anchor(points, person, s.keypoint_threshold) - np.array([0.0, 0.25, 0.0])
-        label = f"id {person.track_id} {person.score:.2f}" if person.track_id else f"{person.score:.2f}"
         return [
             self._marker(
                 header_msg, namespace, 0, MARKER_SPHERE_LIST, (s.joint_diameter_m,) * 3, color, joints
@@ -316,7 +325,15 @@ class MarkerTracker:
                 header_msg, namespace, 1, MARKER_LINE_LIST, (s.limb_width_m, 0.0, 0.0), color, limbs
             ),
             self._marker(
-                header_msg, namespace, 2, MARKER_TEXT_VIEW_FACING, (0.0, 0.0, 0.1), color, [], label, label_at
+                header_msg,
+                namespace,
+                2,
+                MARKER_TEXT_VIEW_FACING,
+                (0.0, 0.0, 0.1),
+                color,
+                [],
+                person.label,
+                label_at,
             ),
         ]
 

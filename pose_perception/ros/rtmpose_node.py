@@ -76,7 +76,6 @@ class RtmposeNode(Node):
         self.pipeline = self._load_pipeline(self.config)
         self.factory = messages.MessageFactory.rclpy()
         self.stats = NodeStats()
-        self._cameras: dict[tuple[int, int], PinholeCamera] = {}
         self._camera_info: PinholeCamera | None = None
         self._last_processed = -1e9
         self._create_topics()
@@ -126,19 +125,12 @@ class RtmposeNode(Node):
         self._image_type = Image
         skeleton_pub = self.create_publisher(Skeleton, f"{poses}/skeleton", LATCHED_QOS)
         skeleton_pub.publish(messages.skeleton_message(self.factory, self.pipeline.skeleton))
-        self._markers = messages.MarkerTracker(self.factory, self._marker_settings())
+        self._markers = messages.MarkerTracker(self.factory, messages.MarkerSettings.from_config(cfg))
         self._tf = TransformPublisher(self)
         from diagnostic_msgs.msg import DiagnosticArray
 
         self._diagnostics_pub = self.create_publisher(DiagnosticArray, "/diagnostics", OUTPUT_QOS)
         self.create_timer(1.0, self._publish_diagnostics)
-
-    def _marker_settings(self) -> messages.MarkerSettings:
-        return messages.MarkerSettings(
-            keypoint_threshold=self.config.estimator.keypoint_threshold,
-            lifetime_s=self.config.output.marker_lifetime,
-            person_height_m=self.config.output.assumed_person_height,
-        )
 
     def _on_set_parameters(self, params: list[Any]) -> SetParametersResult:
         try:
@@ -147,7 +139,7 @@ class RtmposeNode(Node):
             return SetParametersResult(successful=False, reason=str(err))
         self.config = config
         self.pipeline.config = config
-        self._markers.settings = self._marker_settings()
+        self._markers.settings = messages.MarkerSettings.from_config(config)
         return SetParametersResult(successful=True)
 
     # ---------------------------------------------------------------- input
@@ -163,15 +155,6 @@ class RtmposeNode(Node):
             self._camera_info = PinholeCamera.from_k(list(msg.k), msg.width, msg.height)
         except (ValueError, TypeError) as err:
             self.get_logger().warning(f"ignoring CameraInfo: {err}", throttle_duration_sec=LOG_THROTTLE_S)
-
-    def _camera_for(self, width: int, height: int) -> PinholeCamera:
-        info = self._camera_info
-        if info is not None and (info.width, info.height) == (width, height):
-            return info
-        key = (width, height)
-        if key not in self._cameras:
-            self._cameras[key] = PinholeCamera.nominal(width, height, self.config.output.assumed_hfov_deg)
-        return self._cameras[key]
 
     # ---------------------------------------------------------------- worker
 
@@ -207,11 +190,11 @@ class RtmposeNode(Node):
         cfg = self.config
         started = time.perf_counter()
         # How old the image is (stamp to now, node clock): camera + transport latency.
-        age_ms = (self.get_clock().now().nanoseconds - messages.time_to_ns(msg.header.stamp)) * 1e-6
+        stamp_ns = messages.time_to_ns(msg.header.stamp)
+        age_ms = (self.get_clock().now().nanoseconds - stamp_ns) * 1e-6
         max_pixels = cfg.input.max_image_pixels
         image = compressed_to_bgr(msg, max_pixels) if compressed else image_to_bgr(msg, max_pixels)
         converted = time.perf_counter()
-        stamp_ns = messages.time_to_ns(msg.header.stamp)
         people = self.pipeline.process(image, stamp_ns * 1e-9)
         estimated = time.perf_counter()
         header = self.factory.make(
@@ -236,13 +219,13 @@ class RtmposeNode(Node):
         self._poses_pub.publish(
             messages.person_array(self.factory, header, people, skeleton, (width, height))
         )
-        camera = self._camera_for(width, height)
+        camera = PinholeCamera.for_image(self._camera_info, width, height, cfg.assumed_hfov_deg)
         if cfg.publish_markers and self._markers_pub.get_subscription_count() > 0:
             self._markers_pub.publish(self._markers.update(header, people, skeleton, camera))
         if cfg.publish_tf and people:
             self._tf.send(
                 messages.person_transforms(
-                    self.factory, header, people, camera, cfg.tf_prefix, self._marker_settings()
+                    self.factory, header, people, camera, cfg.tf_prefix, self._markers.settings
                 )
             )
         if cfg.publish_image and self._image_pub.get_subscription_count() > 0:
@@ -255,7 +238,7 @@ class RtmposeNode(Node):
         keypoints = np.array([p.keypoints for p in people], np.float32).reshape(-1, k, 2)
         scores = np.array([p.keypoint_scores for p in people], np.float32).reshape(-1, k)
         boxes = np.array([p.bbox for p in people], np.float32).reshape(-1, 4)
-        labels = [f"id {p.track_id} {p.score:.2f}" if p.track_id else f"{p.score:.2f}" for p in people]
+        labels = [p.label for p in people]
         return draw_poses(
             image,
             keypoints,
