@@ -33,7 +33,7 @@ setup(
     ],
     install_requires=[
         "numpy>=1.23",
-        "opencv-python-headless>=4.7",
+        "opencv-contrib-python-headless>=4.7",  # contrib: OpenCV 5 keeps the HOG people detector there
         "onnxruntime>=1.16",
         "pyyaml>=6",
         "scipy>=1.9",  # Hungarian assignment in the tracker

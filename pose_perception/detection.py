@@ -73,8 +73,8 @@ class HogDetector:
         module = hog_module()
         if module is None:
             raise RuntimeError(
-                f"OpenCV {cv2.__version__} has no HOG people detector (OpenCV 5 moved it to the contrib "
-                "module xobjdetect): install opencv-contrib-python-headless or use an ONNX detector"
+                f"OpenCV {cv2.__version__} has no HOG people detector (OpenCV 5 ships it only in the "
+                "contrib build): install opencv-contrib-python-headless or use an ONNX detector"
             )
         self._hog = module.HOGDescriptor()
         self._hog.setSVMDetector(module.HOGDescriptor_getDefaultPeopleDetector())
@@ -91,7 +91,7 @@ class HogDetector:
 
 
 def hog_module() -> Any:
-    """Where this OpenCV keeps HOGDescriptor: cv2 (4.x), cv2.xobjdetect (5.x contrib), or None."""
+    """Where this OpenCV keeps HOGDescriptor: cv2 (4.x and the 5.x contrib build), or None."""
     for module in (cv2, getattr(cv2, "xobjdetect", None)):
         if module is not None and hasattr(module, "HOGDescriptor"):
             return module
