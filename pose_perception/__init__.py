@@ -1,7 +1,9 @@
 """pose_perception: real-time multi-person RTMPose for robots (ROS-free core library).
 
-Public API: :class:`PoseEstimator` (top-down inference on person boxes). Models live
-in :mod:`pose_perception.models`, backends in :mod:`pose_perception.runtime`.
+Public API: :class:`PosePipeline` (frame + stamp in, tracked people out: detector,
+batched RTMPose, tracker, smoother), :class:`PoseEstimator` (top-down inference on
+person boxes) and :class:`Person`. Models live in :mod:`pose_perception.models`,
+backends in :mod:`pose_perception.runtime`, the tracker in :mod:`pose_perception.tracking`.
 
 The ROS message classes (``pose_perception.msg``) are generated into the install
 prefix, which may differ from where this package lives (pip install + wheel-built
@@ -13,7 +15,9 @@ from pkgutil import extend_path
 __path__ = extend_path(__path__, __name__)
 
 from pose_perception.estimator import PoseEstimator
+from pose_perception.people import Person
+from pose_perception.pipeline import PosePipeline
 
 __version__ = "0.1.0"
 
-__all__ = ["PoseEstimator", "__version__"]
+__all__ = ["Person", "PoseEstimator", "PosePipeline", "__version__"]

@@ -24,12 +24,15 @@ import numpy as np
 import yaml
 
 from pose_perception import __version__
-from pose_perception.config import EstimatorConfig, load_config
+from pose_perception.config import Config, load_config
+from pose_perception.detection import DETECTOR_TYPES
 from pose_perception.estimator import BACKENDS, PoseEstimator, validate_boxes
+from pose_perception.people import Person
+from pose_perception.pipeline import PosePipeline
 from pose_perception.skeletons import Skeleton, get_skeleton
 from pose_perception.sources import Frame, FrameSource, ImageSource, open_source
-from pose_perception.viz import draw_poses
-from pose_perception.zoo import REGISTRY, ModelUnavailableError, default_cache_dir, resolve
+from pose_perception.viz import draw_people
+from pose_perception.zoo import REGISTRY, ModelUnavailableError, cached_path, default_cache_dir, resolve
 
 if TYPE_CHECKING:
     from torch import nn
@@ -128,6 +131,26 @@ def _add_estimator_options(parser: argparse.ArgumentParser, threshold_help: str)
     )  # fmt: skip
     parser.add_argument("--skeleton", help="coco17 | h36m17 | schema .yaml (default: from the model)")
     parser.add_argument("--threshold", type=float, help=threshold_help)
+    parser.add_argument(
+        "--min-score",
+        type=float,
+        help="people scoring below this are left out (config: output.min_person_score)",
+    )
+    parser.add_argument(
+        "--detector", choices=DETECTOR_TYPES,
+        help="person detector (config: detector.type): onnx model, hog (no weights), full_frame",
+    )  # fmt: skip
+    parser.add_argument(
+        "--detector-model", help="detector registry name or .onnx file (config: detector.model)"
+    )
+    parser.add_argument(
+        "--det-interval", type=_positive_int,
+        help="run the detector every N frames, pose-derived boxes in between (config: detector.interval)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--smoothing", action=argparse.BooleanOptionalAction, default=None,
+        help="One-Euro smoothing of tracked keypoints (config: smoothing.enabled)",
+    )  # fmt: skip
 
 
 def _add_run(commands: Any) -> None:
@@ -136,9 +159,9 @@ def _add_run(commands: Any) -> None:
         help="estimate poses on an image, a folder, a video or a camera",
         description=(
             "Estimate poses and write annotated images (or <stem>_poses.mp4 for a video) and "
-            "keypoints.jsonl. Command-line options override the --config file. There is no person "
-            "detector yet: give person boxes with --box or --boxes; frames without boxes are "
-            "treated as one full-frame person box."
+            "keypoints.jsonl. Command-line options override the --config file. People are found by "
+            "the configured detector (every --det-interval frames), tracked with stable ids and "
+            "smoothed; --box/--boxes give the person boxes instead (an external detector)."
         ),
     )
     run.add_argument("source", help="image file, folder of images, video file, or camera index (0, 1, ...)")
@@ -151,7 +174,7 @@ def _add_run(commands: Any) -> None:
     boxes.add_argument(
         "--boxes", metavar="FILE",
         help='JSON {"<image file name or frame index>": [[x1,y1,x2,y2(,score)], ...]}; '
-        "frames without an entry get one full-frame box",
+        "frames without an entry go through the detector",
     )  # fmt: skip
     run.add_argument("--output-dir", default="pose_output", help="where outputs go (default: %(default)s)")
     run.add_argument("--no-images", action="store_true", help="write keypoints.jsonl only")
@@ -236,20 +259,20 @@ def _int(text: str) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    config = _run_config(args)
-    source = open_source(args.source)
     plan = BoxPlan.from_args(args.box, args.boxes)
+    config = _run_config(args)
+    if plan.fixed is not None:
+        config.detector.type = "full_frame"  # every frame has the given boxes: no detector to load
+    source = open_source(args.source)
     output_dir = Path(args.output_dir)
     _refuse_overwriting_inputs(source, output_dir, args.no_images)
-    estimator = _make_estimator(config)
+    pipeline = _make_pipeline(config)
     output_dir.mkdir(parents=True, exist_ok=True)
     writer = None if args.no_images else _frame_writer(source, output_dir)
     stats = RunStats()
     try:
         with source, open(output_dir / "keypoints.jsonl", "w", encoding="utf-8") as jsonl:
-            _process(
-                source, estimator, plan, jsonl, writer, config.keypoint_threshold, args.max_frames, stats
-            )
+            _process(source, pipeline, plan, jsonl, writer, args.max_frames, stats)
     except KeyboardInterrupt:  # the usual way to stop a camera run: still finalise and summarise
         print(f"{stats.summary(output_dir)} (interrupted)")
         return 130
@@ -262,10 +285,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_config(args: argparse.Namespace) -> EstimatorConfig:
-    """The config file's estimator section, with command-line values on top, validated."""
-    config = load_config(args.config).estimator
-    overrides = {
+def _run_config(args: argparse.Namespace) -> Config:
+    """The --config file with command-line values on top, validated."""
+    config = load_config(args.config)
+    estimator = {
         "model": args.model,
         "arch": args.arch,
         "backend": args.backend,
@@ -275,18 +298,40 @@ def _run_config(args: argparse.Namespace) -> EstimatorConfig:
         "skeleton": args.skeleton,
         "keypoint_threshold": args.threshold,
     }
-    config = dataclasses.replace(config, **{k: v for k, v in overrides.items() if v is not None})
-    config.validate()
+    detector = {"type": args.detector, "model": args.detector_model, "interval": args.det_interval}
+    config = dataclasses.replace(
+        config,
+        estimator=_overridden(config.estimator, estimator),
+        detector=_overridden(config.detector, detector),
+        smoothing=_overridden(config.smoothing, {"enabled": args.smoothing}),
+        output=_overridden(config.output, {"min_person_score": args.min_score}),
+    )
+    try:
+        config.validate()
+    except ValueError as err:
+        raise CliError(str(err)) from None
     return config
 
 
-def _make_estimator(config: EstimatorConfig) -> PoseEstimator:
+def _overridden(section: Any, values: dict[str, Any]) -> Any:
+    return dataclasses.replace(section, **{k: v for k, v in values.items() if v is not None})
+
+
+def _make_pipeline(config: Config) -> PosePipeline:
+    """The pipeline, or a CliError saying which model could not be loaded and why."""
     try:
-        return PoseEstimator.from_config(config)
+        estimator = PoseEstimator.from_config(config.estimator)
     except ImportError as err:
-        raise CliError(f"{config.model}: {err} (a .pth model or the torch backend needs PyTorch)") from err
+        raise CliError(
+            f"{config.estimator.model}: {err} (a .pth model or the torch backend needs PyTorch)"
+        ) from err
     except RuntimeError as err:  # a device the installed runtime cannot provide
         raise CliError(str(err)) from err
+    try:
+        return PosePipeline(config, estimator)
+    except (ModelUnavailableError, KeyError, OSError, RuntimeError, ValueError) as err:
+        hint = "; --detector hog needs no weights, --box/--boxes give the boxes yourself"
+        raise CliError(f"cannot load the person detector {config.detector.model!r}: {err}{hint}") from err
 
 
 def _refuse_overwriting_inputs(source: FrameSource, output_dir: Path, no_images: bool) -> None:
@@ -317,16 +362,15 @@ class BoxPlan:
             return cls(table=load_boxes_file(boxes_file), source=boxes_file)
         return cls()
 
-    def for_frame(self, frame: Frame) -> np.ndarray:
-        """(N,5) boxes x1,y1,x2,y2,score (score NaN when not given)."""
+    def for_frame(self, frame: Frame) -> np.ndarray | None:
+        """(N,5) boxes x1,y1,x2,y2,score (score NaN when not given); None: use the detector."""
         if self.fixed is not None:
             return self.fixed
         for key in (frame.name, str(frame.index)):
             if key in self.table:
                 self.used.add(key)
                 return self.table[key]
-        height, width = frame.image.shape[:2]
-        return np.array([[0.0, 0.0, width, height, math.nan]])
+        return None
 
     def warn_unused(self) -> None:
         """A key that matched no frame is usually a typo in a file name."""
@@ -383,41 +427,42 @@ def load_boxes_file(path: str) -> dict[str, np.ndarray]:
 class RunStats:
     frames: int = 0
     people: int = 0
-    seconds: float = 0.0  # time in PoseEstimator.estimate only
+    seconds: float = 0.0  # time in PosePipeline.process only
+    detector_runs: int = 0
 
     def summary(self, output_dir: Path) -> str:
         ms = 1000.0 * self.seconds / self.frames if self.frames else 0.0
         return (
-            f"{self.frames} frames, {self.people} people, {ms:.1f} ms/frame pose estimation; "
-            f"outputs in {output_dir}"
+            f"{self.frames} frames, {self.people} people, {ms:.1f} ms/frame in the pipeline "
+            f"(detector ran on {self.detector_runs}); outputs in {output_dir}"
         )
 
 
 def _process(
     source: FrameSource,
-    estimator: PoseEstimator,
+    pipeline: PosePipeline,
     plan: BoxPlan,
     jsonl: IO[str],
     writer: FrameWriter | None,
-    threshold: float,
     max_frames: int | None,
     stats: RunStats,
 ) -> None:
     """Estimate, record and draw each frame; ``stats`` is updated in place so an interrupt keeps it."""
-    names: tuple[str, ...] | None = estimator.skeleton.keypoint_names
+    names: tuple[str, ...] | None = pipeline.skeleton.keypoint_names
+    threshold = pipeline.config.estimator.keypoint_threshold
     for frame in _with_progress(source, max_frames):
         boxes = plan.for_frame(frame)
         start = time.perf_counter()
-        keypoints, scores = estimator.estimate(frame.image, boxes)
+        people = pipeline.process(frame.image, frame.stamp, None if boxes is None else boxes[:, :4])
         stats.seconds += time.perf_counter() - start
         stats.frames += 1
-        stats.people += len(keypoints)
-        jsonl.write(json.dumps(frame_record(frame, boxes, keypoints, scores, names)) + "\n")
+        stats.people += len(people)
+        stats.detector_runs = pipeline.detector_runs
+        jsonl.write(json.dumps(frame_record(frame, people, names)) + "\n")
         jsonl.flush()  # usable even if a camera run is interrupted
         names = None  # keypoint names go on the first line only
         if writer is not None:
-            annotated = _annotate(frame.image, boxes, keypoints, scores, estimator.skeleton, threshold)
-            writer.write(frame, annotated)
+            writer.write(frame, draw_people(frame.image, people, pipeline.skeleton, threshold))
 
 
 def _with_progress(source: FrameSource, max_frames: int | None) -> Iterable[Frame]:
@@ -432,13 +477,9 @@ def _with_progress(source: FrameSource, max_frames: int | None) -> Iterable[Fram
 
 
 def frame_record(
-    frame: Frame,
-    boxes: np.ndarray,
-    keypoints: np.ndarray,
-    scores: np.ndarray,
-    keypoint_names: Sequence[str] | None,
+    frame: Frame, people: Sequence[Person], keypoint_names: Sequence[str] | None
 ) -> dict[str, Any]:
-    """One keypoints.jsonl line: frame facts and, per person, box, mean score, [x, y, score]s."""
+    """One keypoints.jsonl line: frame facts and, per person, id, box, score, [x, y, score]s."""
     height, width = frame.image.shape[:2]
     record: dict[str, Any] = {
         "frame": frame.index,
@@ -449,34 +490,20 @@ def frame_record(
     }
     if keypoint_names is not None:
         record["keypoint_names"] = list(keypoint_names)
-    record["people"] = [_person(b, k, s) for b, k, s in zip(boxes, keypoints, scores, strict=True)]
+    record["people"] = [_person(p) for p in people]
     return record
 
 
-def _person(box: np.ndarray, keypoints: np.ndarray, scores: np.ndarray) -> dict[str, Any]:
-    person: dict[str, Any] = {
-        "bbox": [round(float(v), 2) for v in box[:4]],
-        "score": round(float(scores.mean()), 4),
+def _person(person: Person) -> dict[str, Any]:
+    return {
+        "track_id": person.track_id,
+        "bbox": [round(float(v), 2) for v in person.bbox[:4]],
+        "score": round(person.score, 4),
         "keypoints": [
             [round(float(x), 2), round(float(y), 2), round(float(s), 4)]
-            for (x, y), s in zip(keypoints, scores, strict=True)
+            for (x, y), s in zip(person.keypoints, person.keypoint_scores, strict=True)
         ],
     }
-    if len(box) > 4 and math.isfinite(box[4]):
-        person["bbox_score"] = round(float(box[4]), 4)
-    return person
-
-
-def _annotate(
-    image: np.ndarray,
-    boxes: np.ndarray,
-    keypoints: np.ndarray,
-    scores: np.ndarray,
-    skeleton: Skeleton,
-    threshold: float,
-) -> np.ndarray:
-    labels = [f"#{i} {s.mean():.2f}" for i, s in enumerate(scores)]
-    return draw_poses(image, keypoints, scores, skeleton, threshold, bboxes=boxes, labels=labels)
 
 
 class FrameWriter:
@@ -547,9 +574,7 @@ def _cmd_bag(args: argparse.Namespace) -> int:
         if not (err.name or "").startswith("rosbags"):
             raise
         raise CliError(f"bag mode needs rosbags ({err}); pip install 'pose-perception[bag]'") from err
-    from pose_perception.pipeline import PosePipeline
-
-    config = dataclasses.replace(load_config(args.config), estimator=_run_config(args))
+    config = _run_config(args)
     options = bag.BagOptions(
         image_topic=args.image_topic,
         storage=args.storage,
@@ -561,7 +586,7 @@ def _cmd_bag(args: argparse.Namespace) -> int:
         args.output,
         config,
         options,
-        make_pipeline=lambda: PosePipeline(config, _make_estimator(config.estimator)),
+        make_pipeline=lambda: _make_pipeline(config),
     )
     if stats.interrupted:
         print(f"{stats.summary()} (interrupted)")
@@ -649,14 +674,14 @@ def _verify_export(model: nn.Module, path: str, input_size: tuple[int, int]) -> 
 
 def _cmd_models(args: argparse.Namespace) -> int:
     cache = Path(args.cache_dir) if args.cache_dir else default_cache_dir()
-    rows = [("NAME", "ARCH", "CACHED", "URL")]
+    rows = [("NAME", "TASK", "ARCH", "CACHED", "URL")]
     for entry in REGISTRY.values():
-        cached = "yes" if (cache / entry.filename).is_file() else "no"
-        rows.append((entry.name, entry.arch, cached, entry.url))
-    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+        cached = "yes" if cached_path(entry, cache).is_file() else "no"
+        rows.append((entry.name, entry.task, entry.arch, cached, entry.url))
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
     print(f"cache: {cache}")
     for row in rows:
-        print("  ".join(cell.ljust(w) for cell, w in zip(row[:3], widths, strict=True)) + "  " + row[3])
+        print("  ".join(cell.ljust(w) for cell, w in zip(row[:4], widths, strict=True)) + "  " + row[4])
     return 0
 
 

@@ -8,6 +8,8 @@
 - ``HogDetector``: OpenCV's built-in HOG people detector, the no-weights fallback.
 - ``FullFrameDetector``: one box = the image.
 All share ``DetectionFilter``: score threshold, minimum box size, NMS, max people.
+``DetectorConfig`` (the ``detector`` config section / ROS parameters) and
+``build_detector`` pick and configure one of them.
 """
 
 from __future__ import annotations
@@ -19,11 +21,73 @@ from typing import Any, Protocol
 import cv2
 import numpy as np
 
+from pose_perception.settings import check_settings, setting
+
 PAD_VALUE = 114
 RTMDET_MEAN = (103.53, 116.28, 123.675)  # BGR, mmdet RTMDet data_preprocessor
 RTMDET_STD = (57.375, 57.12, 58.395)
 YOLOX_STRIDES = (8, 16, 32)
 DETECTOR_KINDS = ("rtmdet", "yolox")
+DETECTOR_TYPES = ("onnx", "hog", "full_frame")
+
+
+@dataclass
+class DetectorConfig:
+    """Which person detector runs, how often, and how its boxes are filtered."""
+
+    type: str = setting(
+        "onnx",
+        "onnx: RTMDet/YOLOX model; hog: OpenCV HOG (no weights, weak); full_frame: one box = the image",
+        choices=DETECTOR_TYPES,
+        read_only=True,
+    )
+    model: str = setting(
+        "rtmdet-nano", "registry name (rtmdet-nano, yolox-tiny, ...) or .onnx path", read_only=True
+    )
+    format: str = setting(
+        "",
+        "preprocessing of a .onnx path: rtmdet (mean/std) or yolox (raw pixels); empty = from the registry, "
+        "else rtmdet",
+        choices=("", *DETECTOR_KINDS),
+        read_only=True,
+    )
+    person_class: int = setting(
+        0, "class index of 'person' in the detector's labels", min=0, max=10000, read_only=True
+    )
+    score_threshold: float = setting(0.5, "boxes scoring below this are dropped", min=0.0, max=1.0)
+    nms_threshold: float = setting(
+        0.45, "IoU above which the weaker of two boxes is dropped", min=0.0, max=1.0
+    )
+    min_box_size: float = setting(16.0, "px; boxes with a shorter side are dropped", min=0.0, max=10000.0)
+    max_people: int = setting(20, "at most this many people per frame (best scores first)", min=1, max=1000)
+    interval: int = setting(
+        5,
+        "run the detector every N frames; in between, boxes come from the previous poses (1 = every frame)",
+        min=1,
+        max=1000,
+    )
+    redetect_score: float = setting(
+        0.4,
+        "detect again on the next frame when a tracked person's mean keypoint score falls below this",
+        min=0.0,
+        max=1.0,
+    )
+    box_padding: float = setting(
+        1.25, "a pose-derived box is the confident keypoints' extent times this", min=1.0, max=4.0
+    )
+    pose_nms_threshold: float = setting(
+        0.7,
+        "two people whose poses overlap (OKS) more than this are one: the weaker is dropped",
+        min=0.0,
+        max=1.0,
+    )
+
+    def validate(self) -> DetectorConfig:
+        check_settings(self)
+        return self
+
+    def filter(self) -> DetectionFilter:
+        return DetectionFilter(self.score_threshold, self.nms_threshold, self.min_box_size, self.max_people)
 
 
 class PersonDetector(Protocol):
@@ -192,3 +256,26 @@ def _output_format(path: Any, shapes: list[Any], names: list[str]) -> str:
         f"{path}: unknown detector outputs {dict(zip(names, shapes, strict=True))}; expected "
         "MMDeploy end-to-end (dets [1,N,5], labels [1,N]) or a YOLOX raw head [1,A,5+C]"
     )
+
+
+def build_detector(config: DetectorConfig, device: str = "cpu", threads: int | None = None) -> PersonDetector:
+    """The detector ``config`` asks for; registry models are resolved (downloaded) here."""
+    config.validate()
+    if config.type == "full_frame":
+        return FullFrameDetector()
+    if config.type == "hog":
+        return HogDetector(config.filter())
+    path, kind = _detector_model(config)
+    return OnnxDetector(path, kind, config.filter(), config.person_class, device, threads)
+
+
+def _detector_model(config: DetectorConfig) -> tuple[str, str]:
+    """(local .onnx path, rtmdet|yolox) of ``config.model``: a file, or a registry entry."""
+    if os.path.isfile(config.model) or config.model.endswith(".onnx"):
+        if not os.path.isfile(config.model):
+            raise FileNotFoundError(f"detector model {config.model} does not exist")
+        return config.model, config.format or "rtmdet"
+    from pose_perception import zoo
+
+    path, entry = zoo.resolve(config.model, task="detector")
+    return str(path), config.format or entry.arch

@@ -207,7 +207,7 @@ def _open_backend(
     from pose_perception import zoo
 
     if str(model) in zoo.REGISTRY:
-        file, entry = zoo.resolve(str(model), cache_dir=cache_dir)
+        file, entry = zoo.resolve(str(model), cache_dir=cache_dir, task="pose")
         return _open_backend(
             file, backend, device, arch or entry.arch,
             skeleton or get_skeleton(entry.skeleton), threads, cache_dir,

@@ -1,45 +1,367 @@
-"""``PosePipeline``: frame (+ stamp) in, people out. The one object the ROS node, the
-CLI and the bag mode share, so they cannot drift apart.
+"""``PosePipeline``: frame (+ stamp) in, tracked and smoothed people out.
 
-Today every frame is one person box (the full image); person detection, tracking and
-smoothing plug in here (see docs/architecture.md).
+The one object the ROS node, the CLI and the bag mode share, so they cannot drift apart.
+Per frame (the RTMPose paper's real-time recipe):
+
+1. **Boxes**: the person detector runs every ``detector.interval`` frames (followed
+   people it misses keep their pose-derived box); in between,
+   each person's box comes from the previous frame's confident keypoints (their extent
+   times ``detector.box_padding``), moved by the tracker's velocity. The detector runs
+   early when someone was lost, scored below ``detector.redetect_score``, or nobody is
+   being followed. Boxes can also be given by the caller (external detector).
+2. **Pose**: all crops of the frame in one batched backend call.
+3. **Filter**: people below ``output.min_person_score`` are dropped, then pose NMS drops
+   the weaker of two people whose poses overlap (two boxes drifted onto one person).
+4. **Track**: ``PoseTracker`` assigns stable ids (0 until a track is confirmed).
+5. **Smooth**: One-Euro filter per tracked person, driven by the stamps.
+
+A person's published ``bbox`` is the box its pose was estimated in (the detector's, the
+caller's, or the pose-derived one). The tracker and the next frame's crop use the padded
+extent of the confident keypoints of *this* frame instead, so they see boxes of the same
+kind on detector and in-between frames; a person with fewer than ``MIN_BOX_KEYPOINTS``
+confident keypoints keeps its input box there too.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import numpy as np
+from scipy.optimize import linear_sum_assignment
 
 from pose_perception.config import Config
-from pose_perception.estimator import PoseEstimator, validate_image
-from pose_perception.people import Person, people_from_estimates
+from pose_perception.detection import PersonDetector, build_detector
+from pose_perception.estimator import PoseEstimator, validate_boxes, validate_image
+from pose_perception.people import UNTRACKED, Person
 from pose_perception.skeletons import Skeleton
+from pose_perception.smoothing import KeypointSmoother
+from pose_perception.tracking import (
+    COCO_SIGMAS,
+    PoseTracker,
+    TrackerConfig,
+    box_iou,
+    object_keypoint_similarity,
+)
+
+MIN_BOX_KEYPOINTS = 4  # confident keypoints needed before a box is derived from a pose
+MIN_CLAIM = 0.5  # (containment + IoU) / 2 at which a detection is a followed person's
+
+
+@dataclasses.dataclass
+class FrameBoxes:
+    """The person boxes a frame's poses are estimated in, and where they came from."""
+
+    boxes: np.ndarray  # (N, 4) x1, y1, x2, y2
+    scores: np.ndarray  # (N,)
+    source: str  # "detector" | "poses" | "external"
 
 
 class PosePipeline:
-    def __init__(self, config: Config, estimator: PoseEstimator | None = None) -> None:
+    """Detector (every N frames) → batched RTMPose → pose NMS → tracker → smoother.
+
+    ``estimator`` and ``detector`` may be given (shared models, tests, a custom
+    detector with a ``detect(image) -> (boxes, scores)`` method); by default both are
+    built from ``config``. Not thread-safe: one caller processes frames in order.
+    """
+
+    def __init__(
+        self,
+        config: Config,
+        estimator: PoseEstimator | None = None,
+        detector: PersonDetector | None = None,
+    ) -> None:
         config.validate()
-        self.config = config
-        self.estimator = estimator if estimator is not None else PoseEstimator.from_config(config.estimator)
+        self._config = config
+        est = config.estimator
+        self.estimator = estimator if estimator is not None else PoseEstimator.from_config(est)
+        threads = est.threads or None
+        self.detector = (
+            detector if detector is not None else build_detector(config.detector, est.device, threads)
+        )
+        self._sigmas = _sigmas(self.estimator.skeleton)
+        self.tracker = PoseTracker(self._tracker_config(config))
+        self.smoother = KeypointSmoother(config.smoothing)
         # Milliseconds per stage of the last process() call, for diagnostics and benchmarks.
         self.timings: dict[str, float] = {}
+        self.frames = 0
+        self.detector_runs = 0
+        self.last_box_source = ""
+        self._previous: list[Person] = []  # unsmoothed people of the last frame
+        self._previous_boxes = np.zeros((0, 4), np.float32)  # their pose-derived boxes
+        self._stamp: float | None = None
+        self._since_detection = 0
+        self._detect_next = True
+
+    # -- configuration ------------------------------------------------------------------
+
+    @property
+    def config(self) -> Config:
+        return self._config
+
+    @config.setter
+    def config(self, config: Config) -> None:
+        """Apply a changed config at run time (thresholds, intervals, tracker and smoother
+        tuning). Models and devices are fixed at construction (read-only parameters)."""
+        config.validate()
+        old, self._config = self._config, config
+        if hasattr(self.detector, "filter"):
+            self.detector.filter = config.detector.filter()
+        if config.detector.interval != old.detector.interval:
+            self._detect_next = True
+        self.tracker.config = self._tracker_config(config).validate()
+        if config.smoothing != old.smoothing:
+            self.smoother = KeypointSmoother(config.smoothing)  # filters hold their config
+
+    def _tracker_config(self, config: Config) -> TrackerConfig:
+        return dataclasses.replace(TrackerConfig(), sigmas=tuple(self._sigmas))
 
     @property
     def skeleton(self) -> Skeleton:
         return self.estimator.skeleton
 
-    def process(self, image_bgr: np.ndarray, stamp: float) -> list[Person]:
-        """People in ``image_bgr`` (HxWx3 uint8 BGR) taken at ``stamp`` (seconds)."""
+    def reset(self) -> None:
+        """Forget everyone (tracks, smoothing, pose-derived boxes); ids keep counting up."""
+        self.tracker.reset()
+        self.smoother = KeypointSmoother(self._config.smoothing)
+        self._previous = []
+        self._previous_boxes = np.zeros((0, 4), np.float32)
+        self._stamp = None
+        self._detect_next = True
+
+    # -- per frame ----------------------------------------------------------------------
+
+    def process(
+        self,
+        image_bgr: np.ndarray,
+        stamp: float,
+        boxes: np.ndarray | None = None,
+        box_scores: np.ndarray | None = None,
+    ) -> list[Person]:
+        """People in ``image_bgr`` (HxWx3 uint8 BGR) taken at ``stamp`` (seconds).
+
+        ``boxes`` (N,4 x1,y1,x2,y2), optional: person boxes from an external detector;
+        the configured detector and the pose-derived boxes are then not used.
+        """
         image_bgr = validate_image(image_bgr)
+        if self._stamp is not None and stamp < self._stamp:
+            self.reset()  # a looping bag or a clock reset: the past no longer applies
         started = time.perf_counter()
-        boxes = full_frame_box(image_bgr.shape)
-        keypoints, scores = self.estimator.estimate(image_bgr, boxes)
-        people = people_from_estimates(
-            boxes, keypoints, scores, min_score=self.config.output.min_person_score
+        frame_boxes = self._frame_boxes(image_bgr, stamp, boxes, box_scores)
+        t_boxes = time.perf_counter()
+        keypoints, keypoint_scores = self._estimate(image_bgr, frame_boxes.boxes)
+        t_pose = time.perf_counter()
+        people, pose_boxes = self._select(frame_boxes, keypoints, keypoint_scores, image_bgr.shape)
+        ids = self.tracker.update(
+            pose_boxes,
+            np.array([p.score for p in people]),
+            np.array([p.keypoints for p in people]).reshape(len(people), keypoints.shape[1], 2),
+            np.array([p.keypoint_scores for p in people]).reshape(len(people), keypoints.shape[1]),
+            stamp,
         )
-        self.timings = {"pose_ms": (time.perf_counter() - started) * 1e3}
-        return people
+        for person, track_id in zip(people, ids.tolist(), strict=True):
+            person.track_id = int(track_id)
+        t_track = time.perf_counter()
+        published = self._smoothed(people, stamp)
+        t_done = time.perf_counter()
+
+        self._plan_next(frame_boxes, people)
+        self._previous, self._previous_boxes, self._stamp = people, pose_boxes, stamp
+        self.frames += 1
+        self.last_box_source = frame_boxes.source
+        box_stage = "detect_ms" if frame_boxes.source == "detector" else "boxes_ms"
+        self.timings = {
+            box_stage: (t_boxes - started) * 1e3,
+            "pose_ms": (t_pose - t_boxes) * 1e3,
+            "track_ms": (t_track - t_pose) * 1e3,
+            "smooth_ms": (t_done - t_track) * 1e3,
+            "pipeline_ms": (t_done - started) * 1e3,
+        }
+        return published
+
+    def _frame_boxes(
+        self, image: np.ndarray, stamp: float, boxes: np.ndarray | None, box_scores: np.ndarray | None
+    ) -> FrameBoxes:
+        if boxes is not None:
+            checked = validate_boxes(boxes)
+            scores = (
+                np.ones(len(checked), np.float32)
+                if box_scores is None
+                else np.asarray(box_scores, np.float32)
+            )
+            if scores.shape != (len(checked),):
+                raise ValueError(f"box_scores has shape {scores.shape}, expected ({len(checked)},)")
+            return FrameBoxes(checked, scores, "external")
+        if self._detect_next or not self._previous:
+            found, scores = self.detector.detect(image)
+            self.detector_runs += 1
+            self._since_detection = 0
+            detected = FrameBoxes(
+                np.asarray(found, np.float32).reshape(-1, 4), np.asarray(scores, np.float32), "detector"
+            )
+            return self._add_missed_people(detected, self._boxes_from_poses(image.shape, stamp))
+        self._since_detection += 1
+        return self._boxes_from_poses(image.shape, stamp)
+
+    @staticmethod
+    def _add_missed_people(detected: FrameBoxes, followed: FrameBoxes) -> FrameBoxes:
+        """Detector boxes plus the followed people no detection claims: one missed
+        detection must not drop a person until the next detector frame. Someone who
+        really left scores low in the pose stage and is dropped there.
+
+        Claims are one-to-one (an optimal assignment), so a detection of one person in a
+        crowd cannot hide that its neighbour was missed. A detection claims a followed box
+        it contains and overlaps: mean of containment and IoU at least ``MIN_CLAIM`` (a
+        loose detector box, or the full frame, still claims the one person inside it).
+        """
+        if not len(followed.boxes):
+            return detected
+        missed = np.ones(len(followed.boxes), bool)
+        if len(detected.boxes):
+            claim = 0.5 * (
+                box_containment(followed.boxes, detected.boxes) + box_iou(followed.boxes, detected.boxes)
+            )
+            rows, cols = linear_sum_assignment(-claim)
+            missed[rows[claim[rows, cols] >= MIN_CLAIM]] = False
+        return FrameBoxes(
+            np.concatenate([detected.boxes, followed.boxes[missed]]),
+            np.concatenate([detected.scores, followed.scores[missed]]),
+            "detector",
+        )
+
+    def _boxes_from_poses(self, shape: tuple[int, ...], stamp: float) -> FrameBoxes:
+        """Last frame's people, each box moved by its track's velocity to ``stamp``."""
+        dt = 0.0 if self._stamp is None else stamp - self._stamp
+        velocity = {t.track_id: t.velocity for t in self.tracker.tracks if t.track_id != UNTRACKED}
+        height, width = shape[:2]
+        boxes = []
+        for person, box in zip(self._previous, self._previous_boxes, strict=True):
+            shift = velocity.get(person.track_id, np.zeros(2)) * dt
+            boxes.append(np.asarray(box, np.float64) + np.tile(shift, 2))
+        out = np.array(boxes, np.float32).reshape(-1, 4)
+        out = np.clip(out, 0, [width, height, width, height]).astype(np.float32)
+        keep = np.minimum(out[:, 2] - out[:, 0], out[:, 3] - out[:, 1]) >= 1.0
+        scores = np.array([p.score for p in self._previous], np.float32)
+        return FrameBoxes(out[keep], scores[keep], "poses")
+
+    def _estimate(self, image: np.ndarray, boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if len(boxes) == 0:
+            k = self.skeleton.num_keypoints
+            return np.zeros((0, k, 2), np.float32), np.zeros((0, k), np.float32)
+        return self.estimator.estimate(image, boxes)
+
+    def _select(
+        self,
+        frame_boxes: FrameBoxes,
+        keypoints: np.ndarray,
+        keypoint_scores: np.ndarray,
+        shape: tuple[int, ...],
+    ) -> tuple[list[Person], np.ndarray]:
+        """People above ``min_person_score`` after pose NMS, and their pose-derived boxes."""
+        threshold = self._config.estimator.keypoint_threshold
+        padding = self._config.detector.box_padding
+        people, pose_boxes = [], []
+        for box, kps, scores in zip(frame_boxes.boxes, keypoints, keypoint_scores, strict=True):
+            score = float(np.mean(scores)) if scores.size else 0.0
+            if score < self._config.output.min_person_score:
+                continue
+            derived = pose_box(kps, scores, threshold, padding, shape)
+            pose_boxes.append(box if derived is None else derived)
+            people.append(
+                Person(
+                    track_id=UNTRACKED,
+                    bbox=np.asarray(box, np.float32),
+                    score=score,
+                    keypoints=np.asarray(kps, np.float32),
+                    keypoint_scores=np.asarray(scores, np.float32),
+                )
+            )
+        boxes = np.array(pose_boxes, np.float32).reshape(-1, 4)
+        keep = pose_nms(people, boxes, self._sigmas, threshold, self._config.detector.pose_nms_threshold)
+        return [people[i] for i in keep], boxes[keep]
+
+    def _smoothed(self, people: list[Person], stamp: float) -> list[Person]:
+        """Copies with One-Euro-smoothed keypoints for tracked people; raw ones stay in
+        ``people`` (the tracker and the next frame's boxes need the unfiltered pose)."""
+        if not self._config.smoothing.enabled:
+            return [dataclasses.replace(p) for p in people]
+        threshold = self._config.estimator.keypoint_threshold
+        out = []
+        for person in people:
+            keypoints = person.keypoints
+            if person.track_id != UNTRACKED:
+                valid = person.keypoint_scores >= threshold
+                height = float(person.bbox[3] - person.bbox[1])  # scales the speed term only
+                smoothed = self.smoother.smooth(person.track_id, keypoints, stamp, valid, height)
+                keypoints = np.where(valid[:, None], smoothed, keypoints).astype(np.float32)
+            out.append(dataclasses.replace(person, keypoints=keypoints))
+        return out
+
+    def _plan_next(self, frame_boxes: FrameBoxes, people: list[Person]) -> None:
+        """Run the detector on the next frame when the interval is up or tracking is weak."""
+        cfg = self._config.detector
+        lost_someone = frame_boxes.source == "poses" and len(people) < len(frame_boxes.boxes)
+        weak = any(p.score < cfg.redetect_score for p in people)
+        due = self._since_detection + 1 >= cfg.interval
+        self._detect_next = due or lost_someone or weak or not people
+
+
+def pose_box(
+    keypoints: np.ndarray,
+    scores: np.ndarray,
+    threshold: float,
+    padding: float,
+    shape: tuple[int, ...],
+) -> np.ndarray | None:
+    """Extent of the keypoints scoring ≥ ``threshold``, grown ``padding`` times about its
+    centre and clipped to the image; None with fewer than ``MIN_BOX_KEYPOINTS`` of them."""
+    confident = keypoints[scores >= threshold]
+    if len(confident) < MIN_BOX_KEYPOINTS:
+        return None
+    low, high = confident.min(axis=0), confident.max(axis=0)
+    centre, half = (low + high) / 2, (high - low) / 2 * padding
+    height, width = shape[:2]
+    box = np.concatenate([centre - half, centre + half])
+    box = np.clip(box, 0, [width, height, width, height])
+    if min(box[2] - box[0], box[3] - box[1]) < 1.0:
+        return None
+    return box.astype(np.float32)
+
+
+def pose_nms(
+    people: list[Person], boxes: np.ndarray, sigmas: np.ndarray, keypoint_threshold: float, max_oks: float
+) -> list[int]:
+    """Indices of the people kept, best score first: each one dropped overlaps (OKS, with
+    ``boxes`` giving the scale) a better-scoring person already kept by more than
+    ``max_oks``. ``max_oks`` 1 keeps everyone."""
+    order = sorted(range(len(people)), key=lambda i: -people[i].score)
+    if len(people) < 2 or max_oks >= 1.0:
+        return order
+    kps = np.array([p.keypoints for p in people], np.float64)
+    ok = np.array([p.keypoint_scores for p in people]) >= keypoint_threshold
+    oks = np.nan_to_num(object_keypoint_similarity(kps, ok, kps, ok, np.asarray(boxes, np.float64), sigmas))
+    kept: list[int] = []
+    for i in order:
+        if all(oks[j, i] <= max_oks for j in kept):
+            kept.append(i)
+    return kept
+
+
+def _sigmas(skeleton: Skeleton) -> np.ndarray:
+    """OKS sigmas of the skeleton; the COCO mean for schemas that publish none."""
+    if skeleton.sigmas is not None:
+        return np.asarray(skeleton.sigmas, np.float64)
+    return np.full(skeleton.num_keypoints, float(np.mean(COCO_SIGMAS)))
+
+
+def box_containment(inner: np.ndarray, outer: np.ndarray) -> np.ndarray:
+    """(T, N): fraction of each ``inner`` box's area inside each ``outer`` box."""
+    a, b = np.asarray(inner, np.float64).reshape(-1, 4), np.asarray(outer, np.float64).reshape(-1, 4)
+    lt = np.maximum(a[:, None, :2], b[None, :, :2])
+    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
+    inter = np.prod(np.clip(rb - lt, 0.0, None), axis=2)
+    area = np.prod(np.clip(a[:, 2:] - a[:, :2], 0.0, None), axis=1)
+    return inter / np.maximum(area, 1e-12)[:, None]
 
 
 def full_frame_box(shape: tuple[int, ...]) -> np.ndarray:

@@ -36,6 +36,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from pose_perception.settings import check_settings, setting
+
 __all__ = ["KeypointSmoother", "OneEuroConfig", "OneEuroFilter"]
 
 
@@ -45,12 +47,17 @@ class OneEuroConfig:
 
     With 2 px Gaussian jitter they cut frame-to-frame jitter at rest by > 3x while a
     joint moving at 200 px/s (1 m/s at 3 m, f = 600 px) lags by about one frame
-    (measured in ``test/test_smoothing.py``).
+    (measured in ``test/test_smoothing.py``). ``enabled`` is read by the pipeline.
     """
 
-    min_cutoff: float = 1.0  # Hz; cutoff at rest: lower = smoother but laggier when slow
-    beta: float = 0.02  # 1/px (at scale 1): how fast the cutoff rises with speed (px/s)
-    d_cutoff: float = 1.0  # Hz; cutoff of the derivative (speed) estimate
+    enabled: bool = setting(True, "One-Euro smoothing of tracked people's keypoints")
+    min_cutoff: float = setting(
+        1.0, "Hz; cutoff at rest: lower = smoother but laggier when slow", min=1e-3, max=1000.0
+    )
+    beta: float = setting(
+        0.02, "how fast the cutoff rises with joint speed (1/px for a 340 px tall person)", min=0.0, max=100.0
+    )
+    d_cutoff: float = setting(1.0, "Hz; cutoff of the joint-speed estimate", min=1e-3, max=1000.0)
 
     def validate(self) -> None:
         """Raise ``ValueError`` on parameters that would make the filter meaningless."""
@@ -60,6 +67,7 @@ class OneEuroConfig:
                 raise ValueError(f"OneEuroConfig.{name} must be a finite frequency > 0 Hz, got {value!r}")
         if not (math.isfinite(self.beta) and self.beta >= 0):
             raise ValueError(f"OneEuroConfig.beta must be finite and >= 0, got {self.beta!r}")
+        check_settings(self)
 
 
 def _alpha(cutoff: np.ndarray | float, dt: np.ndarray) -> np.ndarray:

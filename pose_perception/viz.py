@@ -11,6 +11,7 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
+from pose_perception.people import Person
 from pose_perception.skeletons import Color, Skeleton
 
 _SHIFT = 4  # OpenCV fixed-point bits: sub-pixel accurate anti-aliased drawing
@@ -45,6 +46,17 @@ def draw_poses(
     elif labels is not None:
         raise ValueError("labels are drawn on boxes: pass bboxes too")
     return canvas
+
+
+def draw_people(
+    image_bgr: np.ndarray, people: Sequence[Person], skeleton: Skeleton, threshold: float
+) -> np.ndarray:
+    """``draw_poses`` for pipeline output: boxes labelled with track id and score."""
+    k = skeleton.num_keypoints
+    keypoints = np.array([p.keypoints for p in people], np.float32).reshape(-1, k, 2)
+    scores = np.array([p.keypoint_scores for p in people], np.float32).reshape(-1, k)
+    boxes = np.array([p.bbox for p in people], np.float32).reshape(-1, 4)
+    return draw_poses(image_bgr, keypoints, scores, skeleton, threshold, boxes, [p.label for p in people])
 
 
 def _color_copy(image: np.ndarray) -> np.ndarray:

@@ -54,9 +54,15 @@ def model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def config_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Random weights score low: keep every person so there is something to compare."""
+    """Random weights score low: keep every person so there is something to compare. One
+    full-frame box per frame and no smoothing keep the reference independent of history."""
     path = tmp_path_factory.mktemp("config") / "bag.yaml"
-    path.write_text("output:\n  min_person_score: 0.0\n", encoding="utf-8")
+    path.write_text(
+        "output:\n  min_person_score: 0.0\n"
+        "detector:\n  type: full_frame\n  interval: 1\n  pose_nms_threshold: 1.0\n"
+        "smoothing:\n  enabled: false\n",
+        encoding="utf-8",
+    )
     return path
 
 
@@ -271,13 +277,14 @@ def _check_poses(received: list[Received], sent: list[Sent], pipeline: PosePipel
             np.testing.assert_allclose(person.bbox, [0, 0, W, H])
     markers = _on(received, "/poses/markers")
     assert [m.log_ns for m in markers] == [s.log_ns for s in valid]
-    assert all(len(m.msg.markers) == 3 for m in markers)  # joints, limbs, label of one person
+    for m in markers:  # joints, limbs, label of one person (+ DELETEs when its id changes)
+        assert sum(marker.action == 0 for marker in m.msg.markers) == 3
 
 
 def _check_depth(received: list[Received], focal_px: float) -> None:
     """Markers sit where a 1.7 m person spanning the image height would be with this focal length."""
     for markers in _on(received, "/poses/markers"):
-        label = markers.msg.markers[2]
+        label = [m for m in markers.msg.markers if m.action == 0][2]
         assert label.pose.position.z == pytest.approx(focal_px * 1.7 / H)
 
 
@@ -359,7 +366,9 @@ def test_compressed_images_copied_to_other_storage(
     source = _write_bag(tmp_path / "in", "mcap", COMPRESSED_TOPIC, sent)
     config = tmp_path / "bag.yaml"
     config.write_text(
-        "/**:\n  ros__parameters:\n    output:\n      min_person_score: 0.0\n      frame_id: robot_camera\n",
+        "/**:\n  ros__parameters:\n    output:\n      min_person_score: 0.0\n      frame_id: robot_camera\n"
+        "    detector:\n      type: full_frame\n      interval: 1\n      pose_nms_threshold: 1.0\n"
+        "    smoothing:\n      enabled: false\n",
         encoding="utf-8",
     )
     output = tmp_path / "out"

@@ -81,7 +81,7 @@ def test_installed_node_runs_from_the_install_space(install_space: Path, random_
     os.environ["AMENT_PREFIX_PATH"] = f"{install_space}:{VENV}"
     try:
         node = NodeProcess(
-            {"estimator.model": str(random_rtmpose_t_onnx)},
+            {"estimator.model": str(random_rtmpose_t_onnx), "detector.type": "full_frame"},
             command=[sys.executable, str(install_space / "lib" / "pose_perception" / "rtmpose_node")],
             params_file=install_space / "share" / "pose_perception" / "config" / "rtmpose.yaml",
             cwd=install_space,

@@ -5,11 +5,14 @@ from __future__ import annotations
 import hashlib
 import http.server
 import io
+import json
 import os
 import re
 import socket
 import struct
+import sys
 import threading
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -235,7 +238,7 @@ def test_resolve_without_cache_dir_uses_pose_perception_home(server, payload, tm
     assert path.read_bytes() == payload
 
 
-@pytest.mark.parametrize("name", sorted(zoo.REGISTRY))
+@pytest.mark.parametrize("name", [n for n, e in sorted(zoo.REGISTRY.items()) if not e.member])
 def test_official_registry_entries(name):
     entry = zoo.REGISTRY[name]
     assert entry.name == name
@@ -284,3 +287,397 @@ def test_registry_name_end_to_end_through_pose_estimator(server, tmp_path, monke
     PoseEstimator(entry.name, backend="torch")
     assert len(server.requests) == 1
     assert os.listdir(tmp_path) == [entry.filename]
+
+
+# ---------------------------------------------------------------------------- archives (onnx_sdk zips)
+#
+# The official zips hold <date>/<kind>_onnx/<stem>/end2end.onnx beside deploy.json,
+# pipeline.json and detail.json. They cannot be downloaded here, so the tests build
+# look-alikes: a tiny graph with the official input and outputs, zipped the same way.
+
+DET_SIZE = 320
+ZIP_NAME = "rtmdet_nano_8xb32-100e_coco-obj365-person-05d8511e.zip"
+ONNX_NAME = "rtmdet_nano_8xb32-100e_coco-obj365-person-05d8511e.onnx"
+MEMBER = "20230831/rtmdet_onnx/rtmdet_nano_8xb32-100e_coco-obj365-person-05d8511e/end2end.onnx"
+# A person at (40, 60)-(120, 260) and a car, in network-input pixels.
+DETS = np.array([[[40, 60, 120, 260, 0.9], [200, 10, 300, 90, 0.95]]], np.float32)
+LABELS = np.array([[0, 2]], np.int64)
+
+
+def _constant_onnx(
+    input_shape: list[int | str],
+    outputs: dict[str, np.ndarray],
+    shapes: dict[str, list[int | str]] | None = None,
+) -> bytes:
+    """A graph with one float input named ``input`` whose outputs are fixed tensors.
+
+    ``shapes`` declares an output's shape (names for dynamic dimensions) instead of the value's.
+    """
+    pytest.importorskip("onnx")
+    from onnx import TensorProto, helper, numpy_helper
+
+    nodes, infos = [], []
+    for name, value in outputs.items():
+        const = f"{name}_const"
+        nodes.append(helper.make_node("Constant", [], [const], value=numpy_helper.from_array(value, const)))
+        nodes.append(helper.make_node("Identity", [const], [name]))
+        dtype = helper.np_dtype_to_tensor_dtype(value.dtype)
+        infos.append(helper.make_tensor_value_info(name, dtype, (shapes or {}).get(name, list(value.shape))))
+    image = helper.make_tensor_value_info("input", TensorProto.FLOAT, input_shape)
+    model = helper.make_model(
+        helper.make_graph(nodes, "end2end", [image], infos), opset_imports=[helper.make_opsetid("", 17)]
+    )
+    model.ir_version = 8
+    return model.SerializeToString()
+
+
+def _detector_onnx(size: int = DET_SIZE) -> bytes:
+    return _constant_onnx([1, 3, size, size], {"dets": DETS, "labels": LABELS})
+
+
+def _zip(members: dict[str, bytes], compression: int = zipfile.ZIP_DEFLATED) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression) as archive:
+        for name, data in members.items():
+            archive.writestr(zipfile.ZipInfo(name, (2023, 8, 31, 0, 0, 0)), data, compression)
+    return buffer.getvalue()
+
+
+def _sdk_zip(onnx_bytes: bytes, member: str = MEMBER) -> bytes:
+    folder = member.rsplit("/", 1)[0] + "/"
+    return _zip(
+        {
+            member: onnx_bytes,
+            folder + "deploy.json": b'{"version": "1.3.0"}',
+            folder + "pipeline.json": b'{"pipeline": {}}',
+            folder + "detail.json": b'{"onnx_config": {}}',
+        }
+    )
+
+
+def _archive_entry(url: str, *, name: str = "det", sha256: str = "", task: str = "detector") -> ZooEntry:
+    arch, size = ("rtmdet", (DET_SIZE, DET_SIZE)) if task == "detector" else ("rtmpose-t", (192, 256))
+    return ZooEntry(name, arch, url, sha256, task=task, member="end2end.onnx", input_size=size)
+
+
+def _serve_archive(server: FakeServer, body: bytes, mode: str = "ok") -> ZooEntry:
+    return _archive_entry(server.serve("/onnx_sdk/" + ZIP_NAME, body, mode))
+
+
+def test_archive_detector_is_extracted_verified_and_detects(server, tmp_path, caplog):
+    from pose_perception.detection import DetectionFilter, OnnxDetector
+
+    body = _sdk_zip(_detector_onnx())
+    entry = _serve_archive(server, body)
+    with caplog.at_level("WARNING", logger="pose_perception.zoo"):
+        path, got = zoo.resolve("det", cache_dir=tmp_path, registry={"det": entry}, progress=False)
+    assert got == entry
+    assert path == tmp_path / ONNX_NAME == zoo.cached_path(entry, tmp_path)
+    with zipfile.ZipFile(io.BytesIO(body)) as archive:
+        assert path.read_bytes() == archive.read(MEMBER)
+    # the zip is not kept: only the .onnx and its record (no .part file)
+    assert _cache_files(tmp_path) == [ONNX_NAME, ONNX_NAME + ".json"]
+    record = json.loads((tmp_path / (ONNX_NAME + ".json")).read_text())
+    assert record["archive_sha256"] == hashlib.sha256(body).hexdigest()
+    assert record["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    # no published checksum: the zip's SHA-256 is logged with how to pin it
+    assert hashlib.sha256(body).hexdigest() in caplog.text
+    assert "POSE_PERCEPTION_SHA256_DET" in caplog.text
+
+    detector = OnnxDetector(path, got.arch, DetectionFilter(score_threshold=0.5))
+    assert detector.input_size == (DET_SIZE, DET_SIZE)
+    boxes, scores = detector.detect(np.zeros((640, 640, 3), np.uint8))  # ratio 0.5 into 320x320
+    np.testing.assert_allclose(boxes, [[80, 120, 240, 520]])  # the person only, in image pixels
+    np.testing.assert_allclose(scores, [0.9])
+
+
+def test_archive_cache_is_reused_without_the_server(server, tmp_path, monkeypatch):
+    entry = _serve_archive(server, _sdk_zip(_detector_onnx()))
+    registry = {"det": entry}
+    first, _ = zoo.resolve("det", cache_dir=tmp_path, registry=registry, progress=False)
+    server.routes.clear()  # the server has nothing any more, and we are offline
+    monkeypatch.setenv("POSE_PERCEPTION_OFFLINE", "1")
+    second, _ = zoo.resolve("det", cache_dir=tmp_path, registry=registry, progress=False)
+    assert second == first
+    assert len(server.requests) == 1
+
+
+@pytest.mark.parametrize("how", ["truncated-file", "connection-closed-early"])
+def test_truncated_zip_is_a_clear_error_and_leaves_nothing(server, tmp_path, how):
+    body = _sdk_zip(_detector_onnx())
+    if how == "truncated-file":  # the server sends a cut file as if it were whole
+        entry = _serve_archive(server, body[: len(body) * 2 // 3])
+    else:
+        entry = _serve_archive(server, body, mode="short")
+    with pytest.raises(ValueError) as err:
+        zoo.resolve("det", cache_dir=tmp_path, registry={"det": entry}, progress=False)
+    message = str(err.value)
+    assert entry.url in message
+    assert "nothing was cached" in message or "bytes" in message
+    assert _cache_files(tmp_path) == []
+
+
+def test_corrupt_member_fails_its_crc_and_leaves_nothing(server, tmp_path):
+    onnx_bytes = _detector_onnx()
+    body = bytearray(_zip({MEMBER: onnx_bytes}, zipfile.ZIP_STORED))
+    offset = bytes(body).index(onnx_bytes) + len(onnx_bytes) // 2
+    body[offset] ^= 0xFF  # stored data flipped, headers intact: only the CRC can tell
+    entry = _serve_archive(server, bytes(body))
+    with pytest.raises(ValueError, match="CRC") as err:
+        zoo.resolve("det", cache_dir=tmp_path, registry={"det": entry}, progress=False)
+    assert entry.url in str(err.value)
+    assert _cache_files(tmp_path) == []
+
+
+def test_zip_without_the_member_names_it_and_leaves_nothing(server, tmp_path):
+    body = _zip({"20230831/rtmdet_onnx/x/deploy.json": b"{}", "20230831/rtmdet_onnx/x/model.onnx": b"x"})
+    entry = _serve_archive(server, body)
+    with pytest.raises(ValueError, match=r"no 'end2end\.onnx' in the archive") as err:
+        zoo.resolve("det", cache_dir=tmp_path, registry={"det": entry}, progress=False)
+    assert "deploy.json" in str(err.value) and entry.url in str(err.value)
+    assert _cache_files(tmp_path) == []
+
+
+def test_zip_with_two_members_of_that_name_is_ambiguous(server, tmp_path):
+    onnx_bytes = _detector_onnx()
+    entry = _serve_archive(server, _zip({"a/end2end.onnx": onnx_bytes, "b/end2end.onnx": onnx_bytes}))
+    with pytest.raises(ValueError, match=r"2 files named 'end2end\.onnx'"):
+        zoo.resolve("det", cache_dir=tmp_path, registry={"det": entry}, progress=False)
+    assert _cache_files(tmp_path) == []
+
+
+@pytest.mark.parametrize(
+    "members",
+    [
+        {"../end2end.onnx": "onnx"},
+        {"a/../../end2end.onnx": "onnx"},
+        {"/tmp/end2end.onnx": "onnx"},
+        {"C:/end2end.onnx": "onnx"},
+        {MEMBER: "onnx", "../../escaped.txt": "x"},
+        {MEMBER: "onnx", "a\\..\\..\\escaped.txt": "x"},
+    ],
+    ids=["parent", "nested-parent", "absolute", "drive", "extra-parent", "backslashes"],
+)
+def test_zip_with_a_path_traversal_member_is_refused(server, tmp_path, members):
+    onnx_bytes = _detector_onnx()
+    body = _zip({name: onnx_bytes if kind == "onnx" else b"owned" for name, kind in members.items()})
+    cache = tmp_path / "a" / "b" / "cache"
+    entry = _serve_archive(server, body)
+    with pytest.raises(ValueError, match="unsafe member paths"):
+        zoo.resolve("det", cache_dir=cache, registry={"det": entry}, progress=False)
+    assert _cache_files(cache) == []
+    assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file()) == []  # nothing written anywhere
+
+
+def test_member_with_the_wrong_input_size_or_outputs_is_refused(server, tmp_path):
+    entry = _serve_archive(server, _sdk_zip(_detector_onnx(size=256)))
+    with pytest.raises(ValueError, match=r"input shape \[1, 3, 256, 256\], expected \[1, 3, 320, 320\]"):
+        zoo.resolve("det", cache_dir=tmp_path, registry={"det": entry}, progress=False)
+    pose_like = _constant_onnx([1, 3, DET_SIZE, DET_SIZE], {"simcc_x": np.zeros((1, 17, 8), np.float32)})
+    server.serve("/onnx_sdk/" + ZIP_NAME, _sdk_zip(pose_like))
+    with pytest.raises(ValueError, match="expected dets"):
+        zoo.resolve("det", cache_dir=tmp_path, registry={"det": entry}, progress=False)
+    server.serve("/onnx_sdk/" + ZIP_NAME, _sdk_zip(b"this is not protobuf \xff\xff\xff"))
+    with pytest.raises(ValueError, match="not a readable ONNX model"):
+        zoo.resolve("det", cache_dir=tmp_path, registry={"det": entry}, progress=False)
+    assert _cache_files(tmp_path) == []
+
+
+def test_dynamic_dimensions_are_accepted(server, tmp_path):
+    """MMDeploy exports may leave the batch and the number of detections dynamic."""
+    from pose_perception.detection import OnnxDetector
+
+    graph = _constant_onnx(
+        ["batch", 3, DET_SIZE, DET_SIZE],
+        {"dets": DETS, "labels": LABELS},
+        {"dets": ["batch", "num_dets", 5], "labels": ["batch", "num_dets"]},
+    )
+    entry = _serve_archive(server, _sdk_zip(graph))
+    path, _ = zoo.resolve("det", cache_dir=tmp_path, registry={"det": entry}, progress=False)
+    assert zoo.onnx_io(path) == (
+        [("input", ("batch", 3, DET_SIZE, DET_SIZE))],
+        [("dets", ("batch", "num_dets", 5)), ("labels", ("batch", "num_dets"))],
+    )
+    boxes, _ = OnnxDetector(path, "rtmdet").detect(np.zeros((DET_SIZE, DET_SIZE, 3), np.uint8))
+    np.testing.assert_allclose(boxes, [[40, 60, 120, 260]])
+
+
+def test_structural_check_without_the_onnx_package(server, tmp_path, monkeypatch):
+    entry = _serve_archive(server, _sdk_zip(_detector_onnx()))  # built while onnx is importable
+    monkeypatch.setitem(sys.modules, "onnx", None)  # `import onnx` raises ImportError: onnxruntime reads it
+    path, _ = zoo.resolve("det", cache_dir=tmp_path, registry={"det": entry}, progress=False)
+    assert path.is_file()
+    server.serve("/onnx_sdk/" + ZIP_NAME, _sdk_zip(b"garbage"))
+    with pytest.raises(ValueError, match="not a readable ONNX model"):
+        zoo.resolve("det", cache_dir=tmp_path / "other", registry={"det": entry}, progress=False)
+
+
+def test_pinned_sha256_is_checked_on_download_and_on_the_cache(server, tmp_path, monkeypatch, caplog):
+    body = _sdk_zip(_detector_onnx())
+    digest = hashlib.sha256(body).hexdigest()
+    wrong = format((int(digest[:8], 16) + 1) % 16**8, "08x")
+    entry = _serve_archive(server, body)
+    registry = {"det": entry}
+    # a wrong pin (argument): the download is refused and nothing is cached
+    with pytest.raises(ValueError, match="sha256") as err:
+        zoo.resolve("det", cache_dir=tmp_path, registry=registry, progress=False, expected_sha256=wrong)
+    assert entry.url in str(err.value) and wrong in str(err.value)
+    assert _cache_files(tmp_path) == []
+    # the same through the environment variable
+    monkeypatch.setenv(zoo.pin_env_var("det"), wrong)
+    with pytest.raises(ValueError, match="sha256"):
+        zoo.resolve("det", cache_dir=tmp_path, registry=registry, progress=False)
+    assert _cache_files(tmp_path) == []
+    # the right pin (full digest via env, prefix via argument): accepted, nothing logged
+    monkeypatch.setenv(zoo.pin_env_var("det"), digest.upper())
+    with caplog.at_level("WARNING", logger="pose_perception.zoo"):
+        path, _ = zoo.resolve(
+            "det", cache_dir=tmp_path, registry=registry, progress=False, expected_sha256=digest[:12]
+        )
+    assert path.is_file() and caplog.text == ""
+    # a cached file is checked against a pin given later, without any request
+    monkeypatch.delenv(zoo.pin_env_var("det"))
+    requests = len(server.requests)
+    with pytest.raises(ValueError, match=f"does not match expected {wrong}"):
+        zoo.resolve("det", cache_dir=tmp_path, registry=registry, progress=False, expected_sha256=wrong)
+    assert len(server.requests) == requests
+    with pytest.raises(ValueError, match="hex"):
+        zoo.resolve("det", cache_dir=tmp_path, registry=registry, progress=False, expected_sha256="xyz")
+
+
+def test_registry_hash_of_an_archive_is_checked(server, tmp_path):
+    body = _sdk_zip(_detector_onnx())
+    url = server.serve("/onnx_sdk/" + ZIP_NAME, body)
+    good = _archive_entry(url, sha256=hashlib.sha256(body).hexdigest())
+    path, _ = zoo.resolve("det", cache_dir=tmp_path, registry={"det": good}, progress=False)
+    assert path.is_file()
+    bad = _archive_entry(url, sha256=hashlib.sha256(body + b"x").hexdigest())
+    with pytest.raises(ValueError, match="sha256"):
+        zoo.resolve("det", cache_dir=tmp_path / "b", registry={"det": bad}, progress=False)
+    assert _cache_files(tmp_path / "b") == []
+
+
+def test_archive_copied_by_hand_is_extracted_offline_and_left_in_place(server, tmp_path, monkeypatch):
+    body = _sdk_zip(_detector_onnx())
+    entry = _serve_archive(server, body)
+    monkeypatch.setenv("POSE_PERCEPTION_OFFLINE", "1")
+    with pytest.raises(ModelUnavailableError, match="POSE_PERCEPTION_OFFLINE") as err:
+        zoo.resolve("det", cache_dir=tmp_path, registry={"det": entry}, progress=False)
+    message = str(err.value)
+    assert entry.url in message and str(tmp_path / ZIP_NAME) in message and "end2end.onnx" in message
+    (tmp_path / ZIP_NAME).write_bytes(body)  # what the message says to do
+    path, _ = zoo.resolve("det", cache_dir=tmp_path, registry={"det": entry}, progress=False)
+    assert path == tmp_path / ONNX_NAME
+    assert _cache_files(tmp_path) == sorted([ZIP_NAME, ONNX_NAME, ONNX_NAME + ".json"])
+    assert server.requests == []
+    # a broken hand-copied zip names itself and what to do
+    (tmp_path / ONNX_NAME).unlink()
+    (tmp_path / ZIP_NAME).write_bytes(body[:100])
+    with pytest.raises(ValueError, match=f"delete {re.escape(str(tmp_path / ZIP_NAME))}"):
+        zoo.resolve("det", cache_dir=tmp_path, registry={"det": entry}, progress=False)
+    assert not (tmp_path / ONNX_NAME).exists()
+
+
+def test_changed_cached_onnx_is_detected(server, tmp_path):
+    entry = _serve_archive(server, _sdk_zip(_detector_onnx()))
+    path, _ = zoo.resolve("det", cache_dir=tmp_path, registry={"det": entry}, progress=False)
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match="the cached file changed") as err:
+        zoo.resolve("det", cache_dir=tmp_path, registry={"det": entry}, progress=False)
+    assert f"delete {path}" in str(err.value)
+    assert len(server.requests) == 1
+
+
+def test_onnx_without_its_record_is_extracted_again(server, tmp_path):
+    entry = _serve_archive(server, _sdk_zip(_detector_onnx()))
+    path, _ = zoo.resolve("det", cache_dir=tmp_path, registry={"det": entry}, progress=False)
+    (tmp_path / (ONNX_NAME + ".json")).unlink()
+    path.write_bytes(b"left over from an interrupted run")
+    again, _ = zoo.resolve("det", cache_dir=tmp_path, registry={"det": entry}, progress=False)
+    assert again == path and path.read_bytes() == _detector_onnx()
+    assert len(server.requests) == 2
+
+
+def test_task_is_checked_before_any_request(server, tmp_path):
+    entry = _serve_archive(server, _sdk_zip(_detector_onnx()))
+    with pytest.raises(ValueError, match="'det' is a detector model, not a pose model"):
+        zoo.resolve("det", cache_dir=tmp_path, registry={"det": entry}, progress=False, task="pose")
+    assert server.requests == []
+    path, _ = zoo.resolve("det", cache_dir=tmp_path, registry={"det": entry}, progress=False, task="detector")
+    assert path.is_file()
+
+
+def test_official_pose_onnx_archive_runs_in_pose_estimator(server, tmp_path, monkeypatch):
+    """An official-style pose ONNX (no pose_perception metadata) from a zip, by registry name."""
+    from pose_perception import PoseEstimator
+
+    simcc_x = np.zeros((1, 17, 384), np.float32)
+    simcc_y = np.zeros((1, 17, 512), np.float32)
+    simcc_x[0, :, 192] = 1.0  # every keypoint at the crop centre, x = 96 px
+    simcc_y[0, :, 256] = 1.0  # y = 128 px
+    stem = "rtmpose-t_simcc-body7_pt-body7_420e-256x192-026a1439_20230504"
+    member = f"20230831/rtmpose_onnx/{stem}/end2end.onnx"
+    body = _sdk_zip(_constant_onnx([1, 3, 256, 192], {"simcc_x": simcc_x, "simcc_y": simcc_y}), member)
+    url = server.serve(f"/onnx_sdk/{stem}.zip", body)
+    entry = _archive_entry(url, name="rtmpose-body7-e2e-test", task="pose")
+    monkeypatch.setitem(zoo.REGISTRY, entry.name, entry)
+    monkeypatch.setenv("POSE_PERCEPTION_HOME", str(tmp_path))
+    monkeypatch.delenv("POSE_PERCEPTION_OFFLINE", raising=False)
+
+    estimator = PoseEstimator(entry.name)
+    assert estimator.info.input_size == (192, 256) and estimator.info.num_keypoints == 17
+    box = np.array([[100, 40, 292, 296]])  # centre (196, 168)
+    keypoints, scores = estimator.estimate(np.zeros((480, 640, 3), np.uint8), box)
+    assert keypoints.shape == (1, 17, 2) and scores.shape == (1, 17)
+    np.testing.assert_allclose(keypoints[0], np.tile([196.0, 168.0], (17, 1)), atol=1.5)  # the box centre
+    PoseEstimator(entry.name)  # from the cache
+    assert len(server.requests) == 1
+
+
+def test_names_by_task():
+    detectors, poses = zoo.names("detector"), zoo.names("pose")
+    assert set(detectors) | set(poses) == set(zoo.REGISTRY) and not set(detectors) & set(poses)
+    assert {"rtmdet-nano", "yolox-tiny", "yolox-m", "yolox-x"} <= set(detectors)
+    assert {"rtmpose-m", "rtmpose-m-body7"} <= set(poses)
+    assert zoo.names() == sorted(zoo.REGISTRY)
+
+
+def test_entry_validation():
+    url = "http://127.0.0.1:9/m.zip"
+    with pytest.raises(ValueError, match="task"):
+        ZooEntry("x", "rtmdet", url, "", task="segmenter", member="end2end.onnx")
+    with pytest.raises(ValueError, match="arch"):
+        ZooEntry("x", "ssd", url, "", task="detector", member="end2end.onnx")
+    with pytest.raises(ValueError, match="needs its sha256"):
+        ZooEntry("x", "rtmpose-t", "http://127.0.0.1:9/m.pth", "")
+    with pytest.raises(ValueError, match="hex"):
+        ZooEntry("x", "rtmpose-t", "http://127.0.0.1:9/m.pth", "05D8511E")
+    with pytest.raises(ValueError, match=r"not a \.zip"):
+        ZooEntry("x", "rtmpose-t", "http://127.0.0.1:9/m.pth", "05d8511e", member="end2end.onnx")
+    assert zoo.pin_env_var("rtmpose-l-body7-384x288") == "POSE_PERCEPTION_SHA256_RTMPOSE_L_BODY7_384X288"
+
+
+@pytest.mark.parametrize("name", [n for n, e in sorted(zoo.REGISTRY.items()) if e.member])
+def test_official_archive_entries(name):
+    from pose_perception.detection import DETECTOR_KINDS
+
+    entry = zoo.REGISTRY[name]
+    assert entry.name == name
+    assert entry.url.startswith(zoo.ONNX_SDK_BASE) and entry.filename.endswith(".zip")
+    # the hex in the name is the source checkpoint's, not the zip's: no hash is claimed
+    assert re.search(r"-[0-9a-f]{7,8}(_\d{8})?\.zip$", entry.filename), entry.filename
+    assert entry.sha256 == "" and entry.size is None
+    assert entry.member == "end2end.onnx"
+    assert entry.local_name == entry.filename[: -len(".zip")] + ".onnx"
+    assert entry.input_size is not None
+    width, height = entry.input_size
+    assert f"input {width}x{height}" in entry.description
+    if entry.task == "detector":
+        assert entry.arch in DETECTOR_KINDS == zoo.DETECTOR_ARCHS
+        assert entry.arch.replace("rtmdet", "rtmdet_") in entry.filename.replace("rtmdet", "rtmdet_")
+        assert "person" in entry.filename or "humanart" in entry.filename
+    else:
+        assert entry.skeleton == "coco17" and "body7" in entry.filename
+        assert f"-{height}x{width}-" in entry.filename

@@ -33,7 +33,7 @@ from pose_perception.ros.frame_slot import LatestSlot
 from pose_perception.ros.params import ParameterError, declare_config, updated_config
 from pose_perception.ros.stats import NodeStats
 from pose_perception.ros.tf import TransformPublisher
-from pose_perception.viz import draw_poses
+from pose_perception.viz import draw_people
 
 NODE_NAME = "rtmpose_node"
 LOG_THROTTLE_S = 5.0
@@ -232,22 +232,7 @@ class RtmposeNode(Node):
             self._image_pub.publish(bgr_to_image_msg(self._annotate(image, people), header, self._image_type))
 
     def _annotate(self, image: Any, people: list[Any]) -> Any:
-        import numpy as np
-
-        k = self.pipeline.skeleton.num_keypoints
-        keypoints = np.array([p.keypoints for p in people], np.float32).reshape(-1, k, 2)
-        scores = np.array([p.keypoint_scores for p in people], np.float32).reshape(-1, k)
-        boxes = np.array([p.bbox for p in people], np.float32).reshape(-1, 4)
-        labels = [p.label for p in people]
-        return draw_poses(
-            image,
-            keypoints,
-            scores,
-            self.pipeline.skeleton,
-            self.config.estimator.keypoint_threshold,
-            boxes,
-            labels,
-        )
+        return draw_people(image, people, self.pipeline.skeleton, self.config.estimator.keypoint_threshold)
 
     # ---------------------------------------------------------------- diagnostics
 
