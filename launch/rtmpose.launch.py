@@ -54,6 +54,12 @@ def generate_launch_description():
             description="override estimator.model (registry name, .onnx or .pth path); "
             "empty = the config file's",
         ),
+        DeclareLaunchArgument(
+            "detector",
+            default_value="",
+            description="person detector: a registry name (rtmdet-nano, yolox-tiny, ...) or .onnx path "
+            "(sets detector.model), or hog / full_frame (sets detector.type); empty = the config file's",
+        ),
         DeclareLaunchArgument("namespace", default_value="", description="namespace of the node's topics"),
         DeclareLaunchArgument(
             "use_compressed",
@@ -90,6 +96,7 @@ def launch_setup(context, *args, **kwargs):
     image = value("image").rstrip("/")
     config = value("config")
     model = value("model")
+    detector = value("detector")
     namespace = value("namespace").rstrip("/")
     compressed = _flag(value("use_compressed"), "use_compressed")
     rviz = _flag(value("rviz"), "rviz")
@@ -114,6 +121,11 @@ def launch_setup(context, *args, **kwargs):
     if model:
         # A Python str stays a string parameter ("1.0" too): launch_ros YAML-quotes it.
         overrides["estimator.model"] = model
+    if detector in ("hog", "full_frame"):
+        overrides["detector.type"] = detector
+    elif detector:
+        overrides["detector.type"] = "onnx"
+        overrides["detector.model"] = detector
     if rviz:
         overrides["output.publish_image"] = True
 

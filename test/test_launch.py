@@ -41,6 +41,7 @@ EXPECTED_ARGUMENTS = {
     "camera_info": "/camera/color/camera_info",
     "config": os.path.join(SHARE, "config", "rtmpose.yaml"),
     "model": "",
+    "detector": "",
     "namespace": "",
     "use_compressed": "false",
     "rviz": "false",
@@ -256,6 +257,20 @@ def test_parameter_overrides(launch_file: types.ModuleType, model: str, use_comp
     if model:
         expected["estimator.model"] = model  # a str: launch_ros keeps "1.0" a string
     assert overrides(actions) == expected
+
+
+@pytest.mark.parametrize(
+    ("detector", "expected"),
+    [
+        ("hog", {"detector.type": "hog"}),
+        ("full_frame", {"detector.type": "full_frame"}),
+        ("yolox-tiny", {"detector.type": "onnx", "detector.model": "yolox-tiny"}),
+        ("/models/det.onnx", {"detector.type": "onnx", "detector.model": "/models/det.onnx"}),
+    ],
+)
+def test_detector_argument(launch_file: types.ModuleType, detector: str, expected: dict[str, str]) -> None:
+    actions = run_launch(launch_file, detector=detector)
+    assert overrides(actions) == {"input.transport": "raw", **expected}
 
 
 def test_custom_topics_namespace_and_log_level(launch_file: types.ModuleType) -> None:
