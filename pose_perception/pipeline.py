@@ -55,6 +55,7 @@ class FrameBoxes:
     boxes: np.ndarray  # (N, 4) x1, y1, x2, y2
     scores: np.ndarray  # (N,)
     source: str  # "detector" | "poses" | "external"
+    seen: np.ndarray  # (N,) bool: the detector (or the caller) found this person at its last run
 
 
 class PosePipeline:
@@ -89,6 +90,7 @@ class PosePipeline:
         self.last_box_source = ""
         self._previous: list[Person] = []  # unsmoothed people of the last frame
         self._previous_boxes = np.zeros((0, 4), np.float32)  # their pose-derived boxes
+        self._previous_seen = np.zeros(0, bool)  # ... and whether the last detector run saw them
         self._stamp: float | None = None
         self._since_detection = 0
         self._detect_next = True
@@ -126,6 +128,7 @@ class PosePipeline:
         self.smoother = KeypointSmoother(self._config.smoothing)
         self._previous = []
         self._previous_boxes = np.zeros((0, 4), np.float32)
+        self._previous_seen = np.zeros(0, bool)
         self._stamp = None
         self._detect_next = True
 
@@ -151,7 +154,7 @@ class PosePipeline:
         t_boxes = time.perf_counter()
         keypoints, keypoint_scores = self._estimate(image_bgr, frame_boxes.boxes)
         t_pose = time.perf_counter()
-        people, pose_boxes = self._select(frame_boxes, keypoints, keypoint_scores, image_bgr.shape)
+        people, pose_boxes, kept = self._select(frame_boxes, keypoints, keypoint_scores, image_bgr.shape)
         ids = self.tracker.update(
             pose_boxes,
             np.array([p.score for p in people]),
@@ -167,6 +170,7 @@ class PosePipeline:
 
         self._plan_next(frame_boxes, people)
         self._previous, self._previous_boxes, self._stamp = people, pose_boxes, stamp
+        self._previous_seen = frame_boxes.seen[kept]
         self.frames += 1
         self.last_box_source = frame_boxes.source
         box_stage = "detect_ms" if frame_boxes.source == "detector" else "boxes_ms"
@@ -191,13 +195,14 @@ class PosePipeline:
             )
             if scores.shape != (len(checked),):
                 raise ValueError(f"box_scores has shape {scores.shape}, expected ({len(checked)},)")
-            return FrameBoxes(checked, scores, "external")
+            return FrameBoxes(checked, scores, "external", np.ones(len(checked), bool))
         if self._detect_next or not self._previous:
             found, scores = self.detector.detect(image)
             self.detector_runs += 1
             self._since_detection = 0
+            found = np.asarray(found, np.float32).reshape(-1, 4)
             detected = FrameBoxes(
-                np.asarray(found, np.float32).reshape(-1, 4), np.asarray(scores, np.float32), "detector"
+                found, np.asarray(scores, np.float32), "detector", np.ones(len(found), bool)
             )
             return self._add_missed_people(detected, self._boxes_from_poses(image.shape, stamp))
         self._since_detection += 1
@@ -207,7 +212,9 @@ class PosePipeline:
     def _add_missed_people(detected: FrameBoxes, followed: FrameBoxes) -> FrameBoxes:
         """Detector boxes plus the followed people no detection claims: one missed
         detection must not drop a person until the next detector frame. Someone who
-        really left scores low in the pose stage and is dropped there.
+        really left scores low in the pose stage and is dropped there; someone the
+        detector misses twice in a row is dropped here (so a box that drifted onto the
+        background cannot be carried forever).
 
         Claims are one-to-one (an optimal assignment), so a detection of one person in a
         crowd cannot hide that its neighbour was missed. A detection claims a followed box
@@ -216,7 +223,7 @@ class PosePipeline:
         """
         if not len(followed.boxes):
             return detected
-        missed = np.ones(len(followed.boxes), bool)
+        missed = followed.seen.copy()
         if len(detected.boxes):
             claim = 0.5 * (
                 box_containment(followed.boxes, detected.boxes) + box_iou(followed.boxes, detected.boxes)
@@ -227,6 +234,7 @@ class PosePipeline:
             np.concatenate([detected.boxes, followed.boxes[missed]]),
             np.concatenate([detected.scores, followed.scores[missed]]),
             "detector",
+            np.concatenate([detected.seen, np.zeros(int(missed.sum()), bool)]),
         )
 
     def _boxes_from_poses(self, shape: tuple[int, ...], stamp: float) -> FrameBoxes:
@@ -242,7 +250,7 @@ class PosePipeline:
         out = np.clip(out, 0, [width, height, width, height]).astype(np.float32)
         keep = np.minimum(out[:, 2] - out[:, 0], out[:, 3] - out[:, 1]) >= 1.0
         scores = np.array([p.score for p in self._previous], np.float32)
-        return FrameBoxes(out[keep], scores[keep], "poses")
+        return FrameBoxes(out[keep], scores[keep], "poses", self._previous_seen[keep])
 
     def _estimate(self, image: np.ndarray, boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         if len(boxes) == 0:
@@ -256,15 +264,19 @@ class PosePipeline:
         keypoints: np.ndarray,
         keypoint_scores: np.ndarray,
         shape: tuple[int, ...],
-    ) -> tuple[list[Person], np.ndarray]:
-        """People above ``min_person_score`` after pose NMS, and their pose-derived boxes."""
+    ) -> tuple[list[Person], np.ndarray, np.ndarray]:
+        """People above ``min_person_score`` after pose NMS, their pose-derived boxes, and
+        the index of each one's box in ``frame_boxes``."""
         threshold = self._config.estimator.keypoint_threshold
         padding = self._config.detector.box_padding
-        people, pose_boxes = [], []
-        for box, kps, scores in zip(frame_boxes.boxes, keypoints, keypoint_scores, strict=True):
+        people, pose_boxes, index = [], [], []
+        for i, (box, kps, scores) in enumerate(
+            zip(frame_boxes.boxes, keypoints, keypoint_scores, strict=True)
+        ):
             score = float(np.mean(scores)) if scores.size else 0.0
             if score < self._config.output.min_person_score:
                 continue
+            index.append(i)
             derived = pose_box(kps, scores, threshold, padding, shape)
             pose_boxes.append(box if derived is None else derived)
             people.append(
@@ -278,7 +290,7 @@ class PosePipeline:
             )
         boxes = np.array(pose_boxes, np.float32).reshape(-1, 4)
         keep = pose_nms(people, boxes, self._sigmas, threshold, self._config.detector.pose_nms_threshold)
-        return [people[i] for i in keep], boxes[keep]
+        return [people[i] for i in keep], boxes[keep], np.array(index, np.int64)[keep]
 
     def _smoothed(self, people: list[Person], stamp: float) -> list[Person]:
         """Copies with One-Euro-smoothed keypoints for tracked people; raw ones stay in

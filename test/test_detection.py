@@ -22,25 +22,14 @@ from pose_perception.detection import (
 )
 
 onnx = pytest.importorskip("onnx")
-from onnx import TensorProto, helper, numpy_helper  # noqa: E402
+from onnx_graphs import constant_onnx  # noqa: E402
 
 SIZE = 64  # detector input S x S
 
 
 def _constant_graph(path: Path, outputs: dict[str, np.ndarray]) -> Path:
-    """A model with a 1x3xSxS input whose outputs are fixed tensors (plus a use of the input)."""
-    nodes, infos = [], []
-    for name, value in outputs.items():
-        const = f"{name}_const"
-        nodes.append(helper.make_node("Constant", [], [const], value=numpy_helper.from_array(value, const)))
-        nodes.append(helper.make_node("Identity", [const], [name]))
-        dtype = helper.np_dtype_to_tensor_dtype(value.dtype)
-        infos.append(helper.make_tensor_value_info(name, dtype, list(value.shape)))
-    image = helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 3, SIZE, SIZE])
-    graph = helper.make_graph(nodes, "detector", [image], infos)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    onnx.save(model, path)
+    """A detector file with a 1x3xSxS input whose outputs are fixed tensors."""
+    path.write_bytes(constant_onnx([1, 3, SIZE, SIZE], outputs))
     return path
 
 

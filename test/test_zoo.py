@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 import torch
 
+from onnx_graphs import constant_onnx
 from pose_perception import zoo
 from pose_perception.models import build_rtmpose, get_variant
 from pose_perception.zoo import ModelUnavailableError, ZooEntry
@@ -309,26 +310,8 @@ def _constant_onnx(
     outputs: dict[str, np.ndarray],
     shapes: dict[str, list[int | str]] | None = None,
 ) -> bytes:
-    """A graph with one float input named ``input`` whose outputs are fixed tensors.
-
-    ``shapes`` declares an output's shape (names for dynamic dimensions) instead of the value's.
-    """
     pytest.importorskip("onnx")
-    from onnx import TensorProto, helper, numpy_helper
-
-    nodes, infos = [], []
-    for name, value in outputs.items():
-        const = f"{name}_const"
-        nodes.append(helper.make_node("Constant", [], [const], value=numpy_helper.from_array(value, const)))
-        nodes.append(helper.make_node("Identity", [const], [name]))
-        dtype = helper.np_dtype_to_tensor_dtype(value.dtype)
-        infos.append(helper.make_tensor_value_info(name, dtype, (shapes or {}).get(name, list(value.shape))))
-    image = helper.make_tensor_value_info("input", TensorProto.FLOAT, input_shape)
-    model = helper.make_model(
-        helper.make_graph(nodes, "end2end", [image], infos), opset_imports=[helper.make_opsetid("", 17)]
-    )
-    model.ir_version = 8
-    return model.SerializeToString()
+    return constant_onnx(input_shape, outputs, shapes)
 
 
 def _detector_onnx(size: int = DET_SIZE) -> bytes:
