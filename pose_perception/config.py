@@ -19,6 +19,7 @@ import yaml
 from pose_perception.detection import DetectorConfig
 from pose_perception.settings import check_settings, setting
 from pose_perception.smoothing import OneEuroConfig
+from pose_perception.tracking import TrackerConfig
 
 T = TypeVar("T")
 
@@ -115,6 +116,7 @@ class OutputConfig:
 class Config:
     estimator: EstimatorConfig = dataclasses.field(default_factory=EstimatorConfig)
     detector: DetectorConfig = dataclasses.field(default_factory=DetectorConfig)
+    tracker: TrackerConfig = dataclasses.field(default_factory=TrackerConfig)
     smoothing: OneEuroConfig = dataclasses.field(default_factory=OneEuroConfig)
     input: InputConfig = dataclasses.field(default_factory=InputConfig)
     output: OutputConfig = dataclasses.field(default_factory=OutputConfig)
@@ -122,6 +124,7 @@ class Config:
     def validate(self) -> None:
         self.estimator.validate()
         self.detector.validate()
+        self.tracker.validate()
         self.smoothing.validate()
         check_settings(self.input)
         check_settings(self.output)

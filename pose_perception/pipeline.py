@@ -37,11 +37,11 @@ from pose_perception.people import UNTRACKED, Person
 from pose_perception.skeletons import Skeleton
 from pose_perception.smoothing import KeypointSmoother
 from pose_perception.tracking import (
-    COCO_SIGMAS,
     PoseTracker,
-    TrackerConfig,
+    box_containment,
     box_iou,
     object_keypoint_similarity,
+    oks_sigmas,
 )
 
 MIN_BOX_KEYPOINTS = 4  # confident keypoints needed before a box is derived from a pose
@@ -80,8 +80,9 @@ class PosePipeline:
         self.detector = (
             detector if detector is not None else build_detector(config.detector, est.device, threads)
         )
-        self._sigmas = _sigmas(self.estimator.skeleton)
-        self.tracker = PoseTracker(self._tracker_config(config))
+        skeleton = self.estimator.skeleton
+        self._sigmas = oks_sigmas(skeleton.num_keypoints, skeleton.sigmas)
+        self.tracker = PoseTracker(config.tracker, self._sigmas)
         self.smoother = KeypointSmoother(config.smoothing)
         # Milliseconds per stage of the last process() call, for diagnostics and benchmarks.
         self.timings: dict[str, float] = {}
@@ -111,12 +112,9 @@ class PosePipeline:
             self.detector.filter = config.detector.filter()
         if config.detector.interval != old.detector.interval:
             self._detect_next = True
-        self.tracker.config = self._tracker_config(config).validate()
+        self.tracker.config = config.tracker
         if config.smoothing != old.smoothing:
             self.smoother = KeypointSmoother(config.smoothing)  # filters hold their config
-
-    def _tracker_config(self, config: Config) -> TrackerConfig:
-        return dataclasses.replace(TrackerConfig(), sigmas=tuple(self._sigmas))
 
     @property
     def skeleton(self) -> Skeleton:
@@ -357,23 +355,6 @@ def pose_nms(
         if all(oks[j, i] <= max_oks for j in kept):
             kept.append(i)
     return kept
-
-
-def _sigmas(skeleton: Skeleton) -> np.ndarray:
-    """OKS sigmas of the skeleton; the COCO mean for schemas that publish none."""
-    if skeleton.sigmas is not None:
-        return np.asarray(skeleton.sigmas, np.float64)
-    return np.full(skeleton.num_keypoints, float(np.mean(COCO_SIGMAS)))
-
-
-def box_containment(inner: np.ndarray, outer: np.ndarray) -> np.ndarray:
-    """(T, N): fraction of each ``inner`` box's area inside each ``outer`` box."""
-    a, b = np.asarray(inner, np.float64).reshape(-1, 4), np.asarray(outer, np.float64).reshape(-1, 4)
-    lt = np.maximum(a[:, None, :2], b[None, :, :2])
-    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.prod(np.clip(rb - lt, 0.0, None), axis=2)
-    area = np.prod(np.clip(a[:, 2:] - a[:, :2], 0.0, None), axis=1)
-    return inter / np.maximum(area, 1e-12)[:, None]
 
 
 def full_frame_box(shape: tuple[int, ...]) -> np.ndarray:

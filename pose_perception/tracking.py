@@ -1,27 +1,31 @@
 """Multi-person pose tracking: constant-velocity Kalman boxes + IoU/OKS Hungarian matching.
 
 The design follows the SORT family (Bewley et al. 2016, "Simple Online and Realtime
-Tracking"; ByteTrack's two-stage association, Zhang et al. 2022), written from the
-standard equations: a Kalman filter on (cx, cy, w, h) and their velocities, driven by
-the real time between stamps so dropped or skipped frames predict correctly. Poses add
-a second cue: the OKS between a track's last keypoints (moved with the prediction) and
-a detection's, which separates people whose boxes overlap at a crossing.
+Tracking"; DeepSORT's matching cascade, Wojke et al. 2017; OC-SORT's observation-centric
+recovery, Cao et al. 2023), written from the standard equations: a Kalman filter on
+(cx, cy, w, h) and their velocities, driven by the real time between stamps so dropped
+or skipped frames predict correctly. Poses add a second cue: the OKS between a track's
+last keypoints (moved with the prediction) and a detection's, which separates people
+whose boxes overlap at a crossing.
 
 Ids: a track gets an id when it is confirmed (``min_hits`` matches in a row); ids start
 at 1, are never reused within a tracker's life, and 0 (``people.UNTRACKED``) is what
 tentative detections report. Unmatched confirmed tracks go *lost* and keep predicting,
-so a person re-detected after an occlusion shorter than ``max_missing_s`` keeps its id.
+so a person re-detected after an occlusion shorter than ``max_missing_s`` keeps its id:
+near the predicted box, or (having stopped or turned back unseen) near the last one.
 """
 
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from pose_perception.people import UNTRACKED
+from pose_perception.settings import check_settings, setting
 from pose_perception.skeletons import COCO17
 
 COCO_SIGMAS = np.asarray(COCO17.sigmas, np.float64)  # the built-in skeleton carries them
@@ -29,54 +33,58 @@ COCO_SIGMAS = np.asarray(COCO17.sigmas, np.float64)  # the built-in skeleton car
 
 @dataclass
 class TrackerConfig:
-    """Tracker tuning; the defaults hold ids through 2 s occlusions at 30 fps with noisy boxes."""
+    """Tracker tuning (the ``tracker`` config section / ROS parameters); the defaults hold
+    ids through 2 s occlusions at 30 fps with noisy boxes (test/test_tracking.py)."""
 
-    min_hits: int = 3  # consecutive matches before a track is confirmed and named
-    max_missing_s: float = 3.0  # a lost track is removed after this long unmatched
-    max_missing_frames: int | None = None  # optional: also remove after this many missed updates
-    iou_weight: float = 0.5  # similarity = w·IoU + (1 − w)·OKS
-    min_similarity: float = 0.2  # below this a track/detection pair never matches
-    min_lost_similarity: float = 0.1  # looser gate for lost tracks, whose prediction has drifted
-    min_oks: float = 0.2  # pose gate: a detection this unlike a track's pose never matches it
-    keypoint_score_threshold: float = 0.3  # keypoints below this are left out of OKS
-    min_detection_score: float = 0.0  # weaker detections never start a new track
-    measurement_std: float = 0.05  # box measurement noise, fraction of box size
-    acceleration_std: float = 0.5  # process noise: acceleration, fraction of box size per s²
-    sigmas: tuple[float, ...] | None = None  # OKS sigmas; None = COCO-17 (needs K = 17)
+    min_hits: int = setting(
+        3, "consecutive matches before a track is confirmed and gets an id", min=1, max=100
+    )
+    max_missing_s: float = setting(
+        3.0,
+        "s; a lost track is removed after this long unmatched (occlusions shorter keep the id)",
+        min=0.0,
+        max=600.0,
+    )
+    max_missing_frames: int = setting(
+        0, "also remove a lost track after this many missed frames; 0 = no frame limit", min=0, max=100000
+    )
+    iou_weight: float = setting(0.5, "similarity = w*IoU + (1-w)*OKS (pose similarity)", min=0.0, max=1.0)
+    min_similarity: float = setting(
+        0.2, "a track and a person less similar than this never match", min=0.0, max=1.0
+    )
+    min_lost_similarity: float = setting(
+        0.1, "looser gate for lost tracks, whose prediction has drifted", min=0.0, max=1.0
+    )
+    min_oks: float = setting(
+        0.2, "pose gate: a person this unlike a track's pose never matches it", min=0.0, max=1.0
+    )
+    stale_spread: float = setting(
+        1.0,
+        "lost tracks whose position variance exceeds this x the OKS variance are matched last",
+        min=1e-3,
+        max=100.0,
+    )
+    keypoint_score_threshold: float = setting(
+        0.3, "keypoints below this score are left out of the pose similarity", min=0.0, max=1.0
+    )
+    min_detection_score: float = setting(0.0, "weaker people never start a new track", min=0.0, max=1.0)
+    measurement_std: float = setting(
+        0.05, "box measurement noise, fraction of the box size", min=1e-4, max=10.0
+    )
+    acceleration_std: float = setting(
+        0.5, "process noise: acceleration, fraction of the box size per s^2", min=1e-4, max=100.0
+    )
+    size_velocity_tau_s: float = setting(
+        1.0, "s; box-size rates fade with this time constant (no stride swing extrapolated); 0 = never",
+        min=0.0, max=600.0,
+    )  # fmt: skip
 
     def validate(self) -> TrackerConfig:
         """Raise ValueError naming the bad field; return self for chaining."""
-        checks = (
-            (self.min_hits >= 1, f"min_hits must be >= 1, got {self.min_hits}"),
-            (self.max_missing_s >= 0, f"max_missing_s must be >= 0, got {self.max_missing_s}"),
-            (
-                self.max_missing_frames is None or self.max_missing_frames >= 1,
-                f"max_missing_frames must be None or >= 1, got {self.max_missing_frames}",
-            ),
-            (0.0 <= self.iou_weight <= 1.0, f"iou_weight must be in [0, 1], got {self.iou_weight}"),
-            (
-                0.0 <= self.min_similarity <= 1.0,
-                f"min_similarity must be in [0, 1], got {self.min_similarity}",
-            ),
-            (
-                0.0 <= self.min_lost_similarity <= 1.0,
-                f"min_lost_similarity must be in [0, 1], got {self.min_lost_similarity}",
-            ),
-            (0.0 <= self.min_oks <= 1.0, f"min_oks must be in [0, 1], got {self.min_oks}"),
-            (
-                0.0 <= self.keypoint_score_threshold <= 1.0,
-                f"keypoint_score_threshold must be in [0, 1], got {self.keypoint_score_threshold}",
-            ),
-            (self.measurement_std > 0, f"measurement_std must be > 0, got {self.measurement_std}"),
-            (self.acceleration_std > 0, f"acceleration_std must be > 0, got {self.acceleration_std}"),
-            (
-                self.sigmas is None or all(s > 0 for s in self.sigmas),
-                "sigmas must all be > 0",
-            ),
-        )
-        for ok, message in checks:
-            if not ok:
-                raise ValueError(f"TrackerConfig: {message}")
+        try:
+            check_settings(self)
+        except ValueError as err:
+            raise ValueError(f"TrackerConfig: {err}") from None
         return self
 
 
@@ -85,11 +93,21 @@ class BoxKalman:
 
     Noise scales with the box size (as in DeepSORT), so near and far people are treated
     alike; process noise is the continuous white-acceleration model integrated over dt.
+    With ``size_velocity_tau_s`` the size rates (vw, vh) decay with that time constant
+    (a first-order Gauss-Markov velocity, Singer 1970): a walker's box width swings with
+    the stride, and extrapolating that swing through a 2 s gap shrinks the box to nothing.
     """
 
-    def __init__(self, box: np.ndarray, measurement_std: float, acceleration_std: float) -> None:
+    def __init__(
+        self,
+        box: np.ndarray,
+        measurement_std: float,
+        acceleration_std: float,
+        size_velocity_tau_s: float | None = None,
+    ) -> None:
         self.measurement_std = measurement_std
         self.acceleration_std = acceleration_std
+        self.size_velocity_tau_s = size_velocity_tau_s
         z = box_to_cxcywh(box)
         self.x = np.concatenate([z, np.zeros(4)])
         scale = self._scale(z)
@@ -106,6 +124,11 @@ class BoxKalman:
         dt = max(dt, 0.0)
         f = np.eye(8)
         f[:4, 4:] = dt * np.eye(4)
+        if self.size_velocity_tau_s:  # size rates decay: ∫₀ᵈᵗ e^(−s/τ) ds = τ(1 − e^(−dt/τ))
+            tau = self.size_velocity_tau_s
+            decay = np.exp(-dt / tau)
+            f[[2, 3], [6, 7]] = tau * (1.0 - decay)
+            f[[6, 7], [6, 7]] = decay
         q_acc = (self.acceleration_std * self._scale(self.x[:4])) ** 2
         q = np.zeros((8, 8))
         idx = np.arange(4)
@@ -184,8 +207,15 @@ class Track:
 class PoseTracker:
     """Online multi-person tracker; call ``update`` once per frame with that frame's people."""
 
-    def __init__(self, config: TrackerConfig | None = None) -> None:
+    def __init__(
+        self, config: TrackerConfig | None = None, sigmas: Sequence[float] | np.ndarray | None = None
+    ) -> None:
+        """``sigmas``: per-keypoint OKS sigmas of the skeleton (None: COCO-17's when K = 17,
+        else their mean for every keypoint)."""
         self.config = (config or TrackerConfig()).validate()
+        if sigmas is not None and not all(s > 0 for s in sigmas):
+            raise ValueError("PoseTracker: sigmas must all be > 0")
+        self.sigmas = None if sigmas is None else np.asarray(sigmas, np.float64)
         self._tracks: list[Track] = []
         self._next_id = 1
         self._stamp: float | None = None
@@ -263,48 +293,111 @@ class PoseTracker:
     def _associate(
         self, boxes: np.ndarray, keypoints: np.ndarray, keypoint_scores: np.ndarray, assigned: np.ndarray
     ) -> None:
-        """Two stages (ByteTrack-like): named (confirmed and lost) tracks, then tentative ones.
+        """Fresh tracks first, then stale ones; each group by prediction, then by last observation.
 
-        Named tracks are matched in one global assignment: splitting them into "seen last
-        frame" and "lost" stages was measured to swap ids at crossings, where one person's
-        missed detection lets the other's track grab the wrong box greedily.
+        Fresh tracks (tentative, confirmed, and lost but not yet stale, see ``_is_stale``)
+        share one global assignment: splitting them by state was measured to swap ids at
+        crossings and at start-up, where a track whose person was missed grabs an overlapping
+        person's box greedily while that person's own track (lost a frame, or still
+        tentative) waits its turn. Stale tracks come after them, as in DeepSORT's matching
+        cascade (Wojke et al. 2017): their prediction has spread so wide that it would
+        outscore a fresh track on that track's own person. A group's named tracks left over
+        get a second chance against where they were last seen (OC-SORT's observation-centric
+        recovery, Cao et al. 2023): a person who turned back or stopped while unseen is
+        there, not where the constant-velocity prediction has carried the track.
         """
         if not len(boxes) or not self._tracks:
             return
-        sim, oks = self._similarity(boxes, keypoints, keypoint_scores)
         cfg = self.config
-        gated = np.where(np.isnan(oks) | (oks >= cfg.min_oks), sim, -1.0)
-        named = [i for i, t in enumerate(self._tracks) if t.state is not TrackState.TENTATIVE]
-        tentative = [i for i, t in enumerate(self._tracks) if t.state is TrackState.TENTATIVE]
-        for group in (named, tentative):
-            free = np.flatnonzero(assigned < 0)
-            if not group or not len(free):
-                continue
-            lost = np.array([self._tracks[i].state is TrackState.LOST for i in group])
-            gate = np.where(lost, cfg.min_lost_similarity, cfg.min_similarity)[:, None]
-            sub = gated[np.ix_(np.array(group, np.int64), free)]
-            rows, cols = linear_sum_assignment(-np.where(sub >= gate, sub, -1.0))
-            for r, c in zip(rows, cols, strict=True):
-                if sub[r, c] >= gate[r, 0]:
-                    assigned[free[c]] = group[r]
+        sigmas = self._sigmas(keypoints.shape[1]) if keypoints.shape[1] else COCO_SIGMAS
+        stale = [self._is_stale(t, sigmas) for t in self._tracks]
+        fresh_rows = [i for i, s in enumerate(stale) if not s]
+        stale_rows = [i for i, s in enumerate(stale) if s]
+        predicted = self._gated(*self._similarity(self._tracks, boxes, keypoints, keypoint_scores))
+        lost = np.array([t.state is TrackState.LOST for t in self._tracks])
+        gate = np.where(lost, cfg.min_lost_similarity, cfg.min_similarity)
+        for rows in (fresh_rows, stale_rows):
+            self._assign(rows, predicted, gate, assigned)
+            self._recover(rows, boxes, keypoints, keypoint_scores, assigned)
+
+    def _is_stale(self, track: Track, sigmas: np.ndarray) -> bool:
+        """Lost, and predicted less precisely than OKS tolerates a keypoint: matched last.
+
+        Past that point (about 0.4 s unseen with the default noise, whatever the box size)
+        the widened OKS kernel scores the prediction's spread more than the pose's likeness.
+        """
+        if track.state is not TrackState.LOST:
+            return False
+        w, h = np.clip(track.box[2:] - track.box[:2], 1.0, None)
+        keypoint_var = w * h * float(np.mean((2.0 * sigmas) ** 2))  # the OKS kernel variance
+        return track.kalman.position_variance > self.config.stale_spread * keypoint_var
+
+    def _recover(
+        self,
+        rows: list[int],
+        boxes: np.ndarray,
+        keypoints: np.ndarray,
+        keypoint_scores: np.ndarray,
+        assigned: np.ndarray,
+    ) -> None:
+        """Match still-unmatched named tracks of ``rows`` by their last observed box and pose."""
+        taken = set(assigned.tolist())
+        missing = [i for i in rows if self._tracks[i].state is not TrackState.TENTATIVE and i not in taken]
+        if not missing or not (assigned < 0).any():
+            return
+        tracks = [self._tracks[i] for i in missing]
+        full = np.full((len(self._tracks), len(boxes)), -1.0)
+        full[missing] = self._gated(
+            *self._similarity(tracks, boxes, keypoints, keypoint_scores, observed=True)
+        )
+        self._assign(missing, full, np.full(len(self._tracks), self.config.min_similarity), assigned)
+
+    def _gated(self, sim: np.ndarray, oks: np.ndarray) -> np.ndarray:
+        """Similarity with pairs failing the pose gate set to −1 (never matched)."""
+        return np.where(np.isnan(oks) | (oks >= self.config.min_oks), sim, -1.0)
+
+    @staticmethod
+    def _assign(rows: list[int], sim: np.ndarray, gate: np.ndarray, assigned: np.ndarray) -> None:
+        """Hungarian assignment of tracks ``rows`` to still-free detections; ``gate`` is per track."""
+        free = np.flatnonzero(assigned < 0)
+        if not rows or not len(free):
+            return
+        index = np.array(rows, np.int64)
+        sub = sim[np.ix_(index, free)]
+        ok = sub >= gate[index, None]
+        r_idx, c_idx = linear_sum_assignment(-np.where(ok, sub, -1.0))
+        for r, c in zip(r_idx, c_idx, strict=True):
+            if ok[r, c]:
+                assigned[free[c]] = rows[r]
 
     def _similarity(
-        self, boxes: np.ndarray, keypoints: np.ndarray, keypoint_scores: np.ndarray
+        self,
+        tracks: list[Track],
+        boxes: np.ndarray,
+        keypoints: np.ndarray,
+        keypoint_scores: np.ndarray,
+        observed: bool = False,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """(T, N) similarity (IoU of predicted boxes blended with OKS) and the OKS (NaN: no pose).
+        """(T, N) similarity (IoU blended with OKS) and the OKS (NaN: no pose).
 
-        The OKS tolerance grows with the track's position uncertainty, so a track
+        Tracks are taken where predicted now, or with ``observed`` where last matched. The
+        predicted OKS tolerance grows with the track's position uncertainty, so a track
         predicted through an occlusion can still be recognised where it reappears.
         """
-        pred = np.array([t.box for t in self._tracks])
+        if observed:
+            pred = np.array([t.last_box for t in tracks])
+            track_kps = np.array([t.keypoints for t in tracks])
+            extra_var = np.zeros(len(tracks))
+        else:
+            pred = np.array([t.box for t in tracks])
+            track_kps = np.array([t.moved_keypoints() for t in tracks])
+            extra_var = np.array([t.kalman.position_variance for t in tracks])
         iou = box_iou(pred, boxes)
         nan = np.full_like(iou, np.nan)
         if self.config.iou_weight >= 1.0 or keypoints.shape[1] == 0:
             return iou, nan
-        track_kps = np.array([t.moved_keypoints() for t in self._tracks])
-        track_ok = np.array([t.keypoint_scores for t in self._tracks]) >= self.config.keypoint_score_threshold
+        track_ok = np.array([t.keypoint_scores for t in tracks]) >= self.config.keypoint_score_threshold
         det_ok = keypoint_scores >= self.config.keypoint_score_threshold
-        extra_var = np.array([t.kalman.position_variance for t in self._tracks])
         oks = object_keypoint_similarity(
             track_kps, track_ok, keypoints, det_ok, pred, self._sigmas(keypoints.shape[1]), extra_var
         )
@@ -313,14 +406,9 @@ class PoseTracker:
         return sim, oks
 
     def _sigmas(self, num_keypoints: int) -> np.ndarray:
-        if self.config.sigmas is not None:
-            sigmas = np.asarray(self.config.sigmas, np.float64)
-        elif num_keypoints == len(COCO_SIGMAS):
-            sigmas = COCO_SIGMAS
-        else:
-            sigmas = np.full(num_keypoints, float(np.mean(COCO_SIGMAS)))  # unknown schema: average
+        sigmas = oks_sigmas(num_keypoints, self.sigmas)
         if len(sigmas) != num_keypoints:
-            raise ValueError(f"TrackerConfig.sigmas has {len(sigmas)} entries for {num_keypoints} keypoints")
+            raise ValueError(f"PoseTracker: {len(sigmas)} sigmas for {num_keypoints} keypoints")
         return sigmas
 
     # -- track life -----------------------------------------------------------------
@@ -347,7 +435,7 @@ class PoseTracker:
         self, box: np.ndarray, score: float, kps: np.ndarray, kp_scores: np.ndarray, stamp: float
     ) -> Track:
         cfg = self.config
-        kalman = BoxKalman(box, cfg.measurement_std, cfg.acceleration_std)
+        kalman = BoxKalman(box, cfg.measurement_std, cfg.acceleration_std, cfg.size_velocity_tau_s or None)
         track = Track(kalman, kps.copy(), kp_scores.copy(), kalman.box, stamp, float(score))
         if cfg.min_hits <= 1:
             self._confirm(track)
@@ -360,12 +448,21 @@ class PoseTracker:
         if track.state is TrackState.TENTATIVE:
             return False
         cfg = self.config
-        if cfg.max_missing_frames is not None and track.missed > cfg.max_missing_frames:
+        if cfg.max_missing_frames and track.missed > cfg.max_missing_frames:
             return False
         return stamp - track.last_seen <= cfg.max_missing_s
 
 
 # -- geometry ---------------------------------------------------------------------------
+
+
+def oks_sigmas(num_keypoints: int, sigmas: Sequence[float] | np.ndarray | None = None) -> np.ndarray:
+    """OKS sigmas: the given ones, COCO-17's for 17 keypoints, else the COCO mean for each."""
+    if sigmas is not None:
+        return np.asarray(sigmas, np.float64)
+    if num_keypoints == len(COCO_SIGMAS):
+        return COCO_SIGMAS
+    return np.full(num_keypoints, float(np.mean(COCO_SIGMAS)))
 
 
 def box_to_cxcywh(box: np.ndarray) -> np.ndarray:
@@ -380,14 +477,26 @@ def cxcywh_to_box(z: np.ndarray) -> np.ndarray:
 
 def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Pairwise IoU of (T,4) and (N,4) x1,y1,x2,y2 boxes → (T,N)."""
+    inter, area_a, area_b = _intersections(a, b)
+    union = area_a[:, None] + area_b[None, :] - inter
+    return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0)
+
+
+def box_containment(inner: np.ndarray, outer: np.ndarray) -> np.ndarray:
+    """(T, N): fraction of each ``inner`` box's area inside each ``outer`` box."""
+    inter, area, _ = _intersections(inner, outer)
+    return inter / np.maximum(area, 1e-12)[:, None]
+
+
+def _intersections(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(T,N) intersection areas of two box sets, and each set's areas."""
     a, b = np.asarray(a, np.float64).reshape(-1, 4), np.asarray(b, np.float64).reshape(-1, 4)
     lt = np.maximum(a[:, None, :2], b[None, :, :2])
     rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
     inter = np.prod(np.clip(rb - lt, 0.0, None), axis=2)
     area_a = np.prod(np.clip(a[:, 2:] - a[:, :2], 0.0, None), axis=1)
     area_b = np.prod(np.clip(b[:, 2:] - b[:, :2], 0.0, None), axis=1)
-    union = area_a[:, None] + area_b[None, :] - inter
-    return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0)
+    return inter, area_a, area_b
 
 
 def object_keypoint_similarity(
