@@ -43,7 +43,18 @@ setup(
         # torch is never a hard requirement: an unpinned torch pulls GB of CUDA wheels,
         # and robots usually run ONNX Runtime only. Install torch yourself (pinned).
         "torch": ["torch>=2.1", "onnx>=1.15"],
-        "train": ["torch>=2.1", "onnx>=1.15", "pycocotools>=2.0.7"],
+        # albumentations/albucore are NOT listed: they require opencv-python-headless,
+        # whose cv2/ folder would overwrite our contrib build's. scripts/setup_env.sh
+        # installs them with --no-deps; their other runtime deps are listed here.
+        "train": [
+            "torch>=2.1",
+            "onnx>=1.15",
+            "pycocotools>=2.0.7",
+            "matplotlib>=3.7",
+            "pydantic>=2.9.2",  # albumentations
+            "simsimd>=5.9.2",  # albucore
+            "stringzilla>=3.10.4",  # albucore
+        ],
         "gpu": ["onnxruntime-gpu>=1.16"],
         # The ROS 2 node's Python side; rclpy and message packages come from the ROS
         # install (or the ros-jazzy-* wheels: scripts/setup_ros_env.sh).

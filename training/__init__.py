@@ -1,5 +1,5 @@
 """Training recipes for RTMPose (installed as ``pose_perception.training``).
 
-The trainer, data pipeline and evaluation land with the training issue; the folder
-exists now so that packaging and imports are settled from the start.
+``train`` (trainer), ``evaluate`` (COCO OKS AP), ``export`` (ONNX + TensorRT) are
+runnable modules; docs/training.md describes the recipe and its sources.
 """

@@ -1,0 +1,79 @@
+"""Build the network a config describes and load weights to start from.
+
+Fine-tuning keeps what fits: with the same schema and input size an official
+checkpoint loads strictly (core loader); otherwise the backbone loads strictly and the
+head stays freshly initialised, because the head's first layer has one output per
+keypoint and its SimCC classifiers one output per bin.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+
+import torch
+
+from pose_perception.codec import SimCCCodec
+from pose_perception.models import RTMPose, get_variant, load_checkpoint
+from pose_perception.models.rtmpose import CheckpointMismatchError, RTMPoseVariant, read_state_dict
+from pose_perception.skeletons import Skeleton, get_skeleton
+from pose_perception.training.config import TrainConfig
+
+
+def variant_for(cfg: TrainConfig) -> RTMPoseVariant:
+    """The named variant, with ``input_size``/``sigma`` overrides. Without an explicit
+    sigma a new input size scales the official 256×192 sigma linearly (the official
+    384×288 configs use 6.93/7.55, close to 4.9/5.66 × 1.5)."""
+    base = get_variant(cfg.arch)
+    if cfg.input_size is None:
+        return replace(base, sigma=cfg.sigma or base.sigma)
+    width, height = cfg.input_size
+    if width % 32 or height % 32:
+        raise ValueError(f"input_size {cfg.input_size} must be multiples of 32 (the backbone stride)")
+    ratio_x, ratio_y = width / base.input_size[0], height / base.input_size[1]
+    sigma = cfg.sigma or (base.sigma[0] * ratio_x, base.sigma[1] * ratio_y)
+    return replace(base, input_size=(width, height), sigma=sigma)
+
+
+def skeleton_for(cfg: TrainConfig) -> Skeleton:
+    return get_skeleton(cfg.skeleton)
+
+
+def codec_for(variant: RTMPoseVariant) -> SimCCCodec:
+    return SimCCCodec(variant.input_size, variant.sigma, variant.simcc_split_ratio)
+
+
+def build_model(cfg: TrainConfig) -> RTMPose:
+    return RTMPose(variant_for(cfg), skeleton_for(cfg).num_keypoints)
+
+
+def load_pretrained(model: RTMPose, path: str | os.PathLike[str]) -> str:
+    """Load ``path`` into ``model``; returns "full" or "backbone" (head re-initialised)."""
+    try:
+        load_checkpoint(model, path)
+        return "full"
+    except CheckpointMismatchError:
+        pass
+    state = read_state_dict(path)
+    backbone = {k.removeprefix("backbone."): v for k, v in state.items() if k.startswith("backbone.")}
+    if not backbone:
+        raise CheckpointMismatchError(f"{path}: no backbone.* weights to fine-tune from")
+    try:
+        model.backbone.load_state_dict(backbone, strict=True)
+    except RuntimeError as err:
+        message = f"{path}: backbone does not match {model.variant.name}: {err}"
+        raise CheckpointMismatchError(message) from None
+    return "backbone"
+
+
+def training_state_dict(path: str | os.PathLike[str], use_ema: bool = True) -> dict[str, torch.Tensor]:
+    """Model weights from one of our training checkpoints (EMA weights when present and
+    ``use_ema``), or a plain/MMEngine state dict."""
+    from pose_perception.models.safe_load import safe_torch_load
+
+    obj = safe_torch_load(path)
+    if isinstance(obj, dict) and "model" in obj and "optimizer" in obj:
+        if use_ema and obj.get("ema") is not None:
+            return obj["ema"]["module"]
+        return obj["model"]
+    return read_state_dict(path)
