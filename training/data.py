@@ -78,20 +78,11 @@ def load_instances(
         visible = (kps[:, 2] > 0).astype(np.float32)
         if visible.sum() == 0:
             continue
-        im = images[int(ann["image_id"])]
-        box = clipped_box(ann["bbox"], int(im["width"]), int(im["height"]))
-        if box[2] - box[0] < 1 or box[3] - box[1] < 1:
-            continue
-        out.append(
-            Instance(
-                image_path=os.path.join(image_root, im["file_name"]),
-                image_id=int(im["id"]),
-                bbox=box,
-                keypoints=kps[:, :2].copy(),
-                visible=visible,
-                ann_id=int(ann.get("id", -1)),
-            )
-        )
+        image = images[int(ann["image_id"])]
+        ann_id = int(ann.get("id", -1))
+        instance = _instance(image, ann["bbox"], image_root, kps[:, :2].copy(), visible, ann_id=ann_id)
+        if instance is not None:
+            out.append(instance)
     return out
 
 
@@ -112,21 +103,31 @@ def load_detections(
     for det in read_json(bbox_file):
         if int(det.get("category_id", cat)) not in (1, cat) or float(det.get("score", 1.0)) < min_score:
             continue
-        im = images[int(det["image_id"])]
-        box = clipped_box(det["bbox"], int(im["width"]), int(im["height"]))
-        if box[2] - box[0] < 1 or box[3] - box[1] < 1:
-            continue
-        out.append(
-            Instance(
-                image_path=os.path.join(image_root, im["file_name"]),
-                image_id=int(im["id"]),
-                bbox=box,
-                keypoints=zeros,
-                visible=np.zeros(num_keypoints, np.float32),
-                score=float(det.get("score", 1.0)),
-            )
+        image = images[int(det["image_id"])]
+        hidden = np.zeros(num_keypoints, np.float32)
+        instance = _instance(
+            image, det["bbox"], image_root, zeros, hidden, score=float(det.get("score", 1.0))
         )
+        if instance is not None:
+            out.append(instance)
     return out
+
+
+def _instance(
+    image: dict[str, Any],
+    bbox_xywh: Any,
+    image_root: str | os.PathLike[str],
+    keypoints: np.ndarray,
+    visible: np.ndarray,
+    ann_id: int = -1,
+    score: float = 1.0,
+) -> Instance | None:
+    """An instance with its COCO box clipped to the image; None if nothing is left of it."""
+    box = clipped_box(bbox_xywh, int(image["width"]), int(image["height"]))
+    if box[2] - box[0] < 1 or box[3] - box[1] < 1:
+        return None
+    path = os.path.join(image_root, image["file_name"])
+    return Instance(path, int(image["id"]), box, keypoints, visible, ann_id, score)
 
 
 def read_image(path: str) -> np.ndarray:
