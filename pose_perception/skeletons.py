@@ -71,6 +71,16 @@ class Skeleton:
             "sigmas": None if self.sigmas is None else list(self.sigmas),
         }
 
+    def coco_category(self, category_id: int = 1) -> dict[str, Any]:
+        """The COCO keypoint ``categories`` entry (1-based skeleton) for dataset files."""
+        return {
+            "id": category_id,
+            "name": "person",
+            "supercategory": "person",
+            "keypoints": list(self.keypoint_names),
+            "skeleton": [[a + 1, b + 1] for a, b in self.links],
+        }
+
     @classmethod
     def from_dict(cls, data: dict[str, Any], source: str = "skeleton") -> Skeleton:
         """Build from plain data; links/flip pairs may name keypoints or give indices."""

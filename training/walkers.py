@@ -19,18 +19,6 @@ import numpy as np
 from pose_perception.skeletons import COCO17
 
 
-def coco_categories() -> list[dict[str, object]]:
-    return [
-        {
-            "id": 1,
-            "name": "person",
-            "supercategory": "person",
-            "keypoints": list(COCO17.keypoint_names),
-            "skeleton": [[a + 1, b + 1] for a, b in COCO17.links],
-        }
-    ]
-
-
 def write_walker_coco(
     out_dir: str,
     split: str = "train",
@@ -82,7 +70,7 @@ def write_walker_coco(
             )
     path = os.path.join(out_dir, f"{split}.json")
     with open(path, "w", encoding="utf-8") as f:
-        json.dump({"images": images, "annotations": annotations, "categories": coco_categories()}, f)
+        json.dump({"images": images, "annotations": annotations, "categories": [COCO17.coco_category()]}, f)
     return path
 
 

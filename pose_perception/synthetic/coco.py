@@ -28,6 +28,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from pose_perception.skeletons import COCO17
 from pose_perception.synthetic.body import COCO_KEYPOINTS, COCO_SKELETON
 from pose_perception.synthetic.raster import RenderResult, render_scene
 from pose_perception.synthetic.scene import Scene, sample_scene
@@ -207,15 +208,7 @@ def write_coco_dataset(
         "licenses": [],
         "images": images,
         "annotations": annotations,
-        "categories": [
-            {
-                "id": 1,
-                "name": "person",
-                "supercategory": "person",
-                "keypoints": list(COCO_KEYPOINTS),
-                "skeleton": [[a + 1, b + 1] for a, b in COCO_SKELETON],
-            }
-        ],
+        "categories": [COCO17.coco_category()],
     }
     path = out / "annotations.json"
     path.write_text(json.dumps(data, separators=(",", ":")), encoding="utf-8")
