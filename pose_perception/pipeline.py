@@ -83,18 +83,12 @@ class PosePipeline:
         skeleton = self.estimator.skeleton
         self._sigmas = oks_sigmas(skeleton.num_keypoints, skeleton.sigmas)
         self.tracker = PoseTracker(config.tracker, self._sigmas)
-        self.smoother = KeypointSmoother(config.smoothing)
         # Milliseconds per stage of the last process() call, for diagnostics and benchmarks.
         self.timings: dict[str, float] = {}
-        self.frames = 0
         self.detector_runs = 0
         self.last_box_source = ""
-        self._previous: list[Person] = []  # unsmoothed people of the last frame
-        self._previous_boxes = np.zeros((0, 4), np.float32)  # their pose-derived boxes
-        self._previous_seen = np.zeros(0, bool)  # ... and whether the last detector run saw them
-        self._stamp: float | None = None
         self._since_detection = 0
-        self._detect_next = True
+        self.reset()
 
     # -- configuration ------------------------------------------------------------------
 
@@ -124,10 +118,10 @@ class PosePipeline:
         """Forget everyone (tracks, smoothing, pose-derived boxes); ids keep counting up."""
         self.tracker.reset()
         self.smoother = KeypointSmoother(self._config.smoothing)
-        self._previous = []
-        self._previous_boxes = np.zeros((0, 4), np.float32)
-        self._previous_seen = np.zeros(0, bool)
-        self._stamp = None
+        self._previous: list[Person] = []  # unsmoothed people of the last frame
+        self._previous_boxes = np.zeros((0, 4), np.float32)  # their pose-derived boxes
+        self._previous_seen = np.zeros(0, bool)  # ... and whether the last detector run saw them
+        self._stamp: float | None = None
         self._detect_next = True
 
     # -- per frame ----------------------------------------------------------------------
@@ -169,7 +163,6 @@ class PosePipeline:
         self._plan_next(frame_boxes, people)
         self._previous, self._previous_boxes, self._stamp = people, pose_boxes, stamp
         self._previous_seen = frame_boxes.seen[kept]
-        self.frames += 1
         self.last_box_source = frame_boxes.source
         box_stage = "detect_ms" if frame_boxes.source == "detector" else "boxes_ms"
         self.timings = {
