@@ -259,14 +259,16 @@ def test_all_crops_go_to_the_model_in_one_call(onnx_pipeline: PosePipeline) -> N
 
 def test_full_frame_detector_then_pose_boxes_then_detector(onnx_pipeline: PosePipeline) -> None:
     image = np.random.default_rng(1).integers(0, 256, (240, 320, 3), np.uint8)
-    sources = []
+    sources, stages = [], []
     for i in range(7):
         onnx_pipeline.process(image, i / 30)
         sources.append(onnx_pipeline.last_box_source)
-    # interval 3: the detector on frame 0, pose-derived boxes after it, the detector again
-    assert sources[0] == "detector" and "poses" in sources
-    assert onnx_pipeline.detector_runs < 7
-    assert "detect_ms" in onnx_pipeline.timings or "boxes_ms" in onnx_pipeline.timings
+        stages.append("detect_ms" if "detect_ms" in onnx_pipeline.timings else "boxes_ms")
+    # interval 3: the detector on frames 0, 3, 6; pose-derived boxes in between (random
+    # weights score far above redetect_score, so nothing triggers an early detection)
+    assert sources == ["detector", "poses", "poses"] * 2 + ["detector"]
+    assert onnx_pipeline.detector_runs == 3
+    assert stages == ["detect_ms" if s == "detector" else "boxes_ms" for s in sources]
 
 
 def test_config_changes_apply_at_run_time(onnx_pipeline: PosePipeline) -> None:
