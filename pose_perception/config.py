@@ -31,6 +31,12 @@ class EstimatorConfig:
     model: str = setting(
         "rtmpose-t", "registry name (rtmpose-t/s/m/l[-384x288]), .onnx or .pth path", read_only=True
     )
+    fallback_to_bundled: bool = setting(
+        True,
+        "if the registry model is neither cached nor downloadable, run the bundled "
+        "rtmpose-t-synthetic (trained on synthetic people; logs a warning) instead of failing",
+        read_only=True,
+    )
     arch: str = setting("", "architecture of a .pth checkpoint, e.g. rtmpose-s", read_only=True)
     backend: str = setting(
         "onnxruntime", "inference backend", choices=("onnxruntime", "torch"), read_only=True

@@ -47,13 +47,16 @@ class PoseEstimator:
         skeleton: Skeleton | str | None = None,
         threads: int | None = None,
         cache_dir: str | os.PathLike[str] | None = None,
+        fallback_to_bundled: bool = False,
     ) -> None:
         if backend not in BACKENDS:
             raise ValueError(f"unknown backend {backend!r}; use one of {', '.join(BACKENDS)}")
         self.flip_test = flip_test
         if isinstance(skeleton, str):
             skeleton = get_skeleton(skeleton)
-        self.backend, self.info = _open_backend(model, backend, device, arch, skeleton, threads, cache_dir)
+        self.backend, self.info = _open_backend(
+            model, backend, device, arch, skeleton, threads, cache_dir, fallback_to_bundled
+        )
         # Reused across calls (a fresh multi-MB batch per frame costs page faults);
         # the lock serialises callers that share this estimator.
         self._lock = threading.Lock()
@@ -75,6 +78,7 @@ class PoseEstimator:
             skeleton=config.skeleton or None,
             threads=config.threads or None,
             cache_dir=cache_dir,
+            fallback_to_bundled=config.fallback_to_bundled,
         )
 
     @property
@@ -186,6 +190,7 @@ def _open_backend(
     skeleton: Skeleton | None,
     threads: int | None,
     cache_dir: str | os.PathLike[str] | None,
+    fallback_to_bundled: bool = False,
 ) -> tuple[Backend, ModelInfo]:
     if not isinstance(model, (str, os.PathLike)):
         return _module_backend(model, backend, device, skeleton, cache_dir)
@@ -207,7 +212,9 @@ def _open_backend(
     from pose_perception import zoo
 
     if str(model) in zoo.REGISTRY:
-        file, entry = zoo.resolve(str(model), cache_dir=cache_dir, task="pose")
+        # the bundled models are ONNX files: a fallback only where ONNX Runtime runs them
+        fallback = fallback_to_bundled and backend == "onnxruntime"
+        file, entry = zoo.resolve(str(model), cache_dir=cache_dir, task="pose", fallback=fallback)
         return _open_backend(
             file, backend, device, arch or entry.arch,
             skeleton or get_skeleton(entry.skeleton), threads, cache_dir,

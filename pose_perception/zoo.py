@@ -50,6 +50,10 @@ logger = logging.getLogger(__name__)
 OFFICIAL_BASE = "https://download.openmmlab.com/mmpose/v1/projects/rtmposev1/"
 ONNX_SDK_BASE = OFFICIAL_BASE + "onnx_sdk/"
 TASKS = ("pose", "detector")
+BUNDLED_DIR = Path(__file__).resolve().parent / "bundled"
+# What resolve(..., fallback=True) uses when a model of that task is neither cached nor
+# downloadable: the small model trained on synthetic people (docs/models.md, model card).
+BUNDLED_FALLBACK = {"pose": "rtmpose-t-synthetic"}
 DETECTOR_ARCHS = ("rtmdet", "yolox")  # = detection.DETECTOR_KINDS (not imported: no cv2 here)
 MAX_MEMBER_BYTES = 2**31  # ONNX protobufs cannot be larger; guards against zip bombs
 _HEX = re.compile(r"[0-9a-f]*")
@@ -69,6 +73,7 @@ class ZooEntry:
     ``""`` = unknown (allowed only for archives, which are then checked structurally).
     ``task``: ``"pose"`` or ``"detector"``; a detector's ``arch`` is the
     :class:`~pose_perception.detection.OnnxDetector` kind (``rtmdet`` / ``yolox``).
+    ``bundled``: instead of a URL, a file shipped in ``pose_perception/bundled/``.
     ``member``: for a ``.zip`` URL, the file to extract — a bare name (``end2end.onnx``)
     matches that file name in any folder of the archive (the official zips nest it under
     ``<date>/<kind>_onnx/<stem>/``) and must match exactly one member; a name with a
@@ -86,8 +91,11 @@ class ZooEntry:
     task: str = "pose"
     member: str = ""
     input_size: tuple[int, int] | None = None
+    bundled: str = ""
 
     def __post_init__(self) -> None:
+        if bool(self.bundled) == bool(self.url):
+            raise ValueError(f"{self.name}: give a url or a bundled file name, not both or neither")
         if self.task not in TASKS:
             raise ValueError(f"{self.name}: task must be one of {TASKS}, got {self.task!r}")
         if self.task == "detector" and self.arch not in DETECTOR_ARCHS:
@@ -100,8 +108,8 @@ class ZooEntry:
 
     @property
     def filename(self) -> str:
-        """The downloaded file's name (the URL's last component)."""
-        return self.url.rsplit("/", 1)[-1]
+        """The downloaded file's name (the URL's last component), or the bundled file's."""
+        return self.bundled or self.url.rsplit("/", 1)[-1]
 
     @property
     def local_name(self) -> str:
@@ -214,6 +222,8 @@ def default_cache_dir() -> Path:
 
 
 def cached_path(entry: ZooEntry, cache_dir: str | os.PathLike[str] | None = None) -> Path:
+    if entry.bundled:
+        return BUNDLED_DIR / entry.bundled
     """Where :func:`resolve` keeps (and returns) ``entry``'s file; it may not exist yet."""
     return Path(cache_dir or default_cache_dir()) / entry.local_name
 
@@ -270,6 +280,7 @@ def resolve(
     *,
     expected_sha256: str | None = None,
     task: str | None = None,
+    fallback: bool = False,
 ) -> tuple[Path, ZooEntry]:
     """Return the verified local file of a registry model, downloading it if needed.
 
@@ -277,8 +288,47 @@ def resolve(
     ``expected_sha256`` (or ``$POSE_PERCEPTION_SHA256_<NAME>``) pins the SHA-256 (or a
     prefix of it) of the downloaded file — the zip for archives — on top of the
     registry's. ``task`` ("pose" / "detector"): refuse an entry of another task before
-    anything is downloaded.
+    anything is downloaded. ``fallback``: when the model is neither cached nor
+    downloadable, log a warning and return the bundled model of the same task and
+    keypoint schema instead (``BUNDLED_FALLBACK``); a file that fails verification is
+    still an error.
     """
+    try:
+        return _resolve(name, cache_dir, registry, timeout, progress, expected_sha256, task)
+    except ModelUnavailableError as err:
+        registry = REGISTRY if registry is None else registry
+        entry = registry[name]
+        substitute = registry.get(BUNDLED_FALLBACK.get(entry.task, ""))
+        if not fallback or substitute is None or substitute.skeleton != entry.skeleton:
+            raise
+        logger.warning(
+            "%s\nUsing the bundled %r instead: %s. It is trained on synthetic people only; "
+            "place the file above for real-world accuracy.",
+            err, substitute.name, substitute.description,
+        )  # fmt: skip
+        return resolve_bundled(substitute), substitute
+
+
+def resolve_bundled(entry: ZooEntry) -> Path:
+    """The verified path of a model shipped inside the package."""
+    path = BUNDLED_DIR / entry.bundled
+    if not path.is_file():
+        raise ModelUnavailableError(
+            f"bundled model {entry.name!r} is missing: {path} (a broken install? reinstall pose_perception)"
+        )
+    verify_file(path, entry)
+    return path
+
+
+def _resolve(
+    name: str,
+    cache_dir: str | os.PathLike[str] | None,
+    registry: dict[str, ZooEntry] | None,
+    timeout: float,
+    progress: bool,
+    expected_sha256: str | None,
+    task: str | None,
+) -> tuple[Path, ZooEntry]:
     registry = REGISTRY if registry is None else registry
     if name not in registry:
         raise KeyError(f"unknown model {name!r}; registry has: {', '.join(sorted(registry))}")
@@ -288,6 +338,8 @@ def resolve(
             f"registry model {name!r} is a {entry.task} model, not a {task} model; "
             f"{task} models: {', '.join(names(task, registry))}"
         )
+    if entry.bundled:
+        return resolve_bundled(entry), entry
     hashes = _expected_hashes(entry, expected_sha256)
     cache = Path(cache_dir or default_cache_dir())
     if entry.member:

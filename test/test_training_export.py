@@ -56,3 +56,49 @@ def test_tensorrt_build_says_why_it_cannot_run_here(trained, tmp_path, capsys):
     assert tensorrt_status() in err  # names what is missing: the package or the GPU
     assert "--minShapes=input:1x3x96x64" in err and "--maxShapes=input:16x3x96x64" in err and "--fp16" in err
     assert out.is_file() and not out.with_suffix(".engine").exists()
+
+
+def test_fp16_weights_halve_the_file_and_keep_the_outputs(trained, tmp_path, capsys):
+    import numpy as np
+    import onnx
+
+    from pose_perception import PoseEstimator
+
+    config, checkpoint = trained
+    fp32, _ = export_checkpoint(str(config), str(checkpoint), str(tmp_path / "fp32.onnx"))
+    out = tmp_path / "fp16.onnx"
+    assert (
+        main(["--config", str(config), "--checkpoint", str(checkpoint), "--out", str(out), "--fp16-weights"])
+        == 0
+    )
+    text = capsys.readouterr().out
+    difference = float(text.rsplit("difference to PyTorch fp32 ", 1)[1].split()[0])
+    sizes = out.stat().st_size, (tmp_path / "fp32.onnx").stat().st_size
+    print(f"fp16-weights vs PyTorch fp32: {difference:.2e}; bytes fp16 {sizes[0]}, fp32 {sizes[1]}")
+    assert 0 < difference < 1e-2
+    assert sizes[0] < 0.6 * sizes[1]
+    proto = onnx.load(out)
+    assert {p.key for p in proto.metadata_props} == {p.key for p in onnx.load(fp32).metadata_props}
+    assert proto.graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.FLOAT  # float32 in and out
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, (120, 100, 3), np.uint8)
+    box = np.array([[10.0, 5.0, 90.0, 115.0]])
+    half, _ = PoseEstimator(out).estimate(image, box)
+    full, _ = PoseEstimator(fp32).estimate(image, box)
+    assert np.abs(half - full).max() <= 1.0  # px: at most a SimCC bin or two where logits tie
+
+
+def test_training_models_start_from_the_official_head_init(tmp_path):
+    """Near-zero SimCC logits at step 0 (RTMCCHead init_cfg), so training starts from
+    near-uniform distributions instead of random peaks."""
+    cfg = tiny_config(tmp_path, tmp_path / "w")
+    torch.manual_seed(0)
+    model = build_model(cfg).eval()
+    with torch.no_grad():
+        simcc_x, simcc_y = model(torch.randn(2, 3, 96, 64))
+    assert simcc_x.abs().max() < 0.05 and simcc_y.abs().max() < 0.05
+    from pose_perception.models import RTMPose
+
+    default = RTMPose(model.variant, 17).eval()
+    with torch.no_grad():
+        assert default(torch.randn(2, 3, 96, 64))[0].abs().max() > 0.2  # what the init changes

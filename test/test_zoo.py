@@ -664,3 +664,84 @@ def test_official_archive_entries(name):
     else:
         assert entry.skeleton == "coco17" and "body7" in entry.filename
         assert f"-{height}x{width}-" in entry.filename
+
+
+# ---------------------------------------------------------------------------- bundled model, fallback
+
+
+@pytest.fixture
+def bundled_dir(tmp_path, monkeypatch) -> tuple[Path, ZooEntry]:
+    """A bundled-model folder with a random-weight RTMPose-t ONNX, and its registry entry."""
+    from pose_perception.runtime.export import export_rtmpose
+
+    folder = tmp_path / "bundled"
+    _, _, path = export_rtmpose("rtmpose-t", folder / "tiny.onnx", seed=3)
+    body = Path(path).read_bytes()
+    entry = ZooEntry("tiny-bundled", "rtmpose-t", "", hashlib.sha256(body).hexdigest(), bundled="tiny.onnx")
+    monkeypatch.setattr(zoo, "BUNDLED_DIR", folder)
+    monkeypatch.setitem(zoo.BUNDLED_FALLBACK, "pose", entry.name)
+    return folder, entry
+
+
+def test_bundled_entry_resolves_to_the_package_file_without_network(bundled_dir, server, tmp_path):
+    folder, entry = bundled_dir
+    path, got = zoo.resolve(entry.name, cache_dir=tmp_path / "cache", registry={entry.name: entry})
+    assert path == folder / "tiny.onnx" and got is entry
+    assert zoo.cached_path(entry, tmp_path / "cache") == path
+    assert server.requests == []
+    with pytest.raises(ValueError, match="url or a bundled"):
+        ZooEntry("both", "rtmpose-t", "http://x/y.pth", "0" * 64, bundled="y.onnx")
+
+
+def test_fallback_to_bundled_only_when_asked_and_with_a_warning(bundled_dir, server, tmp_path, caplog):
+    folder, bundled = bundled_dir
+    url = server.base_url + "/missing-0badc0de_20230101.pth"  # not served: HTTP 404
+    official = _entry("official", url, b"weights")
+    registry = {"official": official, bundled.name: bundled}
+    with pytest.raises(ModelUnavailableError, match="missing-0badc0de"):
+        zoo.resolve("official", cache_dir=tmp_path, registry=registry, progress=False)
+    with caplog.at_level("WARNING", logger="pose_perception.zoo"):
+        path, entry = zoo.resolve("official", cache_dir=tmp_path, registry=registry, fallback=True)
+    assert (path, entry) == (folder / "tiny.onnx", bundled)
+    assert "Using the bundled 'tiny-bundled'" in caplog.text and url in caplog.text
+    # another keypoint schema has no bundled substitute: the original error stands
+    other = ZooEntry("hands", "rtmpose-t", url, "0" * 64, skeleton="h36m17")
+    with pytest.raises(ModelUnavailableError):
+        zoo.resolve("hands", cache_dir=tmp_path, registry={**registry, "hands": other}, fallback=True)
+
+
+def test_fallback_never_hides_a_corrupt_file(bundled_dir, server, tmp_path):
+    folder, bundled = bundled_dir
+    body = b"official weights"
+    url = server.serve("/m-0badc0de_20230101.pth", body)
+    official = _entry("official", url, body)
+    (tmp_path / official.filename).write_bytes(b"tampered")  # a cached file that fails its hash
+    registry = {"official": official, bundled.name: bundled}
+    with pytest.raises(ValueError, match="does not match"):
+        zoo.resolve("official", cache_dir=tmp_path, registry=registry, fallback=True)
+    (folder / "tiny.onnx").write_bytes(b"tampered too")  # and a damaged bundled file is an error
+    with pytest.raises(ValueError, match="does not match"):
+        zoo.resolve(bundled.name, registry=registry)
+    (folder / "tiny.onnx").unlink()
+    with pytest.raises(ModelUnavailableError, match="reinstall"):
+        zoo.resolve(bundled.name, registry=registry)
+
+
+def test_estimator_config_falls_back_offline(bundled_dir, tmp_path, monkeypatch):
+    from pose_perception import PoseEstimator
+    from pose_perception.config import EstimatorConfig
+
+    folder, bundled = bundled_dir
+    monkeypatch.setitem(zoo.REGISTRY, bundled.name, bundled)
+    monkeypatch.setenv("POSE_PERCEPTION_OFFLINE", "1")
+    config = EstimatorConfig()  # the default model, rtmpose-t, is not cached in tmp_path
+    assert config.model == "rtmpose-t" and config.fallback_to_bundled
+    estimator = PoseEstimator.from_config(config, cache_dir=tmp_path)
+    image = np.random.default_rng(0).integers(0, 256, (240, 320, 3), np.uint8)
+    keypoints, _ = estimator.estimate(image, np.array([[40.0, 30.0, 200.0, 230.0]]))
+    reference, _ = PoseEstimator(folder / "tiny.onnx").estimate(image, np.array([[40.0, 30.0, 200.0, 230.0]]))
+    np.testing.assert_array_equal(keypoints, reference)
+    with pytest.raises(ModelUnavailableError, match="POSE_PERCEPTION_OFFLINE"):
+        PoseEstimator.from_config(EstimatorConfig(fallback_to_bundled=False), cache_dir=tmp_path)
+    with pytest.raises(ModelUnavailableError):  # the torch backend cannot run the ONNX file
+        PoseEstimator.from_config(EstimatorConfig(backend="torch"), cache_dir=tmp_path)

@@ -2,7 +2,10 @@
 against PyTorch, and optionally a TensorRT engine with a dynamic batch profile.
 
     python -m pose_perception.training.export --config CFG --checkpoint work_dirs/x/best.pth \\
-        --out model.onnx [--trt --precision fp16 --min-batch 1 --opt-batch 8 --max-batch 32]
+        --out model.onnx [--fp16-weights] [--trt --precision fp16 --min-batch 1 --opt-batch 8 --max-batch 32]
+
+``--fp16-weights`` stores the weights as float16 (half the file; computation stays
+float32) after the parity check of the float32 export, and reports its own difference.
 
 The TensorRT step needs the ``tensorrt`` Python package and a CUDA GPU; elsewhere it is
 skipped with a message that says which of the two is missing (exit code 0: the ONNX
@@ -16,6 +19,7 @@ import argparse
 import os
 import sys
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -39,30 +43,49 @@ class BatchProfile:
             raise ValueError(f"need 1 <= min <= opt <= max batch, got {self.min}/{self.opt}/{self.max}")
 
 
-def export_checkpoint(
-    config: str, checkpoint: str, output: str, use_ema: bool = True, parity_batch: int = 2, seed: int = 0
-) -> tuple[str, float]:
-    """Build the config's model with the checkpoint's weights, write ONNX with metadata,
-    and return (path, max relative difference ONNX Runtime vs PyTorch)."""
-    import torch
-
-    from pose_perception.estimator import module_info
-    from pose_perception.runtime.export import export_onnx, onnx_parity
+def trained_model(config: str, checkpoint: str, use_ema: bool = True) -> tuple[Any, Any]:
+    """The config's model with the checkpoint's weights (eval mode), and its skeleton."""
     from pose_perception.training.config import load_config
     from pose_perception.training.model import build_model, skeleton_for, training_state_dict
 
     cfg = load_config(config)
     model = build_model(cfg)
     model.load_state_dict(training_state_dict(checkpoint, use_ema=use_ema))
-    model.eval()
-    info = module_info(model, skeleton_for(cfg))
+    return model.eval(), skeleton_for(cfg)
+
+
+def parity_batch(input_size: tuple[int, int], size: int = 2, seed: int = 0) -> np.ndarray:
+    width, height = input_size
+    return np.random.default_rng(seed).standard_normal((size, 3, height, width)).astype(np.float32)
+
+
+def export_checkpoint(config: str, checkpoint: str, output: str, use_ema: bool = True) -> tuple[str, float]:
+    """Build the config's model with the checkpoint's weights, write ONNX with metadata,
+    and return (path, max relative difference ONNX Runtime vs PyTorch)."""
+    import torch
+
+    from pose_perception.estimator import module_info
+    from pose_perception.runtime.export import export_onnx, onnx_parity
+
+    model, skeleton = trained_model(config, checkpoint, use_ema)
+    info = module_info(model, skeleton)
     path = export_onnx(model, info, output)
-    width, height = info.input_size
-    rng = np.random.default_rng(seed)
-    batch = rng.standard_normal((parity_batch, 3, height, width)).astype(np.float32)
     with torch.no_grad():
-        parity = onnx_parity(model, path, batch)
+        parity = onnx_parity(model, path, parity_batch(info.input_size))
     return path, parity
+
+
+def fp16_weights_difference(config: str, checkpoint: str, onnx_path: str, use_ema: bool = True) -> float:
+    """Store ``onnx_path``'s weights as float16 and return its max relative difference to
+    the float32 PyTorch model (rounding the weights: about 1e-3, not a parity failure)."""
+    import torch
+
+    from pose_perception.runtime.export import onnx_parity, store_weights_fp16
+
+    model, _ = trained_model(config, checkpoint, use_ema)
+    store_weights_fp16(onnx_path)
+    with torch.no_grad():
+        return onnx_parity(model, onnx_path, parity_batch(model.variant.input_size))
 
 
 def tensorrt_status() -> str | None:
@@ -136,6 +159,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", help="ONNX output path")
     parser.add_argument("--onnx", help="an existing ONNX file (only build the engine)")
     parser.add_argument("--no-ema", action="store_true", help="export the raw, not the EMA, weights")
+    parser.add_argument(
+        "--fp16-weights", action="store_true", help="store the weights as float16 (half the file size)"
+    )
     parser.add_argument("--trt", action="store_true", help="also build a TensorRT engine")
     parser.add_argument("--engine", help="engine path (default: ONNX path with .engine)")
     parser.add_argument("--precision", choices=("fp16", "fp32"), default="fp16")
@@ -154,6 +180,9 @@ def main(argv: list[str] | None = None) -> int:
         if not ok:
             print(f"parity check FAILED (> {PARITY_TOLERANCE:g})", file=sys.stderr)
             return 1
+        if args.fp16_weights:
+            diff = fp16_weights_difference(args.config, args.checkpoint, onnx_path, not args.no_ema)
+            print(f"stored the weights as float16; max relative difference to PyTorch fp32 {diff:.2e}")
     if args.trt:
         engine = args.engine or os.path.splitext(onnx_path)[0] + ".engine"
         try:

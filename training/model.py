@@ -44,7 +44,26 @@ def codec_for(variant: RTMPoseVariant) -> SimCCCodec:
 
 
 def build_model(cfg: TrainConfig) -> RTMPose:
-    return RTMPose(variant_for(cfg), skeleton_for(cfg).num_keypoints)
+    model = RTMPose(variant_for(cfg), skeleton_for(cfg).num_keypoints)
+    init_head_weights(model)
+    return model
+
+
+def init_head_weights(model: RTMPose) -> None:
+    """The official RTMCCHead initialisation (its ``init_cfg``): convolutions N(0, 0.001)
+    with zero bias, every linear layer (the GAU's too) N(0, 0.01). The SimCC logits then
+    start near zero, i.e. near-uniform distributions; PyTorch's default init starts them
+    peaked at random bins and the first hundred iterations only undo that. The backbone
+    keeps PyTorch's default, which is the official Kaiming-uniform (a=√5, fan_in)."""
+    for module in model.head.modules():
+        if isinstance(module, torch.nn.Conv2d):
+            torch.nn.init.normal_(module.weight, std=0.001)
+            if module.bias is not None:
+                torch.nn.init.zeros_(module.bias)
+        elif isinstance(module, torch.nn.Linear):
+            torch.nn.init.normal_(module.weight, std=0.01)
+            if module.bias is not None:
+                torch.nn.init.zeros_(module.bias)
 
 
 def load_pretrained(model: RTMPose, path: str | os.PathLike[str]) -> str:
