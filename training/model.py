@@ -14,8 +14,13 @@ from dataclasses import replace
 import torch
 
 from pose_perception.codec import SimCCCodec
-from pose_perception.models import RTMPose, get_variant, load_checkpoint
-from pose_perception.models.rtmpose import CheckpointMismatchError, RTMPoseVariant, read_state_dict
+from pose_perception.models import RTMPose, get_variant
+from pose_perception.models.rtmpose import (
+    CheckpointMismatchError,
+    RTMPoseVariant,
+    check_state_dict,
+    read_state_dict,
+)
 from pose_perception.skeletons import Skeleton, get_skeleton
 from pose_perception.training.config import TrainConfig
 
@@ -67,13 +72,15 @@ def init_head_weights(model: RTMPose) -> None:
 
 
 def load_pretrained(model: RTMPose, path: str | os.PathLike[str]) -> str:
-    """Load ``path`` into ``model``; returns "full" or "backbone" (head re-initialised)."""
+    """Load ``path`` (an official/MMEngine checkpoint, a plain state dict, or one of our
+    training checkpoints) into ``model``; returns "full" or "backbone" (head re-initialised)."""
+    state = training_state_dict(path)
     try:
-        load_checkpoint(model, path)
+        check_state_dict(model, state)
+        model.load_state_dict(state, strict=True)
         return "full"
     except CheckpointMismatchError:
         pass
-    state = read_state_dict(path)
     backbone = {k.removeprefix("backbone."): v for k, v in state.items() if k.startswith("backbone.")}
     if not backbone:
         raise CheckpointMismatchError(f"{path}: no backbone.* weights to fine-tune from")
