@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 import yaml
 
+from pose_perception.depth import DepthConfig
 from pose_perception.detection import DetectorConfig
 from pose_perception.settings import check_settings, setting
 from pose_perception.smoothing import OneEuroConfig
@@ -86,6 +87,26 @@ class InputConfig:
     max_image_pixels: int = setting(
         4096 * 4096, "images with more pixels are rejected (guards memory)", min=1, max=1 << 28
     )
+    depth_topic: str = setting(
+        "depth",
+        "sensor_msgs/Image depth registered to the colour camera (16UC1 mm or 32FC1 m), used with "
+        "three_d.mode depth (remap it: -r depth:=/camera/aligned_depth_to_color/image_raw)",
+        read_only=True,
+    )
+    sync_slop_s: float = setting(
+        0.02,
+        "s; three_d.mode depth: image, depth and camera_info stamps may differ by at most this",
+        min=0.0,
+        max=1.0,
+        read_only=True,
+    )
+    sync_queue_size: int = setting(
+        10,
+        "three_d.mode depth: messages per input waiting for their partners",
+        min=1,
+        max=100,
+        read_only=True,
+    )
 
 
 @dataclass
@@ -118,6 +139,25 @@ class OutputConfig:
     )
 
 
+THREE_D_MODES = ("off", "depth", "lifter")
+
+
+@dataclass
+class ThreeDConfig:
+    """Where 3D keypoints come from (``Keypoint.position``, per-joint TF frames)."""
+
+    mode: str = setting(
+        "off",
+        "off: 2D only; depth: lift keypoints with a registered depth image (input.depth_topic); "
+        "lifter: 2D-to-3D lifting model",
+        choices=THREE_D_MODES,
+        read_only=True,
+    )
+    publish_joint_tf: bool = setting(
+        True, "with measured 3D: one TF frame <tf_prefix><track_id>/<joint_name> per valid joint"
+    )
+
+
 @dataclass
 class Config:
     estimator: EstimatorConfig = dataclasses.field(default_factory=EstimatorConfig)
@@ -126,6 +166,8 @@ class Config:
     smoothing: OneEuroConfig = dataclasses.field(default_factory=OneEuroConfig)
     input: InputConfig = dataclasses.field(default_factory=InputConfig)
     output: OutputConfig = dataclasses.field(default_factory=OutputConfig)
+    three_d: ThreeDConfig = dataclasses.field(default_factory=ThreeDConfig)
+    depth: DepthConfig = dataclasses.field(default_factory=DepthConfig)
 
     def validate(self) -> None:
         self.estimator.validate()
@@ -134,6 +176,8 @@ class Config:
         self.smoothing.validate()
         check_settings(self.input)
         check_settings(self.output)
+        check_settings(self.three_d)
+        self.depth.validate()
 
 
 def load_config(path: str | os.PathLike[str] | None = None) -> Config:

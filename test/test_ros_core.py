@@ -284,3 +284,275 @@ def test_skeleton_message_lists_names_and_links():
         assert list(msg.keypoint_names) == list(COCO17.keypoint_names)
         links = list(zip(list(msg.link_start), list(msg.link_end), strict=True))
         assert links == [tuple(link) for link in COCO17.links]
+
+
+# ---------------------------------------------------------------------- 3D (three_d.mode depth)
+
+NAMES = COCO17.keypoint_names
+TORSO = [NAMES.index(n) for n in ("left_shoulder", "right_shoulder", "left_hip", "right_hip")]
+
+
+def _measured_person(track_id: int = 3) -> Person:
+    """A person with measured 3D for most joints: nose, left wrist (a NaN) and right
+    ankle (a finite value flagged invalid) are not measured."""
+    person = _person(track_id, 0)
+    cam = PinholeCamera.nominal(640, 480, 60.0)
+    z = 2.0 + 0.01 * np.arange(17)
+    points = cam.backproject(person.keypoints, z)
+    valid = np.ones(17, bool)
+    for name in ("nose", "left_wrist", "right_ankle"):
+        valid[NAMES.index(name)] = False
+    points[NAMES.index("nose")] = np.nan
+    points[NAMES.index("left_wrist")] = np.nan
+    points[NAMES.index("right_ankle")] = [9.0, 9.0, 9.0]
+    person.keypoints_3d = points.astype(np.float32)
+    person.keypoints_3d_valid = valid
+    return person
+
+
+def _finite_points(marker) -> np.ndarray:
+    pts = np.array([[p.x, p.y, p.z] for p in marker.points], np.float64).reshape(-1, 3)
+    assert np.isfinite(pts).all()
+    return pts
+
+
+def test_measured_3d_markers_have_no_nan_and_draw_only_valid_joints():
+    from pose_perception.ros import messages
+
+    factories, _ = _factories()
+    cam = PinholeCamera.nominal(640, 480, 60.0)
+    person = _measured_person()
+    valid = person.keypoints_3d_valid
+    points, measured = messages.person_points_3d(person, cam, 1.7)
+    assert np.isfinite(points).all() and measured is not None
+    assert measured.tolist() == valid.tolist()
+    np.testing.assert_allclose(points[valid], person.keypoints_3d[valid], rtol=1e-6)
+    for factory in factories:
+        tracker = messages.MarkerTracker(factory, messages.MarkerSettings(keypoint_threshold=0.0))
+        (sphere, lines, label) = tracker.update(
+            messages.header(factory, 1, "cam"), [person], COCO17, cam
+        ).markers
+        assert sphere.type == messages.MARKER_SPHERE_LIST and lines.type == messages.MARKER_LINE_LIST
+        np.testing.assert_allclose(_finite_points(sphere), person.keypoints_3d[valid], rtol=1e-6)
+        expected_limbs = [(a, b) for a, b in COCO17.links if valid[a] and valid[b]]
+        assert 0 < len(expected_limbs) < len(COCO17.links)
+        limb_points = _finite_points(lines)
+        assert len(limb_points) == 2 * len(expected_limbs)
+        np.testing.assert_allclose(
+            limb_points, person.keypoints_3d[np.array(expected_limbs).reshape(-1)], rtol=1e-6
+        )
+        torso = person.keypoints_3d[TORSO].mean(axis=0)
+        position = label.pose.position
+        np.testing.assert_allclose([position.x, position.y + 0.25, position.z], torso, rtol=1e-5)
+
+
+def test_person_and_joint_transforms_with_measured_3d():
+    from pose_perception.ros import messages
+
+    factories, _ = _factories()
+    cam = PinholeCamera.nominal(640, 480, 60.0)
+    tracked, untracked, flat = _measured_person(3), _measured_person(UNTRACKED), _person(8, 1)
+    valid = tracked.keypoints_3d_valid
+    for factory in factories:
+        header = messages.header(factory, 1, "camera_color_optical_frame")
+        transforms = messages.person_transforms(
+            factory, header, [tracked, untracked, flat], cam, "person_", messages.MarkerSettings(), COCO17
+        )
+        by_name = {t.child_frame_id: t for t in transforms}
+        assert len(by_name) == len(transforms) == 3 + 2 * int(valid.sum())
+        assert all(t.header.frame_id == "camera_color_optical_frame" for t in transforms)
+        assert all(t.transform.rotation.w == 1.0 and t.transform.rotation.x == 0.0 for t in transforms)
+
+        def xyz(name: str, by_name=by_name) -> np.ndarray:
+            v = by_name[name].transform.translation
+            return np.array([v.x, v.y, v.z])
+
+        np.testing.assert_allclose(xyz("person_3"), tracked.keypoints_3d[TORSO].mean(axis=0), rtol=1e-5)
+        for k in np.flatnonzero(valid):
+            np.testing.assert_allclose(xyz(f"person_3/{NAMES[k]}"), tracked.keypoints_3d[k], rtol=1e-6)
+            assert f"person_untracked_1/{NAMES[k]}" in by_name
+        for name in ("nose", "left_wrist", "right_ankle"):
+            assert f"person_3/{name}" not in by_name
+        assert "person_8" in by_name and not any(n.startswith("person_8/") for n in by_name)
+        expected_z = cam.fy * 1.7 / 400.0  # no 3D: placed from the box height as before
+        assert xyz("person_8")[2] == pytest.approx(expected_z)
+
+        no_joints = messages.person_transforms(
+            factory, header, [tracked], cam, "person_", messages.MarkerSettings(joint_tf=False), COCO17
+        )
+        assert [t.child_frame_id for t in no_joints] == ["person_3"]
+
+
+def test_has_position_exactly_for_valid_finite_joints():
+    from pose_perception.ros import messages
+
+    factories, _ = _factories()
+    person = _measured_person()
+    person.keypoints_3d_valid[NAMES.index("left_wrist")] = True  # flagged valid but NaN: not published
+    expected = person.keypoints_3d_valid & np.isfinite(person.keypoints_3d).all(axis=1)
+    for factory in factories:
+        msg = messages.person_array(factory, messages.header(factory, 1, "cam"), [person], COCO17, (640, 480))
+        keypoints = msg.people[0].keypoints
+        assert [k.has_position for k in keypoints] == expected.tolist()
+        positions = np.array([[k.position.x, k.position.y, k.position.z] for k in keypoints])
+        assert np.isfinite(positions).all()
+        np.testing.assert_allclose(positions[expected], person.keypoints_3d[expected], rtol=1e-6)
+
+
+def test_three_d_and_depth_sections_are_validated_parameters():
+    specs = {s.name: s for s in param_specs()}
+    assert specs["three_d.mode"].choices == ("off", "depth", "lifter") and specs["three_d.mode"].read_only
+    assert specs["three_d.publish_joint_tf"].default is True
+    assert specs["input.depth_topic"].default == "depth" and specs["input.depth_topic"].read_only
+    assert (specs["input.sync_slop_s"].min, specs["input.sync_slop_s"].max) == (0.0, 1.0)
+    assert (specs["input.sync_queue_size"].min, specs["input.sync_queue_size"].max) == (1, 100)
+    assert "depth.max_joint_spread_m" in specs
+    config = updated_config(Config(), {"three_d.mode": "depth", "input.sync_slop_s": 0.05})
+    assert config.three_d.mode == "depth" and config.input.sync_slop_s == 0.05
+    for changes, word in [
+        ({"three_d.mode": "stereo"}, "mode"),
+        ({"depth.min_depth_m": 5.0, "depth.max_depth_m": 2.0}, "min_depth_m"),
+        ({"input.sync_slop_s": 2.0}, "sync_slop_s"),
+        ({"input.sync_queue_size": 0}, "sync_queue_size"),
+    ]:
+        with pytest.raises(ParameterError, match=word):
+            updated_config(Config(), changes)
+
+
+def _depth_msg(data: np.ndarray, encoding: str, pad: int = 0, big_endian: bool = False):
+    from types import SimpleNamespace
+
+    arr = data.astype(data.dtype.newbyteorder(">")) if big_endian else data
+    rows = arr.view(np.uint8).reshape(arr.shape[0], -1)
+    rows = np.pad(rows, ((0, 0), (0, pad)))
+    return SimpleNamespace(
+        encoding=encoding,
+        height=data.shape[0],
+        width=data.shape[1],
+        step=rows.shape[1],
+        is_bigendian=int(big_endian),
+        data=rows.tobytes(),
+        header=SimpleNamespace(stamp=SimpleNamespace(sec=1, nanosec=0), frame_id="cam"),
+    )
+
+
+def test_depth_image_messages_to_metres_and_rejections():
+    from pose_perception.ros.convert import ImageRejected, depth_image_to_metres
+
+    mm = np.array([[0, 1500, 3], [700, 65535, 9]], np.uint16)
+    for kwargs in ({}, {"pad": 6}, {"big_endian": True}):
+        metres = depth_image_to_metres(_depth_msg(mm, "16UC1", **kwargs), 100)
+        np.testing.assert_array_equal(np.isnan(metres), mm == 0)
+        np.testing.assert_allclose(metres[mm > 0], mm[mm > 0] / 1000.0, rtol=1e-6)
+    m = np.array([[1.25, np.nan, -1.0]], np.float32)
+    for kwargs in ({}, {"pad": 4}, {"big_endian": True}):
+        metres = depth_image_to_metres(_depth_msg(m, "32FC1", **kwargs), 100)
+        assert metres[0, 0] == np.float32(1.25) and np.isnan(metres[0, 1:]).all()
+    for data, encoding, reason in [
+        (np.zeros((2, 3, 3), np.uint8).reshape(2, 9), "rgb8", "unknown_encoding"),
+        (np.zeros((2, 3), np.uint8), "8UC1", "unknown_encoding"),
+        (np.zeros((200, 200), np.uint16), "16UC1", "too_large"),
+    ]:
+        with pytest.raises(ImageRejected) as err:
+            depth_image_to_metres(_depth_msg(data, encoding), 1000)
+        assert err.value.reason == reason, err.value
+    short = _depth_msg(mm, "16UC1")
+    short.data = short.data[:-1]
+    with pytest.raises(ImageRejected) as err:
+        depth_image_to_metres(short, 100)
+    assert err.value.reason == "truncated_data"
+
+
+def _info(k=(500.0, 0, 320, 0, 500, 240, 0, 0, 1), d=(), model="plumb_bob", size=(640, 480)):
+    from types import SimpleNamespace
+
+    return SimpleNamespace(k=list(k), d=list(d), distortion_model=model, width=size[0], height=size[1])
+
+
+def test_camera_from_info_distortion_and_rejections():
+    from pose_perception.ros.rgbd import DepthFrameRejected, camera_from_info
+
+    camera, d = camera_from_info(_info(d=(0.0,) * 5))
+    assert (camera.fx, camera.cx, camera.width) == (500.0, 320.0, 640) and d is None
+    _, d = camera_from_info(_info(d=(0.1, -0.05, 0.0, 0.0, 0.01)))
+    assert d is not None and d.tolist() == [0.1, -0.05, 0.0, 0.0, 0.01]
+    _, d = camera_from_info(_info(d=(0.1,) * 8, model="rational_polynomial"))
+    assert d is not None and len(d) == 8
+    assert camera_from_info(_info(d=(0.0,) * 4, model="equidistant"))[1] is None  # zero d: fine
+    for info, reason in [
+        (_info(k=(0.0,) * 9), "camera_info_invalid"),
+        (_info(size=(0, 0)), "camera_info_invalid"),
+        (_info(d=(0.1, 0.0, 0.0, 0.0), model="equidistant"), "camera_info_distortion"),
+    ]:
+        with pytest.raises(DepthFrameRejected) as err:
+            camera_from_info(info)
+        assert err.value.reason == reason
+
+
+def test_lift_people_from_messages_and_its_rejections():
+    from pose_perception.config import DepthConfig
+    from pose_perception.ros.rgbd import DepthFrameRejected, lift_people
+
+    person = _person(3, 0)
+    person.keypoint_scores[:] = 0.9
+    depth = np.full((480, 640), 2500, np.uint16)
+    lifted = lift_people(
+        [person], (640, 480), _depth_msg(depth, "16UC1"), _info(), DepthConfig(), NAMES, 1 << 20
+    )
+    assert lifted.fx == 500.0
+    assert person.keypoints_3d_valid is not None and person.keypoints_3d_valid.all()
+    expected = PinholeCamera.from_k(_info().k, 640, 480).backproject(person.keypoints, 2.5)
+    surface = DepthConfig(surface_offset_scale=0.0)
+    lift_people([person], (640, 480), _depth_msg(depth, "16UC1"), _info(), surface, NAMES, 1 << 20)
+    np.testing.assert_allclose(person.keypoints_3d, expected, rtol=1e-5)
+    fresh = _person(4, 0)
+    for depth_msg, info, reason in [
+        (_depth_msg(depth[:240, :320], "16UC1"), _info(), "depth_size_mismatch"),
+        (_depth_msg(depth, "16UC1"), _info(size=(320, 240)), "camera_info_size_mismatch"),
+        (_depth_msg(depth.astype(np.uint8), "8UC1"), _info(), "depth_unknown_encoding"),
+    ]:
+        with pytest.raises(DepthFrameRejected) as err:
+            lift_people([fresh], (640, 480), depth_msg, info, DepthConfig(), NAMES, 1 << 20)
+        assert err.value.reason == reason
+        assert fresh.keypoints_3d is None  # untouched
+
+
+def test_stamp_sync_matches_within_slop_and_resets_after_a_clock_jump():
+    from types import SimpleNamespace
+
+    from pose_perception.ros.rgbd import StampSync
+
+    def msg(name: str, ns: int):
+        sec, nanosec = divmod(ns, 1_000_000_000)
+        return SimpleNamespace(
+            name=name, header=SimpleNamespace(stamp=SimpleNamespace(sec=sec, nanosec=nanosec))
+        )
+
+    sets: list[tuple[str, ...]] = []
+    sync = StampSync(3, 10, 0.02, lambda *m: sets.append(tuple(x.name for x in m)))
+    t0 = 5_000_000_000
+    for i in range(3):  # depth 8 ms late, CameraInfo exact: matched
+        t = t0 + i * 33_000_000
+        sync.add(0, msg(f"image{i}", t))
+        sync.add(2, msg(f"info{i}", t))
+        sync.add(1, msg(f"depth{i}", t + 8_000_000))
+    sync.add(1, msg("old depth", t0 + 40_000_000))  # older than the newest depth: dropped
+    assert sync.sync.dropped_out_of_order == 1
+    sync.add(0, msg("image3", t0 + 99_000_000))
+    sync.add(2, msg("info3", t0 + 99_000_000))
+    sync.add(1, msg("depth3", t0 + 99_000_000 + 30_000_000))  # 30 ms > slop: image3 unmatched
+    assert ("image0", "depth0", "info0") in sets and ("image2", "depth2", "info2") in sets
+    assert not any("image3" in s for s in sets)
+    sync.add(0, msg("image4", t0 + 129_000_000))
+    sync.add(2, msg("info4", t0 + 129_000_000))
+    assert sets[-1] == ("image4", "depth3", "info4")
+    emitted = len(sets)
+    for i, name in enumerate(("image", "depth", "info")):  # a bag loops: 2 s back
+        sync.add(i, msg(f"{name}-loop", t0 - 2_000_000_000))
+    assert (
+        sync.resets == 1
+        and len(sets) == emitted + 1
+        and sets[-1] == ("image-loop", "depth-loop", "info-loop")
+    )
+    counters = sync.counters()
+    assert counters["sync_sets"] == str(len(sets)) and counters["sync_dropped_out_of_order"] == "1"

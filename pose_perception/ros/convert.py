@@ -349,6 +349,52 @@ def compressed_to_bgr(msg: Any, max_pixels: int) -> np.ndarray:
     return image
 
 
+# --------------------------------------------------------------------------- depth Image -> metres
+
+# Bytes per pixel and numpy dtype (little-endian) of the depth encodings of REP 118.
+_DEPTH_FORMATS = {"16UC1": (2, "<u2"), "mono16": (2, "<u2"), "32FC1": (4, "<f4")}
+
+
+def depth_image_to_metres(msg: Any, max_pixels: int) -> np.ndarray:
+    """HxW float32 metres (NaN = no measurement) from a depth ``sensor_msgs/Image``.
+
+    Encodings: ``16UC1``/``mono16`` (uint16 millimetres, 0 = none) and ``32FC1`` (float32
+    metres); ``is_bigendian`` is honoured. Malformed messages raise :class:`ImageRejected`
+    with the same reasons as colour images (``unknown_encoding`` for any other encoding,
+    e.g. ``rgb8`` or ``8UC1``); the caller prefixes them (``depth_...``) for its counters.
+    """
+    from pose_perception.depth import DEPTH_ENCODINGS, depth_to_metres
+
+    max_pixels = _check_max_pixels(max_pixels)
+    encoding = _field(msg, "encoding")
+    if not isinstance(encoding, str) or encoding not in _DEPTH_FORMATS:
+        raise ImageRejected(
+            "unknown_encoding",
+            f"depth encoding {_short(encoding)} is not one of {', '.join(DEPTH_ENCODINGS)}",
+        )
+    height = _int_field(msg, "height")
+    width = _int_field(msg, "width")
+    if height <= 0 or width <= 0:
+        raise ImageRejected("zero_size", f"depth image size {width}x{height} (width x height) is empty")
+    _check_pixels(height, width, max_pixels, "depth image")
+    itemsize, dtype = _DEPTH_FORMATS[encoding]
+    step = _int_field(msg, "step")
+    if step < width * itemsize:
+        raise ImageRejected(
+            "bad_step", f"step {step} is less than width*{itemsize} = {width * itemsize} for {encoding}"
+        )
+    layout = _Layout(encoding, height, width, itemsize, step)
+    flat = _message_bytes(msg, layout)
+    big_endian = bool(getattr(msg, "is_bigendian", 0))
+    pixels = np.ndarray(
+        (height, width),
+        np.dtype(dtype).newbyteorder(">") if big_endian else np.dtype(dtype),
+        buffer=flat,
+        strides=(step, itemsize),
+    )  # a strided view of the message's bytes; depth_to_metres makes the one copy
+    return depth_to_metres(pixels, encoding)
+
+
 # --------------------------------------------------------------------------- BGR -> Image
 
 

@@ -17,6 +17,7 @@ import numpy as np
 
 from pose_perception.camera import PinholeCamera
 from pose_perception.config import Config
+from pose_perception.depth import person_position
 from pose_perception.people import UNTRACKED, Person
 from pose_perception.skeletons import Skeleton
 
@@ -155,10 +156,10 @@ def person_array(
 
 
 def _person(factory: MessageFactory, person: Person) -> Any:
-    has_3d = person.keypoints_3d is not None and person.keypoints_3d_valid is not None
+    measured = measured_joints(person)  # valid and finite: a published position is never NaN
     keypoints = []
     for k in range(person.num_keypoints):
-        valid = bool(has_3d and person.keypoints_3d_valid[k])  # type: ignore[index]
+        valid = bool(measured is not None and measured[k])
         position = person.keypoints_3d[k] if valid else (0.0, 0.0, 0.0)  # type: ignore[index]
         keypoints.append(
             factory.make(
@@ -215,27 +216,56 @@ def people_from_message(msg: Any) -> list[Person]:
 # ------------------------------------------------------------------------ 3D placement
 
 
+def measured_joints(person: Person) -> np.ndarray | None:
+    """(K,) bool: joints with a measured, finite 3D position; None when the person has none."""
+    if person.keypoints_3d is None or person.keypoints_3d_valid is None:
+        return None
+    points = np.asarray(person.keypoints_3d, np.float64).reshape(-1, 3)
+    valid = np.asarray(person.keypoints_3d_valid, bool).reshape(-1) & np.isfinite(points).all(axis=1)
+    return valid if valid.any() else None
+
+
 def person_points_3d(
     person: Person, camera: PinholeCamera, person_height_m: float
-) -> tuple[np.ndarray, bool]:
-    """(K,3) joint positions for markers/TF, and whether they are measured.
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """(K,3) finite joint positions for markers/TF, and which of them are measured.
 
-    Measured 3D (depth, lifter) where present; otherwise the 2D pose is placed on a plane
-    at the distance a ``person_height_m`` person with this box height would have.
+    Measured 3D (depth, lifter): the mask is the valid joints; the other joints, which
+    must not be drawn or published as positions, are placed on the plane through the
+    measured joints' mean depth so the array never holds NaN. Without measured 3D the mask
+    is None and the 2D pose is placed on a plane at the distance a ``person_height_m``
+    person with this box height would have.
     """
-    if (
-        person.keypoints_3d is not None
-        and person.keypoints_3d_valid is not None
-        and person.keypoints_3d_valid.any()
-    ):
-        return np.asarray(person.keypoints_3d, np.float64), True
+    valid = measured_joints(person)
+    keypoints = np.nan_to_num(np.asarray(person.keypoints, np.float64).reshape(-1, 2))
+    if valid is not None:
+        points = np.asarray(person.keypoints_3d, np.float64).reshape(-1, 3).copy()
+        depth = float(points[valid, 2].mean())
+        points[~valid] = camera.backproject(keypoints[~valid], depth)
+        return points, valid
     box_height = float(person.bbox[3] - person.bbox[1])
     depth = camera.distance_from_height(box_height, person_height_m)
-    return camera.backproject(person.keypoints, depth), False
+    return camera.backproject(keypoints, depth), None
 
 
-def person_anchor(points: np.ndarray, person: Person, threshold: float) -> np.ndarray:
-    """One point per person for its TF frame: the mean of its confident joints."""
+def person_anchor(
+    points: np.ndarray,
+    person: Person,
+    threshold: float,
+    measured: np.ndarray | None = None,
+    keypoint_names: Sequence[str] | None = None,
+) -> np.ndarray:
+    """One point per person for its TF frame.
+
+    Measured (``measured`` mask from :func:`person_points_3d`): the centre of the valid
+    torso joints (:func:`pose_perception.depth.person_position`; the mean of the valid
+    joints without torso or ``keypoint_names``). Otherwise the mean of its confident joints.
+    """
+    if measured is not None and measured.any():
+        names = list(keypoint_names) if keypoint_names is not None else [""] * len(points)
+        position, ok = person_position(points, measured, names)
+        if ok:
+            return np.asarray(position, np.float64)
     confident = person.keypoint_scores >= threshold
     chosen = points[confident] if confident.any() else points
     return np.asarray(chosen.mean(axis=0), np.float64)
@@ -265,6 +295,7 @@ class MarkerSettings:
     person_height_m: float = 1.7
     joint_diameter_m: float = 0.05
     limb_width_m: float = 0.02
+    joint_tf: bool = True  # per-joint TF frames for measured joints
 
     @classmethod
     def from_config(cls, config: Config) -> MarkerSettings:
@@ -273,6 +304,7 @@ class MarkerSettings:
             keypoint_threshold=config.estimator.keypoint_threshold,
             lifetime_s=config.output.marker_lifetime,
             person_height_m=config.output.assumed_person_height,
+            joint_tf=config.three_d.publish_joint_tf,
         )
 
 
@@ -308,15 +340,18 @@ class MarkerTracker:
         self, header_msg: Any, namespace: str, person: Person, skeleton: Skeleton, camera: PinholeCamera
     ) -> list[Any]:
         s = self.settings
-        points, _ = person_points_3d(person, camera, s.person_height_m)
-        confident = person.keypoint_scores >= s.keypoint_threshold
+        points, measured = person_points_3d(person, camera, s.person_height_m)
+        shown = person.keypoint_scores >= s.keypoint_threshold
+        if measured is not None:
+            shown = shown & measured  # never a joint without a measured position
         color = track_color(person.track_id if person.track_id != UNTRACKED else 0)
-        joints = [_point(self.factory, points[k]) for k in np.flatnonzero(confident)]
+        joints = [_point(self.factory, points[k]) for k in np.flatnonzero(shown)]
         limbs = []
         for a, b in skeleton.links:
-            if confident[a] and confident[b]:
+            if shown[a] and shown[b]:
                 limbs += [_point(self.factory, points[a]), _point(self.factory, points[b])]
-        label_at = person_anchor(points, person, s.keypoint_threshold) - np.array([0.0, 0.25, 0.0])
+        anchor = person_anchor(points, person, s.keypoint_threshold, measured, skeleton.keypoint_names)
+        label_at = anchor - np.array([0.0, 0.25, 0.0])
         return [
             self._marker(
                 header_msg, namespace, 0, MARKER_SPHERE_LIST, (s.joint_diameter_m,) * 3, color, joints
@@ -394,6 +429,11 @@ def person_frame_name(prefix: str, person: Person, index: int) -> str:
     return f"{prefix}{person.track_id}" if person.track_id != UNTRACKED else f"{prefix}untracked_{index}"
 
 
+def joint_frame_name(person_frame: str, joint_name: str) -> str:
+    """TF child frame of one joint: ``<person frame>/<joint_name>``, e.g. ``person_3/left_wrist``."""
+    return f"{person_frame}/{joint_name}"
+
+
 def person_transforms(
     factory: MessageFactory,
     header_msg: Any,
@@ -401,27 +441,40 @@ def person_transforms(
     camera: PinholeCamera,
     prefix: str,
     settings: MarkerSettings,
+    skeleton: Skeleton | None = None,
 ) -> list[Any]:
-    """One ``TransformStamped`` per person (identity rotation, camera-frame axes)."""
+    """``TransformStamped``s, children of the header frame, identity rotation (its axes).
+
+    One per person (:func:`person_frame_name`): at the torso centre when its 3D is
+    measured, else at the mean of its placed confident joints. With measured 3D, a
+    ``skeleton`` and ``settings.joint_tf``, also one per valid joint
+    (:func:`joint_frame_name`) at its measured position.
+    """
+    names = skeleton.keypoint_names if skeleton is not None else None
     transforms = []
     for index, person in enumerate(people):
-        points, _ = person_points_3d(person, camera, settings.person_height_m)
-        anchor = person_anchor(points, person, settings.keypoint_threshold)
-        transforms.append(
-            factory.make(
-                "geometry_msgs/msg/TransformStamped",
-                header=header_msg,
-                child_frame_id=person_frame_name(prefix, person, index),
-                transform=factory.make(
-                    "geometry_msgs/msg/Transform",
-                    translation=factory.make(
-                        "geometry_msgs/msg/Vector3",
-                        x=float(anchor[0]),
-                        y=float(anchor[1]),
-                        z=float(anchor[2]),
-                    ),
-                    rotation=factory.make("geometry_msgs/msg/Quaternion", x=0.0, y=0.0, z=0.0, w=1.0),
-                ),
-            )
-        )
+        points, measured = person_points_3d(person, camera, settings.person_height_m)
+        anchor = person_anchor(points, person, settings.keypoint_threshold, measured, names)
+        frame = person_frame_name(prefix, person, index)
+        transforms.append(_transform(factory, header_msg, frame, anchor))
+        if measured is not None and names is not None and settings.joint_tf:
+            for k in np.flatnonzero(measured):
+                transforms.append(
+                    _transform(factory, header_msg, joint_frame_name(frame, names[k]), points[k])
+                )
     return transforms
+
+
+def _transform(factory: MessageFactory, header_msg: Any, child: str, xyz: np.ndarray) -> Any:
+    return factory.make(
+        "geometry_msgs/msg/TransformStamped",
+        header=header_msg,
+        child_frame_id=child,
+        transform=factory.make(
+            "geometry_msgs/msg/Transform",
+            translation=factory.make(
+                "geometry_msgs/msg/Vector3", x=float(xyz[0]), y=float(xyz[1]), z=float(xyz[2])
+            ),
+            rotation=factory.make("geometry_msgs/msg/Quaternion", x=0.0, y=0.0, z=0.0, w=1.0),
+        ),
+    )

@@ -6,6 +6,12 @@ results are turned into messages (``messages``). The subscription callback only 
 the newest frame; one worker thread processes it, so a slow model never builds a queue
 and every frame it skips is counted.
 
+With ``three_d.mode: depth`` (RGB-D) the image, a depth image registered to it and the
+CameraInfo are grouped by stamp (approximate-time policy: ``message_filters`` where a ROS
+install has it, else ``pose_perception.sync``); each matched set is one frame, and its
+keypoints get 3D positions (``ros.rgbd``). A frame whose depth is unusable is still
+published in 2D (and counted under ``rejected_depth_*`` / ``rejected_camera_info_*``).
+
 Run: ``python -m pose_perception.ros.rtmpose_node --ros-args --params-file
 config/rtmpose.yaml -r image:=/camera/color/image_raw`` or ``ros2 launch pose_perception
 rtmpose.launch.py``.
@@ -16,6 +22,7 @@ from __future__ import annotations
 import sys
 import threading
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import rclpy
@@ -31,6 +38,7 @@ from pose_perception.ros import messages
 from pose_perception.ros.convert import ImageRejected, bgr_to_image_msg, compressed_to_bgr, image_to_bgr
 from pose_perception.ros.frame_slot import LatestSlot
 from pose_perception.ros.params import ParameterError, declare_config, updated_config
+from pose_perception.ros.rgbd import DepthFrameRejected, StampSync, lift_people, stamp_skew_ms
 from pose_perception.ros.stats import NodeStats
 from pose_perception.ros.tf import TransformPublisher
 from pose_perception.viz import draw_people
@@ -58,12 +66,24 @@ class StartupError(RuntimeError):
     """The node cannot start (bad parameter, unusable model); the message says why."""
 
 
+@dataclass
+class Frame:
+    """What the executor hands to the worker: an image (+ its depth and CameraInfo in depth mode)."""
+
+    image: Any
+    compressed: bool
+    arrived: float  # time.perf_counter() at hand-over
+    depth: Any = None
+    info: Any = None
+
+
 class RtmposeNode(Node):
     def __init__(self, **node_kwargs: Any) -> None:
         super().__init__(NODE_NAME, **node_kwargs)
         self._worker: threading.Thread | None = None
-        self._slot: LatestSlot[tuple[Any, bool, float]] = LatestSlot()
+        self._slot: LatestSlot[Frame] = LatestSlot()
         self._stop = threading.Event()
+        self._sync: StampSync | None = None  # the fallback synchroniser (depth mode only)
 
     # ---------------------------------------------------------------- startup
 
@@ -73,6 +93,10 @@ class RtmposeNode(Node):
             self.config = declare_config(self)
         except ParameterError as err:
             raise StartupError(str(err)) from None
+        if self.config.three_d.mode == "lifter":
+            raise StartupError(
+                "three_d.mode 'lifter' is not available in rtmpose_node yet; use 'off' or 'depth'"
+            )
         self.pipeline = self._load_pipeline(self.config)
         self.factory = messages.MessageFactory.rclpy()
         self.stats = NodeStats()
@@ -85,7 +109,7 @@ class RtmposeNode(Node):
         est = self.config.estimator
         self.get_logger().info(
             f"ready: model {est.model} ({est.backend}, {est.device}), "
-            f"skeleton {self.pipeline.skeleton.name}, listening on {self._image_sub.topic_name}"
+            f"skeleton {self.pipeline.skeleton.name}, listening on {self._input_description}"
         )
 
     def _load_pipeline(self, config: Config) -> PosePipeline:
@@ -94,30 +118,37 @@ class RtmposeNode(Node):
         except (OSError, ValueError, RuntimeError, ImportError) as err:
             raise StartupError(f"cannot load model {config.estimator.model!r}: {err}") from None
 
-    def _create_topics(self) -> None:
-        cfg = self.config
-        if cfg.input.transport == "compressed":
+    def _image_input(self) -> tuple[Any, str]:
+        """(message type, topic) of the colour image for ``input.transport``."""
+        cfg = self.config.input
+        if cfg.transport == "compressed":
             from sensor_msgs.msg import CompressedImage
 
             # image_transport convention: remapping the base topic moves all transports.
             # (rclpy without resolve_topic_name: remap image/compressed itself.)
             resolve = getattr(self, "resolve_topic_name", lambda name: name)
-            topic = f"{resolve(cfg.input.image_topic)}/compressed"
-            self._image_sub = self.create_subscription(
-                CompressedImage, topic, lambda m: self._on_image(m, True), IMAGE_QOS
-            )
-        else:
-            from sensor_msgs.msg import Image
+            return CompressedImage, f"{resolve(cfg.image_topic)}/compressed"
+        from sensor_msgs.msg import Image
 
-            self._image_sub = self.create_subscription(
-                Image, cfg.input.image_topic, self._on_image, IMAGE_QOS
-            )
+        return Image, cfg.image_topic
+
+    def _create_topics(self) -> None:
+        cfg = self.config
         from sensor_msgs.msg import CameraInfo, Image
         from visualization_msgs.msg import MarkerArray
 
         from pose_perception.msg import PersonArray, Skeleton
 
-        self.create_subscription(CameraInfo, cfg.input.camera_info_topic, self._on_camera_info, IMAGE_QOS)
+        image_type, image_topic = self._image_input()
+        compressed = cfg.input.transport == "compressed"
+        if cfg.three_d.mode == "depth":
+            self._create_rgbd_inputs(image_type, image_topic)
+        else:
+            self._image_sub = self.create_subscription(
+                image_type, image_topic, lambda m: self._on_image(m, compressed), IMAGE_QOS
+            )
+            self._input_description = self._image_sub.topic_name
+            self.create_subscription(CameraInfo, cfg.input.camera_info_topic, self._on_camera_info, IMAGE_QOS)
         poses = cfg.output.poses_topic
         self._poses_pub = self.create_publisher(PersonArray, poses, OUTPUT_QOS)
         self._markers_pub = self.create_publisher(MarkerArray, f"{poses}/markers", OUTPUT_QOS)
@@ -131,6 +162,47 @@ class RtmposeNode(Node):
 
         self._diagnostics_pub = self.create_publisher(DiagnosticArray, "/diagnostics", OUTPUT_QOS)
         self.create_timer(1.0, self._publish_diagnostics)
+
+    def _create_rgbd_inputs(self, image_type: Any, image_topic: str) -> None:
+        """Image + depth + CameraInfo, synchronised by stamp, each set handed over as one frame."""
+        from sensor_msgs.msg import CameraInfo, Image
+
+        cfg = self.config.input
+        inputs = [(image_type, image_topic), (Image, cfg.depth_topic), (CameraInfo, cfg.camera_info_topic)]
+        try:
+            import message_filters  # a full ROS install; not on PyPI
+        except ImportError:
+            message_filters = None
+        if message_filters is not None:
+            self._filter_subs = [
+                message_filters.Subscriber(self, msg_type, topic, qos_profile=IMAGE_QOS)
+                for msg_type, topic in inputs
+            ]
+            self._synchronizer = message_filters.ApproximateTimeSynchronizer(
+                self._filter_subs, cfg.sync_queue_size, cfg.sync_slop_s
+            )
+            self._synchronizer.registerCallback(self._on_rgbd)
+            subs = [f.sub for f in self._filter_subs]
+            backend = "message_filters"
+        else:
+            self._sync = StampSync(len(inputs), cfg.sync_queue_size, cfg.sync_slop_s, self._on_rgbd)
+            subs = [
+                self.create_subscription(msg_type, topic, self._sync_input(i), IMAGE_QOS)
+                for i, (msg_type, topic) in enumerate(inputs)
+            ]
+            backend = "pose_perception.sync"
+        self._image_sub = subs[0]
+        topics = " + ".join(sub.topic_name for sub in subs)
+        self._input_description = f"{topics} (synchronised: {backend}, slop {cfg.sync_slop_s} s)"
+
+    def _sync_input(self, index: int) -> Any:
+        sync = self._sync
+        assert sync is not None
+
+        def add(msg: Any) -> None:
+            sync.add(index, msg)
+
+        return add
 
     def _on_set_parameters(self, params: list[Any]) -> SetParametersResult:
         try:
@@ -147,7 +219,14 @@ class RtmposeNode(Node):
     def _on_image(self, msg: Any, compressed: bool = False) -> None:
         """Executor thread: hand the frame over and return at once."""
         self.stats.frame_received()
-        if self._slot.put((msg, compressed, time.perf_counter())):
+        if self._slot.put(Frame(msg, compressed, time.perf_counter())):
+            self.stats.frame_dropped()
+
+    def _on_rgbd(self, image: Any, depth: Any, info: Any) -> None:
+        """Executor thread (from the synchroniser): one matched set is one frame."""
+        self.stats.frame_received()
+        compressed = self.config.input.transport == "compressed"
+        if self._slot.put(Frame(image, compressed, time.perf_counter(), depth, info)):
             self.stats.frame_dropped()
 
     def _on_camera_info(self, msg: Any) -> None:
@@ -160,14 +239,13 @@ class RtmposeNode(Node):
 
     def _work(self) -> None:
         while not self._stop.is_set():
-            item = self._slot.take(timeout=0.5)
-            if item is None:
+            frame = self._slot.take(timeout=0.5)
+            if frame is None:
                 continue
-            msg, compressed, arrived = item
             if self._rate_limited():
                 continue
             try:
-                self._process(msg, compressed, arrived)
+                self._process(frame)
             except ImageRejected as err:
                 self.stats.frame_rejected(err.reason)
                 self.get_logger().warning(f"rejected image: {err}", throttle_duration_sec=LOG_THROTTLE_S)
@@ -186,17 +264,19 @@ class RtmposeNode(Node):
         self._last_processed = now
         return False
 
-    def _process(self, msg: Any, compressed: bool, arrived: float) -> None:
+    def _process(self, frame: Frame) -> None:
         cfg = self.config
+        msg = frame.image
         started = time.perf_counter()
         # How old the image is (stamp to now, node clock): camera + transport latency.
         stamp_ns = messages.time_to_ns(msg.header.stamp)
         age_ms = (self.get_clock().now().nanoseconds - stamp_ns) * 1e-6
         max_pixels = cfg.input.max_image_pixels
-        image = compressed_to_bgr(msg, max_pixels) if compressed else image_to_bgr(msg, max_pixels)
+        image = compressed_to_bgr(msg, max_pixels) if frame.compressed else image_to_bgr(msg, max_pixels)
         converted = time.perf_counter()
         people = self.pipeline.process(image, stamp_ns * 1e-9)
-        estimated = time.perf_counter()
+        depth_timings = self._lift(frame, image, people) if frame.depth is not None else {}
+        lifted = time.perf_counter()
         header = self.factory.make(
             "std_msgs/msg/Header", stamp=msg.header.stamp, frame_id=cfg.output.frame_id or msg.header.frame_id
         )
@@ -204,13 +284,46 @@ class RtmposeNode(Node):
         done = time.perf_counter()
         timings = {
             "image_age_ms": age_ms,
-            "handover_ms": (started - arrived) * 1e3,
+            "handover_ms": (started - frame.arrived) * 1e3,
             "convert_ms": (converted - started) * 1e3,
             **self.pipeline.timings,
-            "publish_ms": (done - estimated) * 1e3,
+            **depth_timings,
+            "publish_ms": (done - lifted) * 1e3,
             "total_ms": (done - started) * 1e3,
         }
         self.stats.frame_processed(timings, len(people))
+
+    def _lift(self, frame: Frame, image: Any, people: list[Any]) -> dict[str, float]:
+        """3D keypoints from the frame's depth; on an unusable depth the 2D poses go out alone."""
+        started = time.perf_counter()
+        height, width = image.shape[:2]
+        try:
+            self._camera_info = lift_people(
+                people,
+                (width, height),
+                frame.depth,
+                frame.info,
+                self.config.depth,
+                self.pipeline.skeleton.keypoint_names,
+                self.config.input.max_image_pixels,
+            )
+        except DepthFrameRejected as err:
+            self.stats.frame_rejected(err.reason)
+            self.get_logger().warning(
+                f"no 3D for this frame, publishing its 2D poses only: {err}",
+                throttle_duration_sec=LOG_THROTTLE_S,
+            )
+            return {}
+        if frame.depth.header.frame_id != frame.image.header.frame_id:
+            self.get_logger().warning(
+                f"depth frame_id {frame.depth.header.frame_id!r} differs from the image's "
+                f"{frame.image.header.frame_id!r}: the depth must be registered to the colour camera",
+                throttle_duration_sec=60.0,
+            )
+        return {
+            "depth_ms": (time.perf_counter() - started) * 1e3,
+            "depth_skew_ms": abs(stamp_skew_ms(frame.image, frame.depth)),
+        }
 
     def _publish(self, header: Any, image: Any, people: list[Any]) -> None:
         cfg = self.config.output
@@ -225,7 +338,7 @@ class RtmposeNode(Node):
         if cfg.publish_tf and people:
             self._tf.send(
                 messages.person_transforms(
-                    self.factory, header, people, camera, cfg.tf_prefix, self._markers.settings
+                    self.factory, header, people, camera, cfg.tf_prefix, self._markers.settings, skeleton
                 )
             )
         if cfg.publish_image and self._image_pub.get_subscription_count() > 0:
@@ -241,7 +354,9 @@ class RtmposeNode(Node):
             return
         from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 
-        summary = self.stats.summary(self._image_sub.topic_name)
+        summary = self.stats.summary(self._input_description)
+        if self._sync is not None:
+            summary.values.update(self._sync.counters())
         status = DiagnosticStatus(
             level=bytes([summary.level]),
             name=f"{self.get_name()}: pose estimation",

@@ -1,0 +1,149 @@
+"""RGB-D input of ``rtmpose_node`` (``three_d.mode: depth``), ROS-free.
+
+The node subscribes to the colour image, a depth image registered to it and the colour
+camera's CameraInfo, groups them by stamp (:class:`StampSync`, the approximate-time
+policy of :mod:`pose_perception.sync`) and, after the 2D pipeline, lifts each person's
+keypoints with :func:`lift_people` (:func:`pose_perception.depth.lift_people_with_depth`).
+
+Messages are duck-typed like in :mod:`pose_perception.ros.convert`. Whatever makes a
+frame's depth unusable (encoding, size, CameraInfo) raises :class:`DepthFrameRejected`
+with a stable ``reason`` (``depth_<image reason>``, ``depth_size_mismatch``,
+``camera_info_invalid``, ``camera_info_size_mismatch``, ``camera_info_distortion``); the
+node counts it, logs it and still publishes that frame's 2D poses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from pose_perception.camera import PinholeCamera
+from pose_perception.depth import DepthConfig, DepthRejected, lift_people_with_depth
+from pose_perception.people import Person
+from pose_perception.ros.convert import ImageRejected, depth_image_to_metres
+from pose_perception.sync import ApproximateTimeSync, seconds_to_ns, stamp_to_ns
+
+# CameraInfo distortion models whose ``d`` OpenCV's undistortPoints understands.
+PINHOLE_DISTORTION_MODELS = ("plumb_bob", "rational_polynomial")
+
+# A stamp this much older than the newest of its input is a clock jump (a looping bag, a
+# restarted sensor), not a late message: the synchroniser starts afresh.
+JUMP_BACK_S = 1.0
+
+
+class DepthFrameRejected(ImageRejected):
+    """This frame's depth (or CameraInfo) cannot be used; its 2D poses still can."""
+
+
+class StampSync:
+    """:class:`~pose_perception.sync.ApproximateTimeSync` over stamped messages
+    (``msg.header.stamp``); ``callback(*msgs)`` gets one message per input, in input order.
+
+    A message more than :data:`JUMP_BACK_S` older than the newest one of its input resets
+    the synchroniser (counted in ``resets``) instead of being dropped as out of order
+    forever after, so a looping bag keeps working.
+    """
+
+    def __init__(self, num_inputs: int, queue_size: int, slop_s: float, callback: Callable[..., Any]) -> None:
+        self.sync = ApproximateTimeSync(num_inputs, queue_size, slop_s, callback)
+        self._newest: list[int | None] = [None] * num_inputs
+        self._jump_ns = seconds_to_ns(JUMP_BACK_S)
+        self.resets = 0
+
+    def add(self, input_index: int, msg: Any) -> None:
+        stamp = stamp_to_ns(msg.header.stamp.sec, msg.header.stamp.nanosec)
+        newest = self._newest[input_index]
+        if newest is not None and stamp < newest - self._jump_ns:
+            self.sync.reset()
+            self._newest = [None] * len(self._newest)
+            self.resets += 1
+        if newest is None or stamp > newest:
+            self._newest[input_index] = stamp
+        self.sync.add(input_index, stamp, msg)
+
+    def counters(self) -> dict[str, str]:
+        """Diagnostic key/values: sets matched, messages dropped per cause, queue lengths."""
+        s = self.sync
+        return {
+            "sync_sets": str(s.emitted),
+            "sync_dropped_out_of_order": str(s.dropped_out_of_order),
+            "sync_dropped_unmatched": str(s.dropped_unmatched),
+            "sync_dropped_queue_full": str(s.dropped_queue_full),
+            "sync_resets": str(self.resets),
+            "sync_waiting": ",".join(str(n) for n in s.queue_lengths()),
+        }
+
+
+def camera_from_info(info: Any) -> tuple[PinholeCamera, np.ndarray | None]:
+    """Intrinsics (``k``, ``width``, ``height``) and distortion (``d``; None when zero) of
+    a ``sensor_msgs/CameraInfo``. Nonzero ``d`` of a model other than
+    :data:`PINHOLE_DISTORTION_MODELS` (e.g. ``equidistant``) is rejected: the keypoints
+    could not be undistorted, and wrong 3D is worse than none."""
+    try:
+        camera = PinholeCamera.from_k(list(info.k), int(info.width), int(info.height))
+        d = np.asarray(list(info.d), np.float64).reshape(-1)
+    except (AttributeError, TypeError, ValueError) as err:
+        raise DepthFrameRejected("camera_info_invalid", f"unusable CameraInfo: {err}") from None
+    if camera.width <= 0 or camera.height <= 0:
+        raise DepthFrameRejected(
+            "camera_info_invalid", f"CameraInfo size {camera.width}x{camera.height} is empty"
+        )
+    if not np.isfinite(d).all():
+        raise DepthFrameRejected("camera_info_invalid", f"CameraInfo d has non-finite values: {d}")
+    if not np.any(d != 0):
+        return camera, None
+    model = str(getattr(info, "distortion_model", ""))
+    if model not in PINHOLE_DISTORTION_MODELS:
+        raise DepthFrameRejected(
+            "camera_info_distortion",
+            f"CameraInfo distortion_model {model!r} with nonzero d is not supported "
+            f"(use {' or '.join(PINHOLE_DISTORTION_MODELS)}, or rectified images with zero d)",
+        )
+    return camera, d
+
+
+def lift_people(
+    people: list[Person],
+    image_size: tuple[int, int],
+    depth_msg: Any,
+    info_msg: Any,
+    config: DepthConfig,
+    keypoint_names: Sequence[str],
+    max_pixels: int,
+) -> PinholeCamera:
+    """Fill ``keypoints_3d``/``keypoints_3d_valid`` of ``people`` (in an image of
+    ``image_size`` = width, height) from a depth image registered to that image and the
+    image's CameraInfo; returns the camera. :class:`DepthFrameRejected` when unusable
+    (``people`` are then left as they were)."""
+    width, height = image_size
+    camera, distortion = camera_from_info(info_msg)
+    if (camera.width, camera.height) != (width, height):
+        raise DepthFrameRejected(
+            "camera_info_size_mismatch",
+            f"CameraInfo is for {camera.width}x{camera.height} but the image is {width}x{height}",
+        )
+    try:
+        depth_m = depth_image_to_metres(depth_msg, max_pixels)
+    except ImageRejected as err:
+        raise DepthFrameRejected(f"depth_{err.reason}", f"depth image: {err}") from None
+    if depth_m.shape != (height, width):
+        raise DepthFrameRejected(
+            "depth_size_mismatch",
+            f"depth image is {depth_m.shape[1]}x{depth_m.shape[0]} but the colour image is "
+            f"{width}x{height}: depth must be registered to the colour camera "
+            "(e.g. a RealSense's aligned_depth_to_color)",
+        )
+    try:
+        lift_people_with_depth(people, depth_m, camera, config, keypoint_names, distortion)
+    except DepthRejected as err:  # not expected after the checks above; keep it a depth rejection
+        raise DepthFrameRejected("depth_rejected", str(err)) from None
+    return camera
+
+
+def stamp_skew_ms(a: Any, b: Any) -> float:
+    """Milliseconds from message ``a``'s header stamp to ``b``'s (diagnostics)."""
+    da = stamp_to_ns(a.header.stamp.sec, a.header.stamp.nanosec)
+    db = stamp_to_ns(b.header.stamp.sec, b.header.stamp.nanosec)
+    return (db - da) * 1e-6
