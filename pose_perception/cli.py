@@ -677,7 +677,8 @@ def _cmd_models(args: argparse.Namespace) -> int:
     rows = [("NAME", "TASK", "ARCH", "CACHED", "URL")]
     for entry in REGISTRY.values():
         cached = "yes" if cached_path(entry, cache).is_file() else "no"
-        rows.append((entry.name, entry.task, entry.arch, cached, entry.url))
+        source = entry.url or f"bundled: {cached_path(entry)}"
+        rows.append((entry.name, entry.task, entry.arch, cached, source))
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
     print(f"cache: {cache}")
     for row in rows:
