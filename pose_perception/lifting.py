@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import warnings
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -33,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from pose_perception.camera import PinholeCamera
+from pose_perception.fileio import atomic_output
 from pose_perception.people import UNTRACKED, Person
 from pose_perception.skeletons import COCO17, H36M17
 
@@ -275,11 +275,7 @@ def export_lifter(
     model = model.cpu().eval()
     dummy = torch.zeros(1, info.receptive_field, model.num_joints_in, 2)
     output = os.fspath(output)
-    directory = os.path.dirname(os.path.abspath(output))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=".onnx", dir=directory)
-    os.close(fd)
-    try:
+    with atomic_output(output, suffix=".onnx") as tmp:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)
             warnings.simplefilter("ignore", torch.jit.TracerWarning)
@@ -302,11 +298,6 @@ def export_lifter(
         proto.producer_name = "pose_perception"
         onnx.checker.check_model(proto)
         onnx.save(proto, tmp)
-        os.chmod(tmp, 0o644)  # mkstemp makes it owner-only
-        os.replace(tmp, output)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return output
 
 

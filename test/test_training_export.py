@@ -102,3 +102,17 @@ def test_training_models_start_from_the_official_head_init(tmp_path):
     default = RTMPose(model.variant, 17).eval()
     with torch.no_grad():
         assert default(torch.randn(2, 3, 96, 64))[0].abs().max() > 0.2  # what the init changes
+
+
+def test_exported_files_are_readable_by_others(trained, tmp_path):
+    """Atomic writes go through mkstemp (owner-only); the result must get the normal
+    umask permissions so that a model installed system-wide can be read by the node."""
+    import os
+
+    config, checkpoint = trained
+    old = os.umask(0o022)
+    try:
+        path, _ = export_checkpoint(str(config), str(checkpoint), str(tmp_path / "m.onnx"))
+    finally:
+        os.umask(old)
+    assert os.stat(path).st_mode & 0o777 == 0o644

@@ -9,13 +9,13 @@ of ~16 s and gives a plain opset-17 graph that TensorRT 8.x on Jetson parses.
 from __future__ import annotations
 
 import os
-import tempfile
 import warnings
 
 import numpy as np
 import torch
 from torch import nn
 
+from pose_perception.fileio import atomic_output
 from pose_perception.model_info import ModelInfo
 from pose_perception.skeletons import Skeleton
 
@@ -36,11 +36,7 @@ def export_onnx(
     model = model.cpu().eval()
     dummy = torch.zeros(1, 3, height, width)
     output = os.fspath(output)
-    directory = os.path.dirname(os.path.abspath(output))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=".onnx", dir=directory)
-    os.close(fd)
-    try:
+    with atomic_output(output, suffix=".onnx") as tmp:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)
             torch.onnx.export(
@@ -66,10 +62,6 @@ def export_onnx(
         proto.producer_name = "pose_perception"
         onnx.checker.check_model(proto)
         onnx.save(proto, tmp)
-        os.replace(tmp, output)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return output
 
 
@@ -100,15 +92,8 @@ def store_weights_fp16(path: str | os.PathLike[str], min_elements: int = 16) -> 
     del graph.node[:]
     graph.node.extend(casts + nodes)
     onnx.checker.check_model(proto)
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(suffix=".onnx", dir=directory)
-    os.close(fd)
-    try:
+    with atomic_output(path, suffix=".onnx") as tmp:
         onnx.save(proto, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return path
 
 
