@@ -51,9 +51,10 @@ OFFICIAL_BASE = "https://download.openmmlab.com/mmpose/v1/projects/rtmposev1/"
 ONNX_SDK_BASE = OFFICIAL_BASE + "onnx_sdk/"
 TASKS = ("pose", "detector")
 BUNDLED_DIR = Path(__file__).resolve().parent / "bundled"
-# What resolve(..., fallback=True) uses when a model of that task is neither cached nor
-# downloadable: the small model trained on synthetic people (docs/models.md, model card).
-BUNDLED_FALLBACK = {"pose": "rtmpose-t-synthetic"}
+# What resolve(..., fallback=True) uses, per task, when the requested model is neither
+# cached nor downloadable: a registry entry whose file ships in BUNDLED_DIR. Empty until
+# a bundled pose model reaches its accuracy target (docs/training.md, "Bundled model").
+BUNDLED_FALLBACK: dict[str, str] = {}
 DETECTOR_ARCHS = ("rtmdet", "yolox")  # = detection.DETECTOR_KINDS (not imported: no cv2 here)
 MAX_MEMBER_BYTES = 2**31  # ONNX protobufs cannot be larger; guards against zip bombs
 _HEX = re.compile(r"[0-9a-f]*")

@@ -233,3 +233,21 @@ def test_cli_writes_a_dataset(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert len(data["images"]) == 2 and not (tmp_path / "depth").exists()
     assert data["categories"][0]["keypoints"][0] == "nose"
     assert (tmp_path / "images" / data["images"][0]["file_name"]).is_file()
+
+
+def test_clip_writer_gives_a_video_and_boxes_the_cli_reads(tmp_path):
+    """The demo input: an mp4 and per-frame boxes in the `run --boxes` format."""
+    import cv2
+
+    from pose_perception.cli import load_boxes_file
+    from pose_perception.synthetic.clip import write_clip
+
+    video, boxes_path = write_clip(tmp_path, num_frames=4, seed=7)
+    capture = cv2.VideoCapture(str(video))
+    frames = 0
+    while capture.read()[0]:
+        frames += 1
+    assert frames == 4
+    boxes = load_boxes_file(str(boxes_path))
+    assert sorted(boxes) == ["0", "1", "2", "3"]
+    assert all(len(b) >= 1 and (b[:, 2] > b[:, 0]).all() and (b[:, 3] > b[:, 1]).all() for b in boxes.values())
