@@ -149,13 +149,40 @@ class ThreeDConfig:
     mode: str = setting(
         "off",
         "off: 2D only; depth: lift keypoints with a registered depth image (input.depth_topic); "
-        "lifter: 2D-to-3D lifting model",
+        "lifter: monocular 2D-to-3D lifter (three_d.lifter_model) placed with the camera intrinsics",
         choices=THREE_D_MODES,
         read_only=True,
     )
     publish_joint_tf: bool = setting(
         True, "with measured 3D: one TF frame <tf_prefix><track_id>/<joint_name> per valid joint"
     )
+    lifter_model: str = setting(
+        "",
+        "mode lifter: lifter .onnx (pose_perception.lifting.export_lifter); empty = the bundled "
+        "lifter-causal-synthetic.onnx (trained on synthetic motion only)",
+        read_only=True,
+    )
+    body_height_m: float = setting(
+        1.7,
+        "m; mode lifter: assumed standing height of every person; sets the lifted skeleton's "
+        "size and so its distance from the camera",
+        min=0.5,
+        max=2.5,
+    )
+    lifter_max_age_s: float = setting(
+        1.0,
+        "s; mode lifter: a track unseen for longer loses its 2D history and starts afresh",
+        min=0.0,
+        max=60.0,
+        read_only=True,
+    )
+
+    def validate(self) -> None:
+        check_settings(self)
+        # Caught here, before any model loads; whether the file exists is checked when the
+        # lifter is opened (only in mode lifter).
+        if self.lifter_model and not self.lifter_model.lower().endswith(".onnx"):
+            raise ValueError(f"lifter_model must be an .onnx file (or empty), got {self.lifter_model!r}")
 
 
 @dataclass
@@ -176,7 +203,7 @@ class Config:
         self.smoothing.validate()
         check_settings(self.input)
         check_settings(self.output)
-        check_settings(self.three_d)
+        self.three_d.validate()
         self.depth.validate()
 
 

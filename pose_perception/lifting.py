@@ -337,6 +337,35 @@ class TorchLifterModel:
 
 LifterModel = Callable[[np.ndarray], np.ndarray]
 
+BUNDLED_LIFTER = "lifter-causal-synthetic.onnx"  # in pose_perception/bundled (zoo.BUNDLED_DIR)
+
+
+def lifter_model_path(model: str | os.PathLike[str] = "") -> str:
+    """The lifter file a setting names: empty = the bundled causal lifter (trained on
+    synthetic motion only). FileNotFoundError naming the path when there is no such file."""
+    from pose_perception.zoo import BUNDLED_DIR
+
+    path = os.fspath(model) or os.fspath(BUNDLED_DIR / BUNDLED_LIFTER)
+    if not os.path.isfile(path):
+        what = "the bundled lifter" if not os.fspath(model) else "lifter model"
+        raise FileNotFoundError(f"{what} not found: {path}")
+    return path
+
+
+def open_lifter(model: str | os.PathLike[str] = "", max_age: float = 1.0, threads: int = 1) -> TemporalLifter:
+    """A :class:`TemporalLifter` on an exported ONNX lifter (empty: the bundled one), on CPU.
+
+    One thread by default: the model is small (a batch of people costs about a millisecond)
+    and should not compete with the pose model for cores. Every failure is an ``OSError``
+    or ``ValueError`` whose message names the file, so a node can refuse to start with it.
+    """
+    path = lifter_model_path(model)
+    try:
+        return TemporalLifter(OnnxLifterModel(path, "cpu", threads), max_age=max_age)
+    except (OSError, ValueError) as err:
+        message = str(err)
+        raise ValueError(message if path in message else f"{path}: {message}") from None
+
 
 @dataclass
 class _Track:
@@ -355,8 +384,8 @@ class TemporalLifter:
     filled in: its buffer just continues. Untracked people (``track_id`` 0) are lifted
     from their single frame, padded, and not buffered.
 
-    ``model``: an exported ONNX path, a torch lifter module, or any callable
-    (N, rf, 17, 2) float32 → (N, 17, 3) (then ``receptive_field`` is required).
+    ``model``: an exported ONNX path or :class:`OnnxLifterModel`, a torch lifter module, or
+    any callable (N, rf, 17, 2) float32 → (N, 17, 3) (then ``receptive_field`` is required).
     """
 
     def __init__(
@@ -370,8 +399,9 @@ class TemporalLifter:
         info: LifterInfo | None = None
         runner: LifterModel
         if isinstance(model, (str, os.PathLike)):
-            onnx_model = OnnxLifterModel(model, device)
-            runner, info = onnx_model, onnx_model.info
+            model = OnnxLifterModel(model, device)
+        if isinstance(model, OnnxLifterModel):
+            runner, info = model, model.info
         elif hasattr(model, "forward_sequence"):  # a torch lifter module
             torch_model = TorchLifterModel(model, device)
             runner, info = torch_model, torch_model.info

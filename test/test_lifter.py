@@ -276,6 +276,46 @@ def test_onnx_export_parity_and_metadata(tmp_path: Path) -> None:
     np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
 
 
+def test_open_lifter_bundled_and_bad_files(tmp_path: Path) -> None:
+    """What the node's ``three_d.lifter_model`` opens: empty = the bundled causal lifter; a
+    missing, unreadable or non-lifter file is an error naming it."""
+    onnx = pytest.importorskip("onnx")
+    from pose_perception.lifting import BUNDLED_LIFTER, OnnxLifterModel, lifter_model_path, open_lifter
+
+    lifter = open_lifter(max_age=0.5)
+    assert isinstance(lifter.model, OnnxLifterModel) and Path(lifter.model.path).name == BUNDLED_LIFTER
+    assert lifter.model.path == lifter_model_path("") and lifter.receptive_field == 27
+    assert lifter.max_age == 0.5 and lifter.info.extra.get("train_data") == "synthetic"
+    truth, uv, _ = _posed(seed=3, height=1.7)
+    person = Person(4, np.array([0, 0, 1, 1.0]), 0.9, uv.astype(np.float32), np.ones(17, np.float32))
+    (placed,) = lifter.lift_people([person], 0.0, CAMERA)  # the first frame is answered at once
+    assert person.keypoints_3d_valid is not None and person.keypoints_3d_valid.sum() == 13
+    assert abs(placed[0, 2] - truth[0, 2]) < 0.25 * truth[0, 2]  # root depth (truth: 4 m)
+    assert lifter.track_ids == [4]
+
+    missing = tmp_path / "no_such_lifter.onnx"
+    with pytest.raises(FileNotFoundError, match=f"lifter model not found: {missing}"):
+        open_lifter(missing)
+    garbage = tmp_path / "garbage.onnx"
+    garbage.write_bytes(b"not a protobuf")
+    with pytest.raises(ValueError, match=f"{garbage}: cannot load ONNX model"):
+        open_lifter(garbage)
+    identity = onnx.helper.make_model(
+        onnx.helper.make_graph(
+            [onnx.helper.make_node("Identity", ["x"], ["y"])],
+            "identity",
+            [onnx.helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1])],
+            [onnx.helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1])],
+        ),
+        opset_imports=[onnx.helper.make_opsetid("", 17)],
+    )
+    identity.ir_version = 8
+    not_a_lifter = tmp_path / "pose.onnx"
+    not_a_lifter.write_bytes(identity.SerializeToString())
+    with pytest.raises(ValueError, match=f"{not_a_lifter}: not a lifter export"):
+        open_lifter(not_a_lifter)
+
+
 # Training ---------------------------------------------------------------------------------------
 
 

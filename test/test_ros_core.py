@@ -419,6 +419,28 @@ def test_three_d_and_depth_sections_are_validated_parameters():
             updated_config(Config(), changes)
 
 
+def test_lifter_parameters():
+    specs = {s.name: s for s in param_specs()}
+    model, height, age = (
+        specs[f"three_d.{k}"] for k in ("lifter_model", "body_height_m", "lifter_max_age_s")
+    )
+    assert model.default == "" and model.kind is str and model.read_only  # "": the bundled lifter
+    assert (height.default, height.min, height.max, height.read_only) == (1.7, 0.5, 2.5, False)
+    assert (age.default, age.min, age.read_only) == (1.0, 0.0, True)
+    config = updated_config(
+        Config(),
+        {"three_d.mode": "lifter", "three_d.lifter_model": "/models/my.ONNX", "three_d.body_height_m": 1.2},
+    )
+    assert config.three_d.lifter_model == "/models/my.ONNX" and config.three_d.body_height_m == 1.2
+    for changes, word in [
+        ({"three_d.lifter_model": "/models/lifter.pth"}, "lifter_model must be an .onnx file.*lifter.pth"),
+        ({"three_d.body_height_m": 3.0}, "body_height_m"),
+        ({"three_d.lifter_max_age_s": -1.0}, "lifter_max_age_s"),
+    ]:
+        with pytest.raises(ParameterError, match=word):
+            updated_config(Config(), changes)
+
+
 def _depth_msg(data: np.ndarray, encoding: str, pad: int = 0, big_endian: bool = False):
     from types import SimpleNamespace
 

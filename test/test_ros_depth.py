@@ -1,4 +1,5 @@
-"""rtmpose_node in RGB-D mode (``three_d.mode: depth``) end to end over real ROS 2.
+"""rtmpose_node with 3D end to end over real ROS 2: RGB-D (``three_d.mode: depth``) and
+the monocular lifter (``three_d.mode: lifter``).
 
 The node runs in its own process as users run it; this process publishes synthetic RGB-D
 frames (``render_example``: a colour image, its exact z-buffer depth and intrinsics, and
@@ -9,6 +10,11 @@ person's ground-truth keypoints (score 1 for visible joints, 0.1 for hidden ones
 published 2D keypoints are known and the 3D positions can be checked against the ground
 truth and against the depth image itself. Everything after the model (pipeline,
 synchronisation, depth conversion, lifting, messages, TF, markers) is the real code.
+
+Lifter mode plays a synthetic clip (``iter_clip``: a walking person, fixed camera). Its
+oracle answers each frame's ground truth: every image carries its frame number as the grey
+level of a patch at its centre, and the ONNX graph reads that pixel of the crop and
+gathers the frame's SimCC rows (:func:`frame_code_oracle_onnx`).
 """
 
 from __future__ import annotations
@@ -260,7 +266,8 @@ def check_tf_and_markers(poses_msg: Any, tf: list[Any], markers: list[Any]) -> i
         values = [marker.pose.position.x, marker.pose.position.y, marker.pose.position.z]
         values += [c for p in marker.points for c in (p.x, p.y, p.z)]
         assert np.isfinite(values).all(), f"NaN in marker {marker.ns}/{marker.id}"
-    (sphere,) = [m for m in array.markers if m.type == 7 and m.ns == frame]
+    namespace = frame if person.track_id else "untracked_0"
+    (sphere,) = [m for m in array.markers if m.type == 7 and m.ns == namespace]
     spheres = np.array([[p.x, p.y, p.z] for p in sphere.points])
     shown = valid & (np.array([k.score for k in person.keypoints]) >= 0.3)
     np.testing.assert_allclose(spheres, xyz[shown], atol=1e-6)
@@ -395,10 +402,285 @@ def test_rgbd_synchronisation_and_bad_depth(client, depth_node, rendered):
     assert len(warnings) == 1 and "'8UC1'" in warnings[0] and "16UC1" in warnings[0]  # throttled: once
 
 
-def test_lifter_mode_is_refused_at_startup(oracle_model, rclpy_module):
-    node = NodeProcess({"estimator.model": str(oracle_model), "three_d.mode": "lifter"})
+# ---------------------------------------------------------------------- lifter mode
+
+CLIP_SEED = 16  # one person walking away, root 4.3 -> 6.6 m; 12-17 joints visible, none off-image
+CLIP_FRAMES = 30
+CLIP_FPS = 15.0
+CLIP_STEP_NS = int(1e9 / CLIP_FPS)
+CODE_BASE, CODE_STEP = 40, 6  # frame i: grey level 40 + 6 i in the centre patch
+CODE_HALF = 20  # patch half-size in pixels of a 640x480 image (~5 px in the 192x256 crop)
+EYES_AND_EARS = ("left_eye", "right_eye", "left_ear", "right_ear")  # no H36M joint: no 3D
+HIPS = [11, 12]  # COCO left/right hip: the lifter's root is their mid-point
+
+
+@pytest.fixture(scope="module")
+def clip() -> list[Any]:
+    from pose_perception.synthetic.coco import iter_clip
+
+    frames = list(iter_clip(CLIP_SEED, CLIP_FRAMES, CLIP_FPS, (640, 480), 1))
+    assert all(len(f.people) == 1 and (f.people[0].visibility > 0).all() for f in frames)
+    return frames
+
+
+def frame_code_oracle_onnx(simcc_x: np.ndarray, simcc_y: np.ndarray, pixel: tuple[int, int]) -> bytes:
+    """A pose ONNX (input (1,3,H,W), outputs simcc_x/y) answering row ``i`` of the tables
+    ``simcc_x`` (N,1,K,Wx) and ``simcc_y`` (N,1,K,Wy), where ``i`` is read from the crop's
+    red value at ``pixel`` (row, column): grey level ``CODE_BASE + CODE_STEP i`` undone
+    from the ImageNet normalisation."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    from pose_perception.topdown import IMAGENET_MEAN_RGB, IMAGENET_STD_RGB
+
+    row, col = pixel
+    scale = IMAGENET_STD_RGB[0] / CODE_STEP
+    offset = (IMAGENET_MEAN_RGB[0] - CODE_BASE) / CODE_STEP
+    consts = {
+        "starts": np.array([0, 0, row, col], np.int64),
+        "ends": np.array([1, 1, row + 1, col + 1], np.int64),
+        "scale": np.array(scale, np.float32),
+        "offset": np.array(offset, np.float32),
+        "scalar": np.zeros(0, np.int64),
+        "first": np.array(0, np.int64),
+        "last": np.array(len(simcc_x) - 1, np.int64),
+        "table_x": simcc_x,
+        "table_y": simcc_y,
+    }
+    nodes = [
+        helper.make_node("Constant", [], [name], value=numpy_helper.from_array(value, name))
+        for name, value in consts.items()
+    ]
+    nodes += [
+        helper.make_node("Slice", ["input", "starts", "ends"], ["pixel"]),
+        helper.make_node("Mul", ["pixel", "scale"], ["scaled"]),
+        helper.make_node("Add", ["scaled", "offset"], ["code"]),
+        helper.make_node("Round", ["code"], ["rounded"]),
+        helper.make_node("Cast", ["rounded"], ["index4"], to=TensorProto.INT64),
+        helper.make_node("Reshape", ["index4", "scalar"], ["index"]),
+        helper.make_node("Clip", ["index", "first", "last"], ["frame"]),
+        helper.make_node("Gather", ["table_x", "frame"], ["simcc_x"], axis=0),
+        helper.make_node("Gather", ["table_y", "frame"], ["simcc_y"], axis=0),
+    ]
+    outputs = [
+        helper.make_tensor_value_info(name, TensorProto.FLOAT, list(table.shape[1:]))
+        for name, table in (("simcc_x", simcc_x), ("simcc_y", simcc_y))
+    ]
+    image = helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 3, 256, 192])
+    model = helper.make_model(
+        helper.make_graph(nodes, "oracle", [image], outputs), opset_imports=[helper.make_opsetid("", 17)]
+    )
+    model.ir_version = 8
+    return model.SerializeToString()
+
+
+@pytest.fixture(scope="module")
+def clip_oracle_model(clip: list[Any], tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """Each clip frame's ground-truth keypoints (score 1 visible, 0.1 occluded) for a
+    full-frame box, selected by the frame code; any image size (the crop is relative)."""
+    pytest.importorskip("onnx")
+    from pose_perception.pipeline import full_frame_box
+    from pose_perception.topdown import boxes_to_center_scale
+
+    width, height = 192, 256
+    center, scale = boxes_to_center_scale(full_frame_box((480, 640)), (width, height), 1.25)
+    simcc_x = np.zeros((len(clip), 1, 17, width * SPLIT), np.float32)
+    simcc_y = np.zeros((len(clip), 1, 17, height * SPLIT), np.float32)
+    for i, frame in enumerate(clip):
+        label = frame.people[0]
+        crop = (label.keypoints - center[0] + scale[0] / 2) / scale[0] * np.array([width, height])
+        bins = np.rint(crop * SPLIT).astype(int)
+        for k in range(17):
+            peak = 1.0 if label.visibility[k] == 2 else 0.1
+            simcc_x[i, 0, k, np.clip(bins[k, 0], 0, width * SPLIT - 1)] = peak
+            simcc_y[i, 0, k, np.clip(bins[k, 1], 0, height * SPLIT - 1)] = peak
+    path = tmp_path_factory.mktemp("clip_oracle") / "clip_oracle_pose.onnx"
+    path.write_bytes(frame_code_oracle_onnx(simcc_x, simcc_y, (height // 2, width // 2)))
+    return path
+
+
+def lifter_params(model: Any, **extra: Any) -> dict[str, Any]:
+    return {
+        "estimator.model": str(model),
+        "output.min_person_score": 0.0,
+        "detector.type": "full_frame",
+        "detector.interval": 1,
+        "smoothing.enabled": False,
+        "three_d.mode": "lifter",
+        **extra,
+    }
+
+
+class ClipPublisher:
+    """Publishes clip frames (with their frame code) on ``image`` and the clip's intrinsics on
+    ``camera_info`` (not synchronised: the node keeps the newest CameraInfo)."""
+
+    def __init__(self, client: TestClient, clip: list[Any]) -> None:
+        from sensor_msgs.msg import CameraInfo, Image
+
+        self.clip = clip
+        self.image_pub = client.node.create_publisher(Image, "/image", 10)
+        self.info_pub = client.node.create_publisher(CameraInfo, "/camera_info", 10)
+        for pub in (self.image_pub, self.info_pub):
+            wait_for(
+                lambda pub=pub: pub.get_subscription_count() > 0, 20, f"a subscriber on {pub.topic_name}"
+            )
+
+    def image(self, index: int, ns: int, size: tuple[int, int] = (640, 480)) -> Any:
+        import cv2
+        from sensor_msgs.msg import Image
+
+        bgr = self.clip[index].image
+        if size != (640, 480):
+            bgr = cv2.resize(bgr, size, interpolation=cv2.INTER_AREA)
+        bgr = np.ascontiguousarray(bgr)
+        (cx, cy), r = (size[0] // 2, size[1] // 2), CODE_HALF * size[0] // 640
+        bgr[cy - r : cy + r, cx - r : cx + r] = CODE_BASE + CODE_STEP * index
+        msg = Image(height=size[1], width=size[0], encoding="bgr8", step=size[0] * 3, data=bgr.tobytes())
+        _stamp(msg, ns)
+        return msg
+
+    def info(self, ns: int) -> Any:
+        from sensor_msgs.msg import CameraInfo
+
+        msg = CameraInfo(width=640, height=480, distortion_model="plumb_bob")
+        msg.k = [float(v) for v in self.clip[0].K.reshape(-1)]
+        msg.d = [0.0] * 5
+        _stamp(msg, ns)
+        return msg
+
+    def send(self, index: int, ns: int, poses: list[Any], size: tuple[int, int] = (640, 480)) -> Any:
+        """Frame ``index`` at ``ns`` (CameraInfo first); waits for and returns its /poses
+        message, re-sending if best effort lost the image."""
+        for _ in range(3):
+            self.info_pub.publish(self.info(ns))
+            self.image_pub.publish(self.image(index, ns, size))
+            try:
+                return wait_for(lambda: poses_at(poses, ns), 5.0, f"/poses for frame {index}")[0]
+            except AssertionError:
+                continue
+        raise AssertionError(f"no /poses answer for clip frame {index}")
+
+
+def reprojection_px(xyz: np.ndarray, kps: np.ndarray, k: np.ndarray) -> np.ndarray:
+    """Pixel distance between each 3D point's projection with intrinsics ``k`` and its 2D keypoint."""
+    uvw = xyz @ np.asarray(k, np.float64).T
+    return np.linalg.norm(uvw[:, :2] / uvw[:, 2:3] - kps, axis=1)
+
+
+def test_lifter_mode_gives_causal_metric_3d_tf_and_markers(client, clip, clip_oracle_model, rclpy_module):
+    """A walking person, one frame at a time: every frame is answered at once (no future
+    frames needed) with 3D joints that project onto its 2D keypoints, at about the true
+    depth, on /tf and in the markers; without CameraInfo for the image size the nominal
+    camera places them."""
+    from tf2_msgs.msg import TFMessage
+    from visualization_msgs.msg import MarkerArray
+
+    from pose_perception.camera import PinholeCamera
+    from pose_perception.msg import PersonArray
+    from pose_perception.skeletons import COCO17
+
+    node = NodeProcess(lifter_params(clip_oracle_model))
+    try:
+        node.wait_ready()
+        assert "three_d.mode lifter" in node.log and "lifter-causal-synthetic.onnx" in node.log
+        poses = client.subscribe(PersonArray, "/poses", 100)
+        markers = client.subscribe(MarkerArray, "/poses/markers", 100)
+        tf = client.subscribe(TFMessage, "/tf", 200)
+        pub = ClipPublisher(client, clip)
+        # Warm up (the node sees our subscribers, has the CameraInfo) 10 s before the clip:
+        # longer than three_d.lifter_max_age_s and tracker.max_missing_s, so forgotten.
+        ns = BASE_NS - 10_000_000_000
+        deadline = time.monotonic() + 30
+        while not (markers and tf) and time.monotonic() < deadline:
+            pub.send(0, ns, poses)
+            ns += CLIP_STEP_NS
+
+        answers, latency_ms = [], []
+        for i in range(CLIP_FRAMES):  # the next frame goes out only once this one is answered
+            sent = time.monotonic()
+            answers.append(pub.send(i, BASE_NS + i * CLIP_STEP_NS, poses))
+            latency_ms.append((time.monotonic() - sent) * 1e3)
+        for msg in answers:
+            wait_for(
+                lambda msg=msg: any(stamp_ns(t) == stamp_ns(msg) for m in tf for t in m.transforms), 10, "tf"
+            )
+        wait_for(
+            lambda: sum(1 for m in markers if m.markers and stamp_ns(m.markers[0]) >= BASE_NS) >= CLIP_FRAMES,
+            10,
+            "markers",
+        )
+
+        k = clip[0].K
+        lifted = ~np.isin(COCO17.keypoint_names, EYES_AND_EARS)
+        reproj, depth_err, track_ids, joint_frames = [], [], [], []
+        for i, msg in enumerate(answers):
+            label = clip[i].people[0]
+            assert msg.header.frame_id == FRAME and len(msg.people) == 1
+            person = msg.people[0]
+            kps, xyz, valid = published_3d(person)
+            np.testing.assert_allclose(kps, label.keypoints, atol=0.6)  # the oracle: 2D = ground truth
+            assert (valid == lifted).all() and np.isfinite(xyz).all() and (xyz[valid, 2] > 0.5).all()
+            confident = valid & (np.array([kp.score for kp in person.keypoints]) >= 0.3)
+            reproj.append(reprojection_px(xyz[confident], kps[confident], k))
+            true_root_z = label.keypoints_3d[HIPS, 2].mean()
+            depth_err.append(xyz[HIPS, 2].mean() / true_root_z - 1.0)
+            track_ids.append(person.track_id)
+            joint_frames.append(check_tf_and_markers(msg, tf, markers))
+        errors = np.concatenate(reproj)
+        depth_err_a = np.abs(depth_err)
+        print(
+            f"\nlifter: {CLIP_FRAMES} frames, answer latency p50 {np.median(latency_ms):.0f} ms "
+            f"(max {max(latency_ms):.0f}); reprojection of {len(errors)} confident joints mean "
+            f"{errors.mean():.1f} px, p95 {np.percentile(errors, 95):.1f}, max {errors.max():.1f}; "
+            f"root depth error mean {np.mean(depth_err) * 100:+.1f} % "
+            f"(max |.| {depth_err_a.max() * 100:.1f} %), "
+            f"true root depth {clip[0].people[0].keypoints_3d[HIPS, 2].mean():.2f} -> "
+            f"{clip[-1].people[0].keypoints_3d[HIPS, 2].mean():.2f} m; "
+            f"untracked (lifted alone) frames {track_ids.count(0)}, joint TF frames {min(joint_frames)}"
+        )
+        assert track_ids[0] == 0 and track_ids[-1] > 0  # untracked first (lifted alone), then tracked
+        assert errors.mean() < 5.0 and errors.max() < 12.0
+        assert depth_err_a.max() < 0.25
+        assert min(joint_frames) == lifted.sum()
+
+        # A 320x240 image: the 640x480 CameraInfo does not apply; the nominal camera
+        # (output.assumed_hfov_deg 60) places the joints, and they project with it.
+        nominal = PinholeCamera.nominal(320, 240, 60.0)
+        k_nominal = np.array([[nominal.fx, 0, nominal.cx], [0, nominal.fy, nominal.cy], [0, 0, 1]])
+        ns = BASE_NS + CLIP_FRAMES * CLIP_STEP_NS
+        small = [pub.send(i, ns + i * CLIP_STEP_NS, poses, (320, 240)) for i in range(3)]
+        for msg in small:
+            kps, xyz, valid = published_3d(msg.people[0])
+            confident = valid & (np.array([kp.score for kp in msg.people[0].keypoints]) >= 0.3)
+            assert reprojection_px(xyz[confident], kps[confident], k_nominal).mean() < 6.0
+            assert reprojection_px(xyz[confident], kps[confident], k).mean() > 50.0  # not the 640x480 K
+        assert node.alive()
+    finally:
+        code = node.stop()
+    assert code == 0, f"node exit code {code}:\n{node.log}"
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        (
+            {"three_d.lifter_model": "/no/such/dir/my_lifter.onnx"},
+            "lifter model not found: /no/such/dir/my_lifter.onnx",
+        ),
+        ({"three_d.lifter_model": "ORACLE"}, "ORACLE: not a lifter export"),
+        ({"three_d.lifter_model": "/models/lifter.pth"}, "lifter_model must be an .onnx file"),
+        ({"estimator.skeleton": "h36m17"}, "three_d.mode lifter needs COCO-17 keypoints"),
+    ],
+    ids=["missing", "not-a-lifter", "not-onnx", "not-coco"],
+)
+def test_lifter_mode_startup_errors(oracle_model, rclpy_module, params, expected):
+    """A lifter that cannot be used stops the node at startup (exit 2) with the file named."""
+    params = {k: str(oracle_model) if v == "ORACLE" else v for k, v in params.items()}
+    expected = expected.replace("ORACLE", str(oracle_model))
+    node = NodeProcess(lifter_params(oracle_model, **params))
     code = node.wait_exit(60)
-    assert code == 2 and "three_d.mode 'lifter' is not available" in node.log
+    assert code == 2, node.log
+    assert expected in node.log, node.log
 
 
 FAKE_MESSAGE_FILTERS = '''

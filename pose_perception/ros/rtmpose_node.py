@@ -12,6 +12,12 @@ install has it, else ``pose_perception.sync``); each matched set is one frame, a
 keypoints get 3D positions (``ros.rgbd``). A frame whose depth is unusable is still
 published in 2D (and counted under ``rejected_depth_*`` / ``rejected_camera_info_*``).
 
+With ``three_d.mode: lifter`` (one RGB camera) the tracked people's 2D keypoints go
+through a causal temporal lifter (``pose_perception.lifting``: per-track history, root-relative
+3D) and are placed in the camera frame from the intrinsics (CameraInfo for this image
+size, else the nominal camera) and ``three_d.body_height_m``. Both modes fill the same
+``Person.keypoints_3d``, so /poses, markers and TF are published by the same code.
+
 Run: ``python -m pose_perception.ros.rtmpose_node --ros-args --params-file
 config/rtmpose.yaml -r image:=/camera/color/image_raw`` or ``ros2 launch pose_perception
 rtmpose.launch.py``.
@@ -33,6 +39,7 @@ from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPo
 
 from pose_perception.camera import PinholeCamera
 from pose_perception.config import Config
+from pose_perception.lifting import TemporalLifter, open_lifter
 from pose_perception.pipeline import PosePipeline
 from pose_perception.ros import messages
 from pose_perception.ros.convert import ImageRejected, bgr_to_image_msg, compressed_to_bgr, image_to_bgr
@@ -41,6 +48,7 @@ from pose_perception.ros.params import ParameterError, declare_config, updated_c
 from pose_perception.ros.rgbd import DepthFrameRejected, StampSync, lift_people, stamp_skew_ms
 from pose_perception.ros.stats import NodeStats
 from pose_perception.ros.tf import TransformPublisher
+from pose_perception.skeletons import COCO17
 from pose_perception.viz import draw_people
 
 NODE_NAME = "rtmpose_node"
@@ -84,6 +92,7 @@ class RtmposeNode(Node):
         self._slot: LatestSlot[Frame] = LatestSlot()
         self._stop = threading.Event()
         self._sync: StampSync | None = None  # the fallback synchroniser (depth mode only)
+        self._lifter: TemporalLifter | None = None  # lifter mode only
 
     # ---------------------------------------------------------------- startup
 
@@ -93,11 +102,9 @@ class RtmposeNode(Node):
             self.config = declare_config(self)
         except ParameterError as err:
             raise StartupError(str(err)) from None
-        if self.config.three_d.mode == "lifter":
-            raise StartupError(
-                "three_d.mode 'lifter' is not available in rtmpose_node yet; use 'off' or 'depth'"
-            )
         self.pipeline = self._load_pipeline(self.config)
+        if self.config.three_d.mode == "lifter":
+            self._lifter = self._load_lifter(self.config)
         self.factory = messages.MessageFactory.rclpy()
         self.stats = NodeStats()
         self._camera_info: PinholeCamera | None = None
@@ -117,6 +124,25 @@ class RtmposeNode(Node):
             return PosePipeline(config)
         except (OSError, ValueError, RuntimeError, ImportError) as err:
             raise StartupError(f"cannot load model {config.estimator.model!r}: {err}") from None
+
+    def _load_lifter(self, config: Config) -> TemporalLifter:
+        skeleton = self.pipeline.skeleton
+        if tuple(skeleton.keypoint_names) != COCO17.keypoint_names:
+            raise StartupError(
+                f"three_d.mode lifter needs COCO-17 keypoints; model {config.estimator.model!r} "
+                f"gives {skeleton.name}"
+            )
+        try:
+            lifter = open_lifter(config.three_d.lifter_model, config.three_d.lifter_max_age_s)
+        except (OSError, ValueError) as err:
+            raise StartupError(f"cannot load three_d.lifter_model: {err}") from None
+        path = getattr(lifter.model, "path", config.three_d.lifter_model)
+        trained_on = lifter.info.extra.get("train_data", "unknown data")
+        self.get_logger().info(
+            f"three_d.mode lifter: {path} (receptive field {lifter.receptive_field} "
+            f"frames, trained on {trained_on}), body height {config.three_d.body_height_m} m"
+        )
+        return lifter
 
     def _image_input(self) -> tuple[Any, str]:
         """(message type, topic) of the colour image for ``input.transport``."""
@@ -275,7 +301,12 @@ class RtmposeNode(Node):
         image = compressed_to_bgr(msg, max_pixels) if frame.compressed else image_to_bgr(msg, max_pixels)
         converted = time.perf_counter()
         people = self.pipeline.process(image, stamp_ns * 1e-9)
-        depth_timings = self._lift(frame, image, people) if frame.depth is not None else {}
+        if frame.depth is not None:
+            three_d_timings = self._lift_with_depth(frame, image, people)
+        elif self._lifter is not None:
+            three_d_timings = self._lift_with_lifter(self._lifter, image, people, stamp_ns * 1e-9)
+        else:
+            three_d_timings = {}
         lifted = time.perf_counter()
         header = self.factory.make(
             "std_msgs/msg/Header", stamp=msg.header.stamp, frame_id=cfg.output.frame_id or msg.header.frame_id
@@ -287,13 +318,13 @@ class RtmposeNode(Node):
             "handover_ms": (started - frame.arrived) * 1e3,
             "convert_ms": (converted - started) * 1e3,
             **self.pipeline.timings,
-            **depth_timings,
+            **three_d_timings,
             "publish_ms": (done - lifted) * 1e3,
             "total_ms": (done - started) * 1e3,
         }
         self.stats.frame_processed(timings, len(people))
 
-    def _lift(self, frame: Frame, image: Any, people: list[Any]) -> dict[str, float]:
+    def _lift_with_depth(self, frame: Frame, image: Any, people: list[Any]) -> dict[str, float]:
         """3D keypoints from the frame's depth; on an unusable depth the 2D poses go out alone."""
         started = time.perf_counter()
         height, width = image.shape[:2]
@@ -324,6 +355,17 @@ class RtmposeNode(Node):
             "depth_ms": (time.perf_counter() - started) * 1e3,
             "depth_skew_ms": abs(stamp_skew_ms(frame.image, frame.depth)),
         }
+
+    def _lift_with_lifter(
+        self, lifter: TemporalLifter, image: Any, people: list[Any], stamp: float
+    ) -> dict[str, float]:
+        """3D keypoints from the lifter, placed with the camera that markers and TF use."""
+        started = time.perf_counter()
+        height, width = image.shape[:2]
+        cfg = self.config
+        camera = PinholeCamera.for_image(self._camera_info, width, height, cfg.output.assumed_hfov_deg)
+        lifter.lift_people(people, stamp, camera, cfg.three_d.body_height_m)
+        return {"lifter_ms": (time.perf_counter() - started) * 1e3}
 
     def _publish(self, header: Any, image: Any, people: list[Any]) -> None:
         cfg = self.config.output
