@@ -34,8 +34,8 @@ class EstimatorConfig:
     )
     fallback_to_bundled: bool = setting(
         True,
-        "if the registry model is neither cached nor downloadable, run the bundled "
-        "rtmpose-t-synthetic (trained on synthetic people; logs a warning) instead of failing",
+        "if the registry model is neither cached nor downloadable, run the bundled pose model "
+        "(logs a warning) instead of failing; none ships yet (docs/training.md)",
         read_only=True,
     )
     arch: str = setting("", "architecture of a .pth checkpoint, e.g. rtmpose-s", read_only=True)
