@@ -22,7 +22,7 @@ from __future__ import annotations
 import functools
 import logging
 import operator
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -90,7 +90,7 @@ class _Layout:
     encoding: str
     height: int
     width: int
-    channels: int
+    channels: int  # bytes per pixel (uint8 channels; 2 or 4 for depth)
     step: int
 
 
@@ -138,29 +138,32 @@ def _check_pixels(height: int, width: int, max_pixels: int, what: str) -> None:
         )
 
 
-def _read_layout(msg: Any, max_pixels: int) -> _Layout:
-    """Validate encoding, size and step without touching ``data``."""
+def _read_layout(
+    msg: Any, max_pixels: int, bytes_per_pixel: Mapping[str, int] = _CHANNELS, what: str = "image"
+) -> _Layout:
+    """Validate encoding, size and step without touching ``data`` (colour images by
+    default; depth images pass their own encodings)."""
     max_pixels = _check_max_pixels(max_pixels)
     encoding = _field(msg, "encoding")
-    if not isinstance(encoding, str) or encoding not in _CHANNELS:
+    if not isinstance(encoding, str) or encoding not in bytes_per_pixel:
         raise ImageRejected(
             "unknown_encoding",
-            f"encoding {_short(encoding)} is not one of {', '.join(SUPPORTED_ENCODINGS)}",
+            f"{what} encoding {_short(encoding)} is not one of {', '.join(bytes_per_pixel)}",
         )
     height = _int_field(msg, "height")
     width = _int_field(msg, "width")
     if height <= 0 or width <= 0:
-        raise ImageRejected("zero_size", f"image size {width}x{height} (width x height) is empty")
-    _check_pixels(height, width, max_pixels, "image")
-    channels = _CHANNELS[encoding]
+        raise ImageRejected("zero_size", f"{what} size {width}x{height} (width x height) is empty")
+    _check_pixels(height, width, max_pixels, what)
+    pixel_bytes = bytes_per_pixel[encoding]
     step = _int_field(msg, "step")
-    if step < width * channels:
+    if step < width * pixel_bytes:
         raise ImageRejected(
             "bad_step",
-            f"step {step} is less than width*channels = {width}*{channels} = {width * channels} "
-            f"for {encoding}",
+            f"step {step} is less than width*bytes per pixel = {width}*{pixel_bytes} = "
+            f"{width * pixel_bytes} for {encoding}",
         )
-    return _Layout(encoding, height, width, channels, step)
+    return _Layout(encoding, height, width, pixel_bytes, step)
 
 
 def _as_uint8(data: Any) -> np.ndarray:
@@ -351,8 +354,13 @@ def compressed_to_bgr(msg: Any, max_pixels: int) -> np.ndarray:
 
 # --------------------------------------------------------------------------- depth Image -> metres
 
-# Bytes per pixel and numpy dtype (little-endian) of the depth encodings of REP 118.
-_DEPTH_FORMATS = {"16UC1": (2, "<u2"), "mono16": (2, "<u2"), "32FC1": (4, "<f4")}
+# numpy dtype (little-endian) of the depth encodings of REP 118, and their bytes per pixel.
+_DEPTH_DTYPES: dict[str, np.dtype] = {
+    "16UC1": np.dtype("<u2"),
+    "mono16": np.dtype("<u2"),
+    "32FC1": np.dtype("<f4"),
+}
+_DEPTH_BYTES = {encoding: dtype.itemsize for encoding, dtype in _DEPTH_DTYPES.items()}
 
 
 def depth_image_to_metres(msg: Any, max_pixels: int) -> np.ndarray:
@@ -363,36 +371,20 @@ def depth_image_to_metres(msg: Any, max_pixels: int) -> np.ndarray:
     with the same reasons as colour images (``unknown_encoding`` for any other encoding,
     e.g. ``rgb8`` or ``8UC1``); the caller prefixes them (``depth_...``) for its counters.
     """
-    from pose_perception.depth import DEPTH_ENCODINGS, depth_to_metres
+    from pose_perception.depth import depth_to_metres
 
-    max_pixels = _check_max_pixels(max_pixels)
-    encoding = _field(msg, "encoding")
-    if not isinstance(encoding, str) or encoding not in _DEPTH_FORMATS:
-        raise ImageRejected(
-            "unknown_encoding",
-            f"depth encoding {_short(encoding)} is not one of {', '.join(DEPTH_ENCODINGS)}",
-        )
-    height = _int_field(msg, "height")
-    width = _int_field(msg, "width")
-    if height <= 0 or width <= 0:
-        raise ImageRejected("zero_size", f"depth image size {width}x{height} (width x height) is empty")
-    _check_pixels(height, width, max_pixels, "depth image")
-    itemsize, dtype = _DEPTH_FORMATS[encoding]
-    step = _int_field(msg, "step")
-    if step < width * itemsize:
-        raise ImageRejected(
-            "bad_step", f"step {step} is less than width*{itemsize} = {width * itemsize} for {encoding}"
-        )
-    layout = _Layout(encoding, height, width, itemsize, step)
+    layout = _read_layout(msg, max_pixels, _DEPTH_BYTES, "depth image")
+    height, width, itemsize, step = layout.height, layout.width, layout.channels, layout.step
+    dtype = _DEPTH_DTYPES[layout.encoding]
     flat = _message_bytes(msg, layout)
     big_endian = bool(getattr(msg, "is_bigendian", 0))
     pixels = np.ndarray(
         (height, width),
-        np.dtype(dtype).newbyteorder(">") if big_endian else np.dtype(dtype),
+        dtype.newbyteorder(">") if big_endian else dtype,
         buffer=flat,
         strides=(step, itemsize),
     )  # a strided view of the message's bytes; depth_to_metres makes the one copy
-    return depth_to_metres(pixels, encoding)
+    return depth_to_metres(pixels, layout.encoding)
 
 
 # --------------------------------------------------------------------------- BGR -> Image
