@@ -268,8 +268,9 @@ def export_lifter(
     """Export a :class:`~pose_perception.models.lifter.CausalTemporalLifter` to ONNX
     (input ``keypoints_2d`` (N, rf, J, 2), output ``keypoints_3d`` (N, J, 3), dynamic N)
     with :class:`LifterInfo` metadata; written atomically. Needs torch and onnx."""
-    import onnx
     import torch
+
+    from pose_perception.runtime.export import stamp_metadata
 
     info = info or LifterInfo(int(model.receptive_field))
     model = model.cpu().eval()
@@ -290,14 +291,7 @@ def export_lifter(
                 opset_version=opset,
                 do_constant_folding=True,
             )
-        proto = onnx.load(tmp)
-        del proto.metadata_props[:]
-        for key, value in info.to_metadata().items():
-            entry = proto.metadata_props.add()
-            entry.key, entry.value = key, value
-        proto.producer_name = "pose_perception"
-        onnx.checker.check_model(proto)
-        onnx.save(proto, tmp)
+        stamp_metadata(tmp, info.to_metadata())
     return output
 
 

@@ -30,8 +30,6 @@ def export_onnx(
     dynamic_batch: bool = True,
 ) -> str:
     """Write the ONNX file atomically (temp file + rename) and return its path."""
-    import onnx
-
     width, height = info.input_size
     model = model.cpu().eval()
     dummy = torch.zeros(1, 3, height, width)
@@ -54,15 +52,23 @@ def export_onnx(
                 opset_version=opset,
                 do_constant_folding=True,
             )
-        proto = onnx.load(tmp)
-        del proto.metadata_props[:]
-        for key, value in info.to_metadata().items():
-            entry = proto.metadata_props.add()
-            entry.key, entry.value = key, value
-        proto.producer_name = "pose_perception"
-        onnx.checker.check_model(proto)
-        onnx.save(proto, tmp)
+        stamp_metadata(tmp, info.to_metadata())
     return output
+
+
+def stamp_metadata(path: str, metadata: dict[str, str]) -> None:
+    """Replace an exported ONNX file's metadata with ours (what makes it self-describing),
+    name the producer, and check the model; rewrites ``path`` in place."""
+    import onnx
+
+    proto = onnx.load(path)
+    del proto.metadata_props[:]
+    for key, value in metadata.items():
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = key, value
+    proto.producer_name = "pose_perception"
+    onnx.checker.check_model(proto)
+    onnx.save(proto, path)
 
 
 def store_weights_fp16(path: str | os.PathLike[str], min_elements: int = 16) -> str:
