@@ -42,7 +42,7 @@ from pose_perception.synthetic.body import (
     sample_pose,
     sample_shape,
 )
-from pose_perception.synthetic.camera import Camera
+from pose_perception.synthetic.camera import sample_camera
 from pose_perception.synthetic.scene import Person, pose_at, sample_appearance
 from pose_perception.training.logs import CsvLog, read_csv
 
@@ -91,20 +91,6 @@ class LifterConfig:
 # Synthetic motion --------------------------------------------------------------------------
 
 
-def _camera(rng: np.random.Generator, cfg: LifterConfig) -> Camera:
-    width, height = cfg.image_size
-    f = rng.uniform(*cfg.focal) * width / 640.0
-    return Camera(
-        width,
-        height,
-        float(f),
-        float(f * rng.uniform(0.99, 1.01)),
-        float((width - 1) / 2 + rng.normal(0.0, 0.01 * width)),
-        float((height - 1) / 2 + rng.normal(0.0, 0.01 * height)),
-        float(rng.uniform(*cfg.camera_height)),
-    )
-
-
 def _smoothstep(a: np.ndarray) -> np.ndarray:
     a = np.clip(a, 0.0, 1.0)
     return a * a * (3.0 - 2.0 * a)
@@ -140,7 +126,7 @@ def make_sequence(rng: np.random.Generator, cfg: LifterConfig) -> dict[str, Any]
     times = np.arange(frames) / fps
     motion = str(rng.choice(MOTIONS, p=np.asarray(cfg.motion_weights) / sum(cfg.motion_weights)))
     shape: BodyShape = sample_shape(rng)
-    camera = _camera(rng, cfg)
+    camera = sample_camera(rng, *cfg.image_size, focal_px=cfg.focal, elevation_m=cfg.camera_height)
     for attempt in range(8):
         kind = "walk" if motion == "walk" else str(rng.choice(STILL_KINDS))
         speed = float(rng.uniform(*cfg.walk_speed)) * 0.5**attempt if motion == "walk" else 0.0

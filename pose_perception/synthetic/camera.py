@@ -79,10 +79,17 @@ def _rays(width: int, height: int, fx: float, fy: float, cx: float, cy: float) -
     return d
 
 
-def sample_camera(rng: np.random.Generator, width: int = 640, height: int = 480) -> Camera:
-    """Random intrinsics (fx 400–1200 px at 640 px width, scaled with the width), principal
-    point near the centre; elevation 0.6–2.2 m; the tilt is set later by the scene."""
-    f = rng.uniform(400.0, 1200.0) * width / 640.0
+def sample_camera(
+    rng: np.random.Generator,
+    width: int = 640,
+    height: int = 480,
+    focal_px: tuple[float, float] = (400.0, 1200.0),
+    elevation_m: tuple[float, float] = (0.6, 2.2),
+) -> Camera:
+    """Random intrinsics (fx uniform in ``focal_px`` at 640 px width, scaled with the
+    width), principal point near the centre; elevation uniform in ``elevation_m``; the
+    tilt is set later by the scene."""
+    f = rng.uniform(*focal_px) * width / 640.0
     return Camera(
         width,
         height,
@@ -90,6 +97,6 @@ def sample_camera(rng: np.random.Generator, width: int = 640, height: int = 480)
         float(f * rng.uniform(0.99, 1.01)),
         float((width - 1) / 2 + rng.normal(0.0, 0.01 * width)),
         float((height - 1) / 2 + rng.normal(0.0, 0.01 * height)),
-        float(rng.uniform(0.6, 2.2)),
+        float(rng.uniform(*elevation_m)),
         0.0,
     )
