@@ -1,9 +1,12 @@
-"""Shared test helpers: where the official conformance fixtures live."""
+"""Shared test helpers: where the official conformance fixtures live, the random model,
+and the rclpy fixtures of the node tests."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -35,3 +38,23 @@ def random_rtmpose_t_onnx(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("models") / "rtmpose-t-random.onnx"
     export_rtmpose(arch="rtmpose-t", output=path, seed=0)
     return path
+
+
+@pytest.fixture(scope="module")
+def rclpy_module() -> Any:
+    """rclpy with this run's loopback-only ROS environment (skips where rclpy is missing)."""
+    from ros_harness import configure_ros_environment, require_rclpy
+
+    rclpy = require_rclpy()
+    configure_ros_environment()
+    return rclpy
+
+
+@pytest.fixture
+def client(rclpy_module: Any) -> Iterator[Any]:
+    """A TestClient node (subscriptions and publishers for the node under test)."""
+    from ros_harness import TestClient
+
+    c = TestClient(rclpy_module)
+    yield c
+    c.close()

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from ros_harness import NodeProcess, TestClient, configure_ros_environment, require_rclpy, wait_for
+from ros_harness import NodeProcess, TestClient, wait_for
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 
@@ -34,13 +34,6 @@ SEED = 2  # one person, 17 visible joints, 2.5-3.2 m away
 SPLIT = 8  # SimCC bins per input pixel of the oracle (0.5 px steps on a 640x480 frame)
 BASE_NS = 1_750_000_000_000_000_000
 SKEW_NS = 8_000_000  # depth stamped 8 ms after the image: within the default 20 ms slop
-
-
-@pytest.fixture(scope="module")
-def rclpy_module() -> Any:
-    rclpy = require_rclpy()
-    configure_ros_environment()
-    return rclpy
 
 
 @pytest.fixture(scope="module")
@@ -74,13 +67,6 @@ def oracle_model(rendered: Any, tmp_path_factory: pytest.TempPathFactory) -> Any
     path = tmp_path_factory.mktemp("oracle") / "oracle_pose.onnx"
     path.write_bytes(constant_onnx([1, 3, height, width], {"simcc_x": simcc_x, "simcc_y": simcc_y}))
     return path
-
-
-@pytest.fixture
-def client(rclpy_module: Any) -> Any:
-    c = TestClient(rclpy_module)
-    yield c
-    c.close()
 
 
 @pytest.fixture

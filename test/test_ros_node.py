@@ -14,25 +14,11 @@ import cv2
 import numpy as np
 import pytest
 
-from ros_harness import NodeProcess, TestClient, configure_ros_environment, require_rclpy, wait_for
+from ros_harness import NodeProcess, TestClient, wait_for
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 
 FRAME = "camera_color_optical_frame"
-
-
-@pytest.fixture(scope="module")
-def rclpy_module() -> Any:
-    rclpy = require_rclpy()
-    configure_ros_environment()
-    return rclpy
-
-
-@pytest.fixture
-def client(rclpy_module: Any) -> Any:
-    c = TestClient(rclpy_module)
-    yield c
-    c.close()
 
 
 @pytest.fixture
