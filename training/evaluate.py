@@ -178,11 +178,10 @@ def main(argv: list[str] | None = None) -> int:
         if not (args.config and args.checkpoint):
             parser.error("give --model X.onnx, or --config and --checkpoint")
         from pose_perception.training.config import load_config
-        from pose_perception.training.model import build_model, skeleton_for, training_state_dict
+        from pose_perception.training.model import load_trained, skeleton_for
 
         cfg = load_config(args.config)
-        model = build_model(cfg)
-        model.load_state_dict(training_state_dict(args.checkpoint, use_ema=not args.no_ema))
+        model = load_trained(cfg, args.checkpoint, use_ema=not args.no_ema)
         flip = not args.no_flip
         estimator = PoseEstimator(model, backend="torch", flip_test=flip, skeleton=skeleton_for(cfg))
         ann, images = ann or cfg.val_ann, images or cfg.val_images

@@ -43,17 +43,6 @@ class BatchProfile:
             raise ValueError(f"need 1 <= min <= opt <= max batch, got {self.min}/{self.opt}/{self.max}")
 
 
-def trained_model(config: str, checkpoint: str, use_ema: bool = True) -> tuple[Any, Any]:
-    """The config's model with the checkpoint's weights (eval mode), and its skeleton."""
-    from pose_perception.training.config import load_config
-    from pose_perception.training.model import build_model, skeleton_for, training_state_dict
-
-    cfg = load_config(config)
-    model = build_model(cfg)
-    model.load_state_dict(training_state_dict(checkpoint, use_ema=use_ema))
-    return model.eval(), skeleton_for(cfg)
-
-
 def parity_batch(input_size: tuple[int, int], size: int = 2, seed: int = 0) -> np.ndarray:
     width, height = input_size
     return np.random.default_rng(seed).standard_normal((size, 3, height, width)).astype(np.float32)
@@ -62,12 +51,20 @@ def parity_batch(input_size: tuple[int, int], size: int = 2, seed: int = 0) -> n
 def export_checkpoint(config: str, checkpoint: str, output: str, use_ema: bool = True) -> tuple[str, float]:
     """Build the config's model with the checkpoint's weights, write ONNX with metadata,
     and return (path, max relative difference ONNX Runtime vs PyTorch)."""
+    from pose_perception.training.config import load_config
+    from pose_perception.training.model import load_trained, skeleton_for
+
+    cfg = load_config(config)
+    return export_model(load_trained(cfg, checkpoint, use_ema), skeleton_for(cfg), output)
+
+
+def export_model(model: Any, skeleton: Any, output: str) -> tuple[str, float]:
+    """Write ``model`` (eval mode) as ONNX with metadata; returns (path, parity)."""
     import torch
 
     from pose_perception.estimator import module_info
     from pose_perception.runtime.export import export_onnx, onnx_parity
 
-    model, skeleton = trained_model(config, checkpoint, use_ema)
     info = module_info(model, skeleton)
     path = export_onnx(model, info, output)
     with torch.no_grad():
@@ -75,14 +72,14 @@ def export_checkpoint(config: str, checkpoint: str, output: str, use_ema: bool =
     return path, parity
 
 
-def fp16_weights_difference(config: str, checkpoint: str, onnx_path: str, use_ema: bool = True) -> float:
-    """Store ``onnx_path``'s weights as float16 and return its max relative difference to
-    the float32 PyTorch model (rounding the weights: about 1e-3, not a parity failure)."""
+def fp16_weights_difference(model: Any, onnx_path: str) -> float:
+    """Store ``onnx_path``'s weights (exported from ``model``) as float16 and return its
+    max relative difference to the float32 PyTorch model (rounding the weights: about
+    1e-3, not a parity failure)."""
     import torch
 
     from pose_perception.runtime.export import onnx_parity, store_weights_fp16
 
-    model, _ = trained_model(config, checkpoint, use_ema)
     store_weights_fp16(onnx_path)
     with torch.no_grad():
         return onnx_parity(model, onnx_path, parity_batch(model.variant.input_size))
@@ -174,14 +171,19 @@ def main(argv: list[str] | None = None) -> int:
     if onnx_path is None:
         if not (args.config and args.checkpoint and args.out):
             parser.error("give --config, --checkpoint and --out (or --onnx with --trt)")
-        onnx_path, parity = export_checkpoint(args.config, args.checkpoint, args.out, not args.no_ema)
+        from pose_perception.training.config import load_config
+        from pose_perception.training.model import load_trained, skeleton_for
+
+        cfg = load_config(args.config)
+        model = load_trained(cfg, args.checkpoint, not args.no_ema)
+        onnx_path, parity = export_model(model, skeleton_for(cfg), args.out)
         ok = parity <= PARITY_TOLERANCE
         print(f"wrote {onnx_path}; ONNX Runtime vs PyTorch max relative difference {parity:.2e}")
         if not ok:
             print(f"parity check FAILED (> {PARITY_TOLERANCE:g})", file=sys.stderr)
             return 1
         if args.fp16_weights:
-            diff = fp16_weights_difference(args.config, args.checkpoint, onnx_path, not args.no_ema)
+            diff = fp16_weights_difference(model, onnx_path)
             print(f"stored the weights as float16; max relative difference to PyTorch fp32 {diff:.2e}")
     if args.trt:
         engine = args.engine or os.path.splitext(onnx_path)[0] + ".engine"

@@ -92,6 +92,14 @@ def load_pretrained(model: RTMPose, path: str | os.PathLike[str]) -> str:
     return "backbone"
 
 
+def load_trained(cfg: TrainConfig, checkpoint: str | os.PathLike[str], use_ema: bool = True) -> RTMPose:
+    """The config's model with a checkpoint's weights (EMA when present and ``use_ema``), in
+    eval mode: what evaluation and export run."""
+    model = build_model(cfg)
+    model.load_state_dict(training_state_dict(checkpoint, use_ema=use_ema))
+    return model.eval()
+
+
 def training_state_dict(path: str | os.PathLike[str], use_ema: bool = True) -> dict[str, torch.Tensor]:
     """Model weights from one of our training checkpoints (EMA weights when present and
     ``use_ema``), or a plain/MMEngine state dict."""
