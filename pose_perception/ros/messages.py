@@ -20,6 +20,7 @@ from pose_perception.config import Config
 from pose_perception.depth import person_position
 from pose_perception.people import UNTRACKED, Person
 from pose_perception.skeletons import Skeleton
+from pose_perception.sync import stamp_to_ns
 
 # visualization_msgs/Marker constants (facts from the message definition).
 MARKER_LINE_LIST = 5
@@ -123,7 +124,8 @@ def header(factory: MessageFactory, stamp_ns: int, frame_id: str) -> Any:
 
 
 def time_to_ns(time_msg: Any) -> int:
-    return int(time_msg.sec) * 1_000_000_000 + int(time_msg.nanosec)
+    """A ``builtin_interfaces/Time`` (e.g. ``header.stamp``) as int nanoseconds."""
+    return stamp_to_ns(time_msg.sec, time_msg.nanosec)
 
 
 def _point(factory: MessageFactory, xyz: Sequence[float]) -> Any:

@@ -23,7 +23,8 @@ from pose_perception.camera import PinholeCamera
 from pose_perception.depth import DepthConfig, DepthRejected, lift_people_with_depth
 from pose_perception.people import Person
 from pose_perception.ros.convert import ImageRejected, depth_image_to_metres
-from pose_perception.sync import ApproximateTimeSync, seconds_to_ns, stamp_to_ns
+from pose_perception.ros.messages import time_to_ns
+from pose_perception.sync import ApproximateTimeSync, seconds_to_ns
 
 # CameraInfo distortion models whose ``d`` OpenCV's undistortPoints understands.
 PINHOLE_DISTORTION_MODELS = ("plumb_bob", "rational_polynomial")
@@ -53,7 +54,7 @@ class StampSync:
         self.resets = 0
 
     def add(self, input_index: int, msg: Any) -> None:
-        stamp = stamp_to_ns(msg.header.stamp.sec, msg.header.stamp.nanosec)
+        stamp = time_to_ns(msg.header.stamp)
         newest = self._newest[input_index]
         if newest is not None and stamp < newest - self._jump_ns:
             self.sync.reset()
@@ -144,6 +145,4 @@ def lift_people(
 
 def stamp_skew_ms(a: Any, b: Any) -> float:
     """Milliseconds from message ``a``'s header stamp to ``b``'s (diagnostics)."""
-    da = stamp_to_ns(a.header.stamp.sec, a.header.stamp.nanosec)
-    db = stamp_to_ns(b.header.stamp.sec, b.header.stamp.nanosec)
-    return (db - da) * 1e-6
+    return (time_to_ns(b.header.stamp) - time_to_ns(a.header.stamp)) * 1e-6
