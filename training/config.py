@@ -68,7 +68,7 @@ class TrainConfig:
     # schedule (per-iteration LinearLR warm-up, then cosine from half-way, as official)
     epochs: int = 420
     stage2_epochs: int = 30
-    batch_size: int = 1024  # global: 8 GPUs × 256 in the official config
+    batch_size: int = 1024  # global; official auto_scale_lr base for lr 4e-3 (the run: 8 × 256 = 2048)
     lr: float = 4e-3
     auto_scale_lr: bool = False  # lr × batch_size / 1024 (MMEngine --auto-scale-lr)
     weight_decay: float = 0.0
