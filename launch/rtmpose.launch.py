@@ -3,11 +3,13 @@
     ros2 launch pose_perception rtmpose.launch.py image:=/camera/color/image_raw
     ros2 launch pose_perception rtmpose.launch.py model:=rtmpose-m rviz:=true
     ros2 launch pose_perception rtmpose.launch.py use_compressed:=true namespace:=front
+    ros2 launch pose_perception rtmpose.launch.py three_d:=depth   # RealSense aligned depth
 
 Arguments (``ros2 launch pose_perception rtmpose.launch.py --show-args``):
-image, camera_info, config, model, namespace, use_compressed, rviz, log_level,
-dds_profile. The node is built by an OpaqueFunction from the resolved argument values,
-so optional overrides (model) are plain Python instead of nested substitutions.
+image, camera_info, config, model, detector, three_d, depth, depth_camera_info, namespace,
+use_compressed, rviz, log_level, dds_profile. The node is built by an OpaqueFunction from
+the resolved argument values, so optional overrides (model) are plain Python instead of
+nested substitutions.
 Written for ROS 2 Humble and Jazzy (Python 3.10+). Guide: docs/ros.md.
 """
 
@@ -24,6 +26,8 @@ PACKAGE = "pose_perception"
 # Read by Fast DDS (the default RMW of Humble and Jazzy); other RMWs ignore it.
 DDS_PROFILE_VARIABLE = "FASTRTPS_DEFAULT_PROFILES_FILE"
 RVIZ_POSES_TOPIC = "/poses"  # the absolute topics config/rtmpose.rviz displays
+
+THREE_D_MODES = ("off", "depth", "lifter", "fused")  # three_d.mode's choices (pose_perception.config)
 
 _TRUE = ("true", "1", "yes", "on")
 _FALSE = ("false", "0", "no", "off", "")
@@ -59,6 +63,26 @@ def generate_launch_description():
             default_value="",
             description="person detector: a registry name (rtmdet-nano, yolox-tiny, ...) or .onnx path "
             "(sets detector.model), or hog / full_frame (sets detector.type); empty = the config file's",
+        ),
+        DeclareLaunchArgument(
+            "three_d",
+            default_value="",
+            description="3D keypoints: off, depth (RGB-D: the 'depth' image + camera_info), lifter "
+            "(monocular) or fused (depth, and the lifter for the joints depth misses); sets "
+            "three_d.mode; empty = the config file's",
+        ),
+        DeclareLaunchArgument(
+            "depth",
+            default_value="/camera/aligned_depth_to_color/image_raw",
+            description="depth image topic (sensor_msgs/Image, 16UC1 or 32FC1) for three_d:=depth; the "
+            "node's 'depth' is remapped to it; empty = no remapping",
+        ),
+        DeclareLaunchArgument(
+            "depth_camera_info",
+            default_value="",
+            description="the depth camera's sensor_msgs/CameraInfo topic, for a depth image NOT "
+            "registered to the colour camera: it is reprojected with both intrinsics and "
+            "depth.extrinsic_* (set them in the config file); empty = the depth is registered",
         ),
         DeclareLaunchArgument("namespace", default_value="", description="namespace of the node's topics"),
         DeclareLaunchArgument(
@@ -97,6 +121,7 @@ def launch_setup(context, *args, **kwargs):
     config = value("config")
     model = value("model")
     detector = value("detector")
+    three_d = value("three_d")
     namespace = value("namespace").rstrip("/")
     compressed = _flag(value("use_compressed"), "use_compressed")
     rviz = _flag(value("rviz"), "rviz")
@@ -106,6 +131,10 @@ def launch_setup(context, *args, **kwargs):
         raise ValueError("launch argument 'image' must name a topic")
     if not os.path.isfile(config):
         raise FileNotFoundError(f"launch argument 'config': no such file {config!r}")
+    if three_d and three_d not in THREE_D_MODES:
+        raise ValueError(
+            f"launch argument 'three_d' must be one of {', '.join(THREE_D_MODES)} (or empty), got {three_d!r}"
+        )
 
     actions = []
     if dds_profile:
@@ -126,6 +155,11 @@ def launch_setup(context, *args, **kwargs):
     elif detector:
         overrides["detector.type"] = "onnx"
         overrides["detector.model"] = detector
+    if three_d:
+        overrides["three_d.mode"] = three_d
+    depth_camera_info = value("depth_camera_info")
+    if depth_camera_info:
+        overrides["input.depth_camera_info_topic"] = "depth_camera_info"  # remapped below
     if rviz:
         overrides["output.publish_image"] = True
 
@@ -133,6 +167,11 @@ def launch_setup(context, *args, **kwargs):
     camera_info = value("camera_info")
     if camera_info:
         remappings.append(("camera_info", camera_info))
+    depth = value("depth")
+    if depth:
+        remappings.append(("depth", depth))
+    if depth_camera_info:
+        remappings.append(("depth_camera_info", depth_camera_info))
 
     actions.append(
         Node(

@@ -16,7 +16,7 @@ import logging
 import math
 import sys
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, NoReturn
 
@@ -24,9 +24,11 @@ import numpy as np
 import yaml
 
 from pose_perception import __version__
-from pose_perception.config import Config, load_config
+from pose_perception.camera import PinholeCamera
+from pose_perception.config import DEPTH_MODES, LIFTER_MODES, THREE_D_MODES, Config, load_config
 from pose_perception.detection import DETECTOR_TYPES
 from pose_perception.estimator import BACKENDS, PoseEstimator, validate_boxes
+from pose_perception.lifting import TemporalLifter, lift_in_image, open_lifter_for
 from pose_perception.people import Person
 from pose_perception.pipeline import PosePipeline
 from pose_perception.skeletons import Skeleton, get_skeleton
@@ -153,6 +155,28 @@ def _add_estimator_options(parser: argparse.ArgumentParser, threshold_help: str)
     )  # fmt: skip
 
 
+def _add_three_d_options(parser: argparse.ArgumentParser, modes: Sequence[str], mode_help: str) -> Any:
+    """3D keypoints (run and bag): the ``three_d.*`` settings the node reads, as flags; returns the group."""
+    group = parser.add_argument_group("3D keypoints")
+    group.add_argument("--three-d", choices=modes, help=f"{mode_help} (config: three_d.mode; default off)")
+    group.add_argument(
+        "--lifter-model", metavar="FILE",
+        help="lifter .onnx (config: three_d.lifter_model; default: the bundled "
+        "lifter-causal-synthetic.onnx, trained on synthetic motion only)",
+    )  # fmt: skip
+    group.add_argument(
+        "--body-height", type=_positive_float, metavar="M",
+        help="assumed standing height of every person in metres; sets the lifted skeleton's "
+        "size and so its distance (config: three_d.body_height_m; default 1.7)",
+    )  # fmt: skip
+    group.add_argument(
+        "--hfov", type=_positive_float, metavar="DEG",
+        help="horizontal field of view of the nominal camera used without intrinsics "
+        "(config: output.assumed_hfov_deg; default 60)",
+    )  # fmt: skip
+    return group
+
+
 def _add_run(commands: Any) -> None:
     run = commands.add_parser(
         "run",
@@ -179,6 +203,16 @@ def _add_run(commands: Any) -> None:
     run.add_argument("--output-dir", default="pose_output", help="where outputs go (default: %(default)s)")
     run.add_argument("--no-images", action="store_true", help="write keypoints.jsonl only")
     run.add_argument("--max-frames", type=_positive_int, help="stop after N frames")
+    group = _add_three_d_options(
+        run,
+        ("off", "lifter"),
+        "lifter: 3D joints per person (metres, camera optical frame) in keypoints.jsonl from the "
+        "monocular lifter, placed with the camera intrinsics (--fx/--fy/--cx/--cy, else --hfov)",
+    )
+    group.add_argument("--fx", type=_positive_float, help="focal length x in pixels (default: from --hfov)")
+    group.add_argument("--fy", type=_positive_float, help="focal length y in pixels (default: --fx)")
+    group.add_argument("--cx", type=_finite_float, help="principal point x (default: the image centre)")
+    group.add_argument("--cy", type=_finite_float, help="principal point y (default: the image centre)")
     run.set_defaults(handler=_cmd_run)
 
 
@@ -208,6 +242,17 @@ def _add_bag(commands: Any) -> None:
     )
     bag.add_argument(
         "--max-frames", type=_positive_int, help="stop after N image messages (skipped ones count)"
+    )
+    group = _add_three_d_options(
+        bag,
+        THREE_D_MODES,
+        "3D joints in /poses (Keypoint.position) and the markers, as the node's three_d.mode: "
+        "depth: from --depth-topic, registered to the image, with the CameraInfo beside the image "
+        "topic, matched by stamp; lifter: the monocular lifter, placed with that CameraInfo "
+        "(else the nominal camera of --hfov); fused: depth, and the lifter for the joints depth misses",
+    )
+    group.add_argument(
+        "--depth-topic", help="--three-d depth: sensor_msgs/Image depth topic (config: input.depth_topic)"
     )
     bag.set_defaults(handler=_cmd_bag)
 
@@ -241,6 +286,23 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _positive_float(text: str) -> float:
+    value = _finite_float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}")
+    return value
+
+
+def _finite_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return value
+
+
 def _non_negative_int(text: str) -> int:
     value = _int(text)
     if value < 0:
@@ -261,18 +323,20 @@ def _int(text: str) -> int:
 def _cmd_run(args: argparse.Namespace) -> int:
     plan = BoxPlan.from_args(args.box, args.boxes)
     config = _run_config(args)
+    intrinsics = Intrinsics.from_args(args, config)
     if plan.fixed is not None:
         config.detector.type = "full_frame"  # every frame has the given boxes: no detector to load
     source = open_source(args.source)
     output_dir = Path(args.output_dir)
     _refuse_overwriting_inputs(source, output_dir, args.no_images)
     pipeline = _make_pipeline(config)
+    lifting = None if intrinsics is None else Lifting(_open_lifter(config, pipeline), config, intrinsics)
     output_dir.mkdir(parents=True, exist_ok=True)
     writer = None if args.no_images else _frame_writer(source, output_dir)
-    stats = RunStats()
+    stats = RunStats(lifter=lifting is not None)
     try:
         with source, open(output_dir / "keypoints.jsonl", "w", encoding="utf-8") as jsonl:
-            _process(source, pipeline, plan, jsonl, writer, args.max_frames, stats)
+            _process(source, pipeline, plan, jsonl, writer, args.max_frames, stats, lifting)
     except KeyboardInterrupt:  # the usual way to stop a camera run: still finalise and summarise
         print(f"{stats.summary(output_dir)} (interrupted)")
         return 130
@@ -299,12 +363,16 @@ def _run_config(args: argparse.Namespace) -> Config:
         "keypoint_threshold": args.threshold,
     }
     detector = {"type": args.detector, "model": args.detector_model, "interval": args.det_interval}
+    three_d = {"mode": args.three_d, "lifter_model": args.lifter_model, "body_height_m": args.body_height}
+    output = {"min_person_score": args.min_score, "assumed_hfov_deg": args.hfov}
     config = dataclasses.replace(
         config,
         estimator=_overridden(config.estimator, estimator),
         detector=_overridden(config.detector, detector),
         smoothing=_overridden(config.smoothing, {"enabled": args.smoothing}),
-        output=_overridden(config.output, {"min_person_score": args.min_score}),
+        input=_overridden(config.input, {"depth_topic": getattr(args, "depth_topic", None)}),
+        output=_overridden(config.output, output),
+        three_d=_overridden(config.three_d, three_d),
     )
     try:
         config.validate()
@@ -315,6 +383,19 @@ def _run_config(args: argparse.Namespace) -> Config:
 
 def _overridden(section: Any, values: dict[str, Any]) -> Any:
     return dataclasses.replace(section, **{k: v for k, v in values.items() if v is not None})
+
+
+def _open_lifter(config: Config, pipeline: PosePipeline) -> TemporalLifter:
+    """The lifter of ``three_d.lifter_model`` for this pose model, or a CliError saying why not."""
+    try:
+        return open_lifter_for(
+            pipeline.skeleton,
+            config.three_d.lifter_model,
+            config.three_d.lifter_max_age_s,
+            config.estimator.model,
+        )
+    except (OSError, ValueError) as err:
+        raise CliError(f"cannot use the 3D lifter: {_message(err)}") from err
 
 
 def _make_pipeline(config: Config) -> PosePipeline:
@@ -423,17 +504,101 @@ def load_boxes_file(path: str) -> dict[str, np.ndarray]:
     return table
 
 
+_LIFTER_FLAGS = ("lifter_model", "body_height")
+_RUN_LIFTER_FLAGS = (*_LIFTER_FLAGS, "hfov", "fx", "fy", "cx", "cy")  # run: the camera only places 3D
+
+
+def _refuse_unused_flags(args: argparse.Namespace, mode: str, needs: Mapping[str, tuple[str, ...]]) -> None:
+    """A flag of a 3D mode that is not on would be silently ignored: say so instead.
+    ``needs``: argument name -> the ``three_d.mode`` values it applies to."""
+    for name, wanted in needs.items():
+        if getattr(args, name, None) is not None and mode not in wanted:
+            flag = f"--{name.replace('_', '-')}"
+            raise CliError(
+                f"{flag} only applies with --three-d {' or '.join(wanted)} (three_d.mode is {mode})"
+            )
+
+
+@dataclasses.dataclass(frozen=True)
+class Intrinsics:
+    """What ``run`` knows of the camera: focal lengths and principal point in pixels, each
+    optional (a video file carries no intrinsics); the rest comes from the nominal camera of
+    ``output.assumed_hfov_deg`` for each frame's size, the camera the node assumes too."""
+
+    fx: float | None = None
+    fy: float | None = None
+    cx: float | None = None
+    cy: float | None = None
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace, config: Config) -> Intrinsics | None:
+        """None when 3D is off; CliError for flags that would be silently ignored."""
+        mode = config.three_d.mode
+        if mode in DEPTH_MODES:
+            raise CliError(
+                f"three_d.mode {mode} needs depth images; `run` has none (use --three-d lifter or off)"
+            )
+        _refuse_unused_flags(args, mode, dict.fromkeys(_RUN_LIFTER_FLAGS, ("lifter",)))
+        if mode == "off":
+            return None
+        if args.fy is not None and args.fx is None:
+            raise CliError("--fy needs --fx (a focal length from --hfov is the same in x and y)")
+        if args.fx is not None and args.hfov is not None:
+            raise CliError("give the focal length as --fx (and --fy) or as --hfov, not both")
+        return cls(args.fx, args.fy, args.cx, args.cy)
+
+    def camera(self, width: int, height: int, hfov_deg: float) -> PinholeCamera:
+        """The camera of a ``width`` x ``height`` frame: given values, nominal ones for the rest."""
+        nominal = PinholeCamera.nominal(width, height, hfov_deg)
+        fx = nominal.fx if self.fx is None else self.fx
+        fy = fx if self.fy is None else self.fy
+        cx = nominal.cx if self.cx is None else self.cx
+        cy = nominal.cy if self.cy is None else self.cy
+        return PinholeCamera(fx, fy, cx, cy, width, height)
+
+
+@dataclasses.dataclass
+class Lifting:
+    """``run --three-d lifter``: the node's lifter step (:func:`lift_in_image`) per frame."""
+
+    lifter: TemporalLifter
+    config: Config
+    intrinsics: Intrinsics
+
+    def __call__(self, frame: Frame, people: Sequence[Person]) -> PinholeCamera:
+        height, width = frame.image.shape[:2]
+        cfg = self.config
+        camera = self.intrinsics.camera(width, height, cfg.output.assumed_hfov_deg)
+        return lift_in_image(
+            self.lifter, people, frame.stamp, (width, height), camera,
+            cfg.output.assumed_hfov_deg, cfg.three_d.body_height_m,
+        )  # fmt: skip
+
+    def describe(self) -> dict[str, Any]:
+        """Provenance for the first keypoints.jsonl line."""
+        return {
+            "mode": "lifter",
+            "lifter_model": str(getattr(self.lifter.model, "path", self.config.three_d.lifter_model)),
+            "body_height_m": self.config.three_d.body_height_m,
+            "frame": "camera optical (x right, y down, z forward), metres",
+        }
+
+
 @dataclasses.dataclass
 class RunStats:
     frames: int = 0
     people: int = 0
     seconds: float = 0.0  # time in PosePipeline.process only
+    lift_seconds: float = 0.0  # time in the 3D lifter
+    lifter: bool = False  # --three-d lifter: the summary gives its time
     detector_runs: int = 0
 
     def summary(self, output_dir: Path) -> str:
         ms = 1000.0 * self.seconds / self.frames if self.frames else 0.0
+        lift_ms = 1000.0 * self.lift_seconds / self.frames if self.frames else 0.0
+        lifted = f", {lift_ms:.1f} ms/frame in the 3D lifter" if self.lifter else ""
         return (
-            f"{self.frames} frames, {self.people} people, {ms:.1f} ms/frame in the pipeline "
+            f"{self.frames} frames, {self.people} people, {ms:.1f} ms/frame in the pipeline{lifted} "
             f"(detector ran on {self.detector_runs}); outputs in {output_dir}"
         )
 
@@ -446,21 +611,28 @@ def _process(
     writer: FrameWriter | None,
     max_frames: int | None,
     stats: RunStats,
+    lifting: Lifting | None = None,
 ) -> None:
-    """Estimate, record and draw each frame; ``stats`` is updated in place so an interrupt keeps it."""
+    """Estimate, lift, record and draw each frame; ``stats`` is updated in place so an interrupt keeps it."""
     names: tuple[str, ...] | None = pipeline.skeleton.keypoint_names
     threshold = pipeline.config.estimator.keypoint_threshold
     for frame in _with_progress(source, max_frames):
         boxes = plan.for_frame(frame)
         start = time.perf_counter()
         people = pipeline.process(frame.image, frame.stamp, None if boxes is None else boxes[:, :4])
-        stats.seconds += time.perf_counter() - start
+        processed = time.perf_counter()
+        camera = None if lifting is None else lifting(frame, people)
+        stats.seconds += processed - start
+        stats.lift_seconds += time.perf_counter() - processed
         stats.frames += 1
         stats.people += len(people)
         stats.detector_runs = pipeline.detector_runs
-        jsonl.write(json.dumps(frame_record(frame, people, names)) + "\n")
+        record = frame_record(frame, people, names, camera)
+        if names is not None and lifting is not None:
+            record["three_d"] = lifting.describe()
+        jsonl.write(json.dumps(record) + "\n")
         jsonl.flush()  # usable even if a camera run is interrupted
-        names = None  # keypoint names go on the first line only
+        names = None  # keypoint names (and the 3D settings) go on the first line only
         if writer is not None:
             writer.write(frame, draw_people(frame.image, people, pipeline.skeleton, threshold))
 
@@ -477,9 +649,13 @@ def _with_progress(source: FrameSource, max_frames: int | None) -> Iterable[Fram
 
 
 def frame_record(
-    frame: Frame, people: Sequence[Person], keypoint_names: Sequence[str] | None
+    frame: Frame,
+    people: Sequence[Person],
+    keypoint_names: Sequence[str] | None,
+    camera: PinholeCamera | None = None,
 ) -> dict[str, Any]:
-    """One keypoints.jsonl line: frame facts and, per person, id, box, score, [x, y, score]s."""
+    """One keypoints.jsonl line: frame facts and, per person, id, box, score, [x, y, score]s;
+    with 3D also the camera that placed it and, per person, 3D joints and their validity."""
     height, width = frame.image.shape[:2]
     record: dict[str, Any] = {
         "frame": frame.index,
@@ -490,12 +666,14 @@ def frame_record(
     }
     if keypoint_names is not None:
         record["keypoint_names"] = list(keypoint_names)
+    if camera is not None:
+        record["camera"] = {k: round(float(getattr(camera, k)), 4) for k in ("fx", "fy", "cx", "cy")}
     record["people"] = [_person(p) for p in people]
     return record
 
 
 def _person(person: Person) -> dict[str, Any]:
-    return {
+    record: dict[str, Any] = {
         "track_id": person.track_id,
         "bbox": [round(float(v), 2) for v in person.bbox[:4]],
         "score": round(person.score, 4),
@@ -504,6 +682,17 @@ def _person(person: Person) -> dict[str, Any]:
             for (x, y), s in zip(person.keypoints, person.keypoint_scores, strict=True)
         ],
     }
+    if person.keypoints_3d is not None and person.keypoints_3d_valid is not None:
+        # Like Keypoint.position / has_position on /poses: JSON has no NaN, so a joint
+        # without 3D is [0, 0, 0] with valid false.
+        points = np.asarray(person.keypoints_3d, np.float64).reshape(-1, 3)
+        valid = np.asarray(person.keypoints_3d_valid, bool).reshape(-1) & np.isfinite(points).all(axis=1)
+        record["keypoints_3d"] = [
+            [round(float(v), 4) for v in xyz] if ok else [0.0, 0.0, 0.0]
+            for xyz, ok in zip(points, valid, strict=True)
+        ]
+        record["keypoints_3d_valid"] = [bool(v) for v in valid]
+    return record
 
 
 class FrameWriter:
@@ -575,6 +764,8 @@ def _cmd_bag(args: argparse.Namespace) -> int:
             raise
         raise CliError(f"bag mode needs rosbags ({err}); pip install 'pose-perception[bag]'") from err
     config = _run_config(args)
+    needs = {**dict.fromkeys(_LIFTER_FLAGS, LIFTER_MODES), "depth_topic": DEPTH_MODES}
+    _refuse_unused_flags(args, config.three_d.mode, needs)
     options = bag.BagOptions(
         image_topic=args.image_topic,
         storage=args.storage,

@@ -89,13 +89,23 @@ class InputConfig:
     )
     depth_topic: str = setting(
         "depth",
-        "sensor_msgs/Image depth registered to the colour camera (16UC1 mm or 32FC1 m), used with "
-        "three_d.mode depth (remap it: -r depth:=/camera/aligned_depth_to_color/image_raw)",
+        "sensor_msgs/Image depth (16UC1 mm or 32FC1 m), used with three_d.mode depth: registered "
+        "to the colour camera, or any depth camera's with depth_camera_info_topic set (remap it: "
+        "-r depth:=/camera/aligned_depth_to_color/image_raw)",
+        read_only=True,
+    )
+    depth_camera_info_topic: str = setting(
+        "",
+        "three_d.mode depth: the depth camera's sensor_msgs/CameraInfo; set it for a depth image "
+        "NOT registered to the colour camera (other size or frame): the depth is reprojected "
+        "into the colour camera with both intrinsics and depth.extrinsic_*; empty = the depth is "
+        "registered",
         read_only=True,
     )
     sync_slop_s: float = setting(
         0.02,
-        "s; three_d.mode depth: image, depth and camera_info stamps may differ by at most this",
+        "s; three_d.mode depth: image, depth and camera_info (and depth camera_info) stamps may "
+        "differ by at most this",
         min=0.0,
         max=1.0,
         read_only=True,
@@ -139,7 +149,9 @@ class OutputConfig:
     )
 
 
-THREE_D_MODES = ("off", "depth", "lifter")
+THREE_D_MODES = ("off", "depth", "lifter", "fused")
+DEPTH_MODES = ("depth", "fused")  # subscribe to depth + camera_info, synchronised
+LIFTER_MODES = ("lifter", "fused")  # run the monocular lifter
 
 
 @dataclass
@@ -149,7 +161,8 @@ class ThreeDConfig:
     mode: str = setting(
         "off",
         "off: 2D only; depth: lift keypoints with a registered depth image (input.depth_topic); "
-        "lifter: monocular 2D-to-3D lifter (three_d.lifter_model) placed with the camera intrinsics",
+        "lifter: monocular 2D-to-3D lifter (three_d.lifter_model) placed with the camera intrinsics; "
+        "fused: depth for the joints it measures, the lifter fitted to them for the joints it misses",
         choices=THREE_D_MODES,
         read_only=True,
     )
@@ -158,20 +171,20 @@ class ThreeDConfig:
     )
     lifter_model: str = setting(
         "",
-        "mode lifter: lifter .onnx (pose_perception.lifting.export_lifter); empty = the bundled "
+        "modes lifter, fused: lifter .onnx (pose_perception.lifting.export_lifter); empty = the bundled "
         "lifter-causal-synthetic.onnx (trained on synthetic motion only)",
         read_only=True,
     )
     body_height_m: float = setting(
         1.7,
-        "m; mode lifter: assumed standing height of every person; sets the lifted skeleton's "
+        "m; modes lifter, fused: assumed standing height of every person; sets the lifted skeleton's "
         "size and so its distance from the camera",
         min=0.5,
         max=2.5,
     )
     lifter_max_age_s: float = setting(
         1.0,
-        "s; mode lifter: a track unseen for longer loses its 2D history and starts afresh",
+        "s; modes lifter, fused: a track unseen for longer loses its 2D history and starts afresh",
         min=0.0,
         max=60.0,
         read_only=True,
@@ -180,7 +193,7 @@ class ThreeDConfig:
     def validate(self) -> None:
         check_settings(self)
         # Caught here, before any model loads; whether the file exists is checked when the
-        # lifter is opened (only in mode lifter).
+        # lifter is opened (only in modes lifter and fused).
         if self.lifter_model and not self.lifter_model.lower().endswith(".onnx"):
             raise ValueError(f"lifter_model must be an .onnx file (or empty), got {self.lifter_model!r}")
 

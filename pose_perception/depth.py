@@ -2,10 +2,12 @@
 
 Pipeline (:func:`lift_people_with_depth`): depth image → metres (:func:`depth_to_metres`,
 invalid = NaN) → optionally re-projected into the colour camera when the depth is not
-registered (:func:`reproject_depth_to_color`) → per joint a robust depth from a window
-around the keypoint (:func:`joint_depths`) → back-projected through the colour camera,
-undistorting first when CameraInfo has distortion (:func:`backproject`) → pushed from
-the body surface to the joint centre (:data:`JOINT_SURFACE_OFFSET_M`).
+registered (:func:`lift_people_with_unregistered_depth`: :func:`rectify_depth`,
+:func:`reproject_depth_to_color` with the extrinsic of :meth:`DepthConfig.depth_to_color`)
+→ per joint a robust depth from a window around the keypoint (:func:`joint_depths`) →
+back-projected through the colour camera, undistorting first when CameraInfo has
+distortion (:func:`backproject`) → pushed from the body surface to the joint centre
+(:data:`JOINT_SURFACE_OFFSET_M`).
 
 Why windows and not the keypoint's pixel: sensors leave holes (no return, shadowing,
 dark or shiny cloth) and 2D keypoints are a few pixels off; a median over a window that
@@ -16,6 +18,8 @@ metres away, and a wrong 3D joint is worse than a missing one.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -25,7 +29,7 @@ import numpy as np
 
 from pose_perception.camera import PinholeCamera
 from pose_perception.people import Person
-from pose_perception.settings import check_settings, setting
+from pose_perception.settings import check_settings, normalise_list_settings, setting
 
 MM_ENCODINGS = ("16UC1", "mono16")  # uint16 millimetres, 0 = no return (REP 118)
 METRE_ENCODINGS = ("32FC1",)  # float32 metres, NaN/inf/<= 0 = no return (REP 118)
@@ -60,6 +64,10 @@ JOINT_SURFACE_OFFSET_M: Mapping[str, float] = {
     "left_ankle": 0.036,
     "right_ankle": 0.036,
 }
+
+
+# Below this norm a quaternion has no direction to normalise: a typo, not a rotation.
+MIN_QUATERNION_NORM = 1e-6
 
 
 class DepthRejected(ValueError):
@@ -110,15 +118,70 @@ class DepthConfig:
         min=0.0,
         max=3.0,
     )
+    extrinsic_translation_m: tuple[float, float, float] = setting(
+        (0.0, 0.0, 0.0),
+        "m; unregistered depth (input.depth_camera_info_topic set): position [x, y, z] of the "
+        "depth optical frame in the colour optical frame (the translation tf2_echo "
+        "<colour optical frame> <depth optical frame> prints)",
+        min=-10.0,
+        max=10.0,
+    )
+    extrinsic_rotation_xyzw: tuple[float, float, float, float] = setting(
+        (0.0, 0.0, 0.0, 1.0),
+        "unregistered depth: orientation [x, y, z, w] of the depth optical frame in the colour "
+        "optical frame, a quaternion (normalised, so rounded values do; must not be zero); "
+        "[0, 0, 0, 1] when both optical frames are parallel",
+        min=-1.0,
+        max=1.0,
+    )
+
+    def __post_init__(self) -> None:
+        normalise_list_settings(self)  # YAML/ROS give lists: store tuples of floats
 
     def validate(self) -> None:
         check_settings(self)
+        norm = math.sqrt(sum(v * v for v in self.extrinsic_rotation_xyzw))
+        if norm < MIN_QUATERNION_NORM:
+            raise ValueError(
+                "extrinsic_rotation_xyzw must be a non-zero quaternion [x, y, z, w] (identity: "
+                f"[0, 0, 0, 1]), got {list(self.extrinsic_rotation_xyzw)}"
+            )
         if not self.min_depth_m < self.max_depth_m:
             raise ValueError(f"min_depth_m ({self.min_depth_m}) must be < max_depth_m ({self.max_depth_m})")
         if self.min_window_px > self.max_window_px:
             raise ValueError(
                 f"min_window_px ({self.min_window_px}) must be <= max_window_px ({self.max_window_px})"
             )
+
+    def depth_to_color(self) -> tuple[np.ndarray, np.ndarray]:
+        """(R (3,3), t (3,)) with ``p_color = R @ p_depth + t``, from the extrinsic settings
+        (what :func:`reproject_depth_to_color` takes)."""
+        return (
+            quaternion_to_matrix(self.extrinsic_rotation_xyzw),
+            np.asarray(self.extrinsic_translation_m, np.float64).reshape(3),
+        )
+
+
+def quaternion_to_matrix(xyzw: Sequence[float]) -> np.ndarray:
+    """Rotation matrix (3,3) of a quaternion in ROS order [x, y, z, w], normalised first.
+
+    ROS (geometry_msgs/Quaternion, tf2_echo) writes x, y, z, w; tools round the printed
+    values, so the quaternion is normalised rather than required to be unit length.
+    """
+    q = np.asarray(xyzw, np.float64).reshape(-1)
+    if q.shape != (4,) or not np.isfinite(q).all():
+        raise ValueError(f"a quaternion needs 4 finite numbers [x, y, z, w], got {q.tolist()}")
+    norm = float(np.linalg.norm(q))
+    if norm < MIN_QUATERNION_NORM:
+        raise ValueError(f"quaternion {q.tolist()} is zero: it has no rotation")
+    x, y, z, w = q / norm
+    return np.array(
+        [
+            [1.0 - 2.0 * (y * y + z * z), 2.0 * (x * y - z * w), 2.0 * (x * z + y * w)],
+            [2.0 * (x * y + z * w), 1.0 - 2.0 * (x * x + z * z), 2.0 * (y * z - x * w)],
+            [2.0 * (x * z - y * w), 2.0 * (y * z + x * w), 1.0 - 2.0 * (x * x + y * y)],
+        ]
+    )
 
 
 def depth_to_metres(data: np.ndarray, encoding: str) -> np.ndarray:
@@ -366,3 +429,85 @@ def lift_people_with_depth(
         person.keypoints_3d = points.astype(np.float32)
         person.keypoints_3d_valid = valid
     return people
+
+
+def _has_distortion(distortion: np.ndarray | None) -> bool:
+    return distortion is not None and bool(np.any(np.asarray(distortion) != 0))
+
+
+@functools.lru_cache(maxsize=4)
+def _rectify_maps(camera: PinholeCamera, distortion: tuple[float, ...]) -> tuple[np.ndarray, np.ndarray]:
+    k = np.array([[camera.fx, 0.0, camera.cx], [0.0, camera.fy, camera.cy], [0.0, 0.0, 1.0]])
+    d = np.asarray(distortion, np.float64)
+    size = (camera.width, camera.height)
+    map_x, map_y = cv2.initUndistortRectifyMap(k, d, None, k, size, cv2.CV_32FC1)
+    return map_x, map_y
+
+
+def rectify_depth(depth_m: np.ndarray, camera: PinholeCamera, distortion: np.ndarray) -> np.ndarray:
+    """A raw (lens-distorted) depth image as the ideal pinhole ``camera`` would see it.
+
+    Nearest-neighbour: interpolating across a depth edge would invent surfaces between a
+    person and the wall. z is unchanged (it is along the optical axis, which rectification
+    without rotation keeps); pixels mapping outside the raw image are NaN. The maps are
+    computed once per camera (cached): a camera's calibration does not change per frame.
+    """
+    depth_m = np.asarray(depth_m, np.float32)
+    if depth_m.shape != (camera.height, camera.width):
+        raise DepthRejected(
+            f"depth image is {depth_m.shape[::-1]} (w, h) but its camera is {(camera.width, camera.height)}"
+        )
+    d = tuple(float(v) for v in np.asarray(distortion, np.float64).reshape(-1))
+    map_x, map_y = _rectify_maps(camera, d)
+    return cv2.remap(
+        depth_m, map_x, map_y, cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT, borderValue=float("nan")
+    )
+
+
+def undistort_pixels(camera: PinholeCamera, pixels: np.ndarray, distortion: np.ndarray) -> np.ndarray:
+    """(N,2) pixels of the raw (distorted) image → where the ideal pinhole ``camera`` sees them."""
+    pts = np.asarray(pixels, np.float64).reshape(-1, 2)
+    out = np.full_like(pts, np.nan)
+    finite = np.isfinite(pts).all(axis=1)
+    if finite.any():
+        k = np.array([[camera.fx, 0.0, camera.cx], [0.0, camera.fy, camera.cy], [0.0, 0.0, 1.0]])
+        d = np.asarray(distortion, np.float64).reshape(-1)
+        out[finite] = cv2.undistortPoints(pts[finite].reshape(-1, 1, 2), k, d, P=k).reshape(-1, 2)
+    return out
+
+
+def lift_people_with_unregistered_depth(
+    people: list[Person],
+    depth_m: np.ndarray,
+    depth_camera: PinholeCamera,
+    color_camera: PinholeCamera,
+    config: DepthConfig,
+    keypoint_names: Sequence[str],
+    depth_distortion: np.ndarray | None = None,
+    color_distortion: np.ndarray | None = None,
+) -> np.ndarray:
+    """:func:`lift_people_with_depth` for a depth image from another camera (its own
+    intrinsics, size and pose: ``config.depth_to_color()``); returns the depth registered
+    to the colour camera's ideal pinhole pixels.
+
+    A distorted depth image is rectified first (:func:`rectify_depth`). The registered
+    depth has no lens distortion, so with a distorted colour camera the keypoints (found in
+    the raw image) are looked up at their undistorted pixels instead.
+    """
+    if _has_distortion(depth_distortion):
+        assert depth_distortion is not None
+        depth_m = rectify_depth(depth_m, depth_camera, depth_distortion)
+    rotation, translation = config.depth_to_color()
+    registered = reproject_depth_to_color(depth_m, depth_camera, color_camera, rotation, translation)
+    if not _has_distortion(color_distortion):
+        lift_people_with_depth(people, registered, color_camera, config, keypoint_names)
+        return registered
+    assert color_distortion is not None
+    ideal = [
+        dataclasses.replace(p, keypoints=undistort_pixels(color_camera, p.keypoints, color_distortion))
+        for p in people
+    ]
+    lift_people_with_depth(ideal, registered, color_camera, config, keypoint_names)
+    for person, lifted in zip(people, ideal, strict=True):
+        person.keypoints_3d, person.keypoints_3d_valid = lifted.keypoints_3d, lifted.keypoints_3d_valid
+    return registered

@@ -34,7 +34,7 @@ import numpy as np
 from pose_perception.camera import PinholeCamera
 from pose_perception.fileio import atomic_output
 from pose_perception.people import UNTRACKED, Person
-from pose_perception.skeletons import COCO17, H36M17
+from pose_perception.skeletons import COCO17, H36M17, Skeleton
 
 MIN_SCORE = 0.3  # keypoints below this score leave the normalisation box and the placement fit
 ROOT = 0  # H36M17 "root" (pelvis)
@@ -361,6 +361,44 @@ def open_lifter(model: str | os.PathLike[str] = "", max_age: float = 1.0, thread
         raise ValueError(message if path in message else f"{path}: {message}") from None
 
 
+def open_lifter_for(
+    skeleton: Skeleton, model: str | os.PathLike[str] = "", max_age: float = 1.0, pose_model: str = ""
+) -> TemporalLifter:
+    """:func:`open_lifter` for a pose model whose keypoints follow ``skeleton``.
+
+    The lifter reads COCO-17, so another skeleton is refused first (a ``ValueError`` naming
+    it and ``pose_model``) rather than after a lifter file has been read. One check for
+    the node (``three_d.mode lifter``), ``pose-perception run --three-d lifter`` and bag mode.
+    """
+    if tuple(skeleton.keypoint_names) != COCO17.keypoint_names:
+        raise ValueError(
+            f"the lifter reads COCO-17 keypoints; pose model {pose_model or skeleton.name!r} gives "
+            f"{skeleton.name} ({skeleton.num_keypoints} keypoints)"
+        )
+    return open_lifter(model, max_age)
+
+
+def lift_in_image(
+    lifter: TemporalLifter,
+    people: Sequence[Person],
+    stamp: float,
+    image_size: tuple[int, int],
+    camera: PinholeCamera | None,
+    hfov_deg: float,
+    body_height_m: float | None,
+) -> PinholeCamera:
+    """Lift ``people`` of one image (``image_size`` = width, height) and place them with its camera.
+
+    The camera is ``camera`` (CameraInfo, or intrinsics the user gave) when it is for this
+    image size, else the nominal one of ``hfov_deg``: the same rule markers and TF follow,
+    so the 3D joints and the markers agree. Returns the camera used.
+    """
+    width, height = image_size
+    used = PinholeCamera.for_image(camera, width, height, hfov_deg)
+    lifter.lift_people(people, stamp, used, body_height_m)
+    return used
+
+
 @dataclass
 class _Track:
     frames: deque[np.ndarray]
@@ -494,7 +532,127 @@ class TemporalLifter:
                 rel[i], h36m_2d[i], camera, body_height_m, depth, h36m_sc[i], self.min_score
             )
             coco, valid = h36m_to_coco(xyz)
+            coco[~valid] = np.nan  # as depth lifting leaves them: no number for an unknown joint
             person.keypoints_3d = coco.astype(np.float32)
             person.keypoints_3d_valid = valid.copy()
             placed.append(xyz)
         return placed
+
+
+# Depth + lifter ----------------------------------------------------------------------------
+
+FUSION_SCALE_RANGE = (0.8, 1.25)  # how far depth may rescale the lifter's assumed-height skeleton
+FUSION_OUTLIER_M = 0.15  # a measured joint this far from the fitted skeleton is not trusted
+FUSION_MAX_DISTANCE_CHANGE = 0.3  # depth may move the lifter's person by this fraction of its distance
+
+
+@dataclass
+class Alignment:
+    """The lifted skeleton moved onto the depth-measured joints, and which of those agree."""
+
+    points: np.ndarray  # (J, 3) s·L + t
+    inliers: np.ndarray  # (J,) measured joints within FUSION_OUTLIER_M of ``points``
+    scale: float
+
+
+def align_to_measured(
+    lifted: np.ndarray,
+    lifted_valid: np.ndarray,
+    measured: np.ndarray,
+    measured_valid: np.ndarray,
+    min_joints_for_scale: int = 4,
+) -> Alignment | None:
+    """Fit ``s·L + t`` of the lifted skeleton ``L`` (J, 3) to the depth-measured joints.
+
+    Depth gives the joints it sees to ~2 cm; the lifter gives every joint, but its
+    distance comes from an assumed body height (±10 %) and its pose from one view.
+    Least squares over the joints both have (``s`` only from ``min_joints_for_scale``
+    joints up, clipped to :data:`FUSION_SCALE_RANGE`), refitted without measured joints
+    more than :data:`FUSION_OUTLIER_M` off (a wrist given the depth of the table in front
+    of it). None when no joint is shared, or when the fit would move the person by more
+    than :data:`FUSION_MAX_DISTANCE_CHANGE` of the lifter's distance: then the measured
+    joints most likely lie on someone or something in front (an occluded person whose
+    joints all got the occluder's depth agree with each other, not with their size).
+    """
+    both = np.asarray(lifted_valid, bool) & np.asarray(measured_valid, bool)
+    both &= np.isfinite(lifted).all(axis=1) & np.isfinite(measured).all(axis=1)
+    if not both.any():
+        return None
+    lifted64, measured64 = np.asarray(lifted, np.float64), np.asarray(measured, np.float64)
+    use = both
+    for _ in range(3):
+        scale, shift = _scale_and_shift(lifted64[use], measured64[use], min_joints_for_scale)
+        points = scale * lifted64 + shift
+        inliers = both & (np.linalg.norm(points - measured64, axis=1) <= FUSION_OUTLIER_M)
+        if not inliers.any() or (inliers == use).all():
+            break
+        use = inliers
+    lifted_z = float(np.mean(lifted64[both, 2]))
+    if (
+        lifted_z <= 0
+        or abs(float(np.mean(points[both, 2])) - lifted_z) > FUSION_MAX_DISTANCE_CHANGE * lifted_z
+    ):
+        return None
+    return Alignment(points, inliers, scale)
+
+
+def _scale_and_shift(src: np.ndarray, dst: np.ndarray, min_joints_for_scale: int) -> tuple[float, np.ndarray]:
+    src_c, dst_c = src.mean(axis=0), dst.mean(axis=0)
+    spread = float(np.sum((src - src_c) ** 2))
+    scale = 1.0
+    if len(src) >= min_joints_for_scale and spread > 1e-4:
+        scale = float(np.sum((src - src_c) * (dst - dst_c)) / spread)
+        scale = float(np.clip(scale, *FUSION_SCALE_RANGE))
+    return scale, dst_c - scale * src_c
+
+
+def fuse_depth_and_lifter(
+    people: Sequence[Person],
+    measured: Sequence[tuple[np.ndarray, np.ndarray] | None],
+) -> None:
+    """Per person: the depth-measured joints as measured, the others from the aligned lifter.
+
+    ``people`` carry the lifter's placed COCO-17 ``keypoints_3d`` (from
+    :meth:`TemporalLifter.lift_people`); ``measured`` holds each person's depth result
+    ``(keypoints_3d, valid)`` (None: no depth this frame, the lifter's placement stays).
+    Measured joints are never replaced: depth is ~2 cm, the lifter's pose ~5-10 cm off.
+    The joints depth missed (occluded, on a depth edge, in a hole) come from the lifted
+    skeleton fitted to the measured ones (:func:`align_to_measured`). When that fit is
+    not trusted the person keeps the depth result alone.
+    """
+    for person, depth_result in zip(people, measured, strict=True):
+        if depth_result is None or person.keypoints_3d is None or person.keypoints_3d_valid is None:
+            continue
+        depth_xyz, depth_valid = depth_result
+        fit = align_to_measured(person.keypoints_3d, person.keypoints_3d_valid, depth_xyz, depth_valid)
+        if fit is None:
+            person.keypoints_3d, person.keypoints_3d_valid = depth_xyz.copy(), depth_valid.copy()
+            continue
+        valid = person.keypoints_3d_valid | depth_valid
+        out = np.where(valid[:, None], fit.points, np.nan)
+        out[depth_valid] = depth_xyz[depth_valid]
+        person.keypoints_3d = out.astype(np.float32)
+        person.keypoints_3d_valid = valid
+
+
+def lift_and_fuse(
+    lifter: TemporalLifter,
+    people: Sequence[Person],
+    stamp: float,
+    image_size: tuple[int, int],
+    camera: PinholeCamera | None,
+    hfov_deg: float,
+    body_height_m: float | None,
+) -> PinholeCamera:
+    """``three_d.mode: fused`` after depth lifting: :func:`lift_in_image`, then
+    :func:`fuse_depth_and_lifter` with the depth results ``people`` carried in (a person
+    without any, e.g. in a frame whose depth was rejected, keeps the lifter's 3D)."""
+    measured = [
+        None
+        if p.keypoints_3d is None or p.keypoints_3d_valid is None
+        else (p.keypoints_3d.copy(), p.keypoints_3d_valid.copy())
+        for p in people
+    ]
+    used = lift_in_image(lifter, people, stamp, image_size, camera, hfov_deg, body_height_m)
+    fuse_depth_and_lifter(people, measured)
+    return used

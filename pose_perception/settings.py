@@ -2,12 +2,22 @@
 
 Kept apart from ``config.py`` so the core modules (tracking, smoothing, detection) can
 declare their own settings without importing the whole configuration.
+
+A setting whose default is a tuple of floats is a fixed-length list of numbers (a ROS
+double-array parameter, a YAML list): :func:`float_tuple` normalises what YAML or ROS
+hand over (list, tuple, ``array.array``) and :func:`check_settings` checks its length,
+that every element is a finite number and, per element, ``min``/``max``.
 """
 
 from __future__ import annotations
 
+import array
 import dataclasses
+import math
+from numbers import Real
 from typing import Any
+
+import numpy as np
 
 
 def setting(
@@ -24,6 +34,7 @@ def setting(
     ``min``/``max``/``choices`` are checked by :func:`check_settings`; the ROS layer turns
     the same metadata into parameter descriptors, so both reject the same values.
     ``read_only``: only settable at startup (changing it would need a restart).
+    A tuple-of-floats ``default`` makes a list setting of that length (see the module doc).
     """
     metadata = {
         "description": description,
@@ -35,6 +46,47 @@ def setting(
     return dataclasses.field(default=default, metadata=metadata)
 
 
+def is_list_setting(f: dataclasses.Field[Any]) -> bool:
+    """Whether field ``f`` is a fixed-length list of numbers (its default is a tuple)."""
+    return isinstance(f.default, tuple)
+
+
+def float_tuple(value: Any) -> Any:
+    """A list/tuple/``array.array``/ndarray of real numbers as a tuple of floats; any other
+    value unchanged, for :func:`check_settings` to reject with the setting's name."""
+    if isinstance(value, (list, tuple, array.array, np.ndarray)):
+        items = list(np.asarray(value).reshape(-1)) if isinstance(value, np.ndarray) else list(value)
+        if all(isinstance(v, Real) and not isinstance(v, bool) for v in items):
+            return tuple(float(v) for v in items)
+    return value
+
+
+def normalise_list_settings(obj: Any) -> None:
+    """Store every list setting of dataclass ``obj`` as a tuple of floats (call it from
+    ``__post_init__``: YAML gives lists, ROS lists or arrays, code may give tuples)."""
+    for f in dataclasses.fields(obj):
+        if is_list_setting(f):
+            object.__setattr__(obj, f.name, float_tuple(getattr(obj, f.name)))
+
+
+def _check_list(f: dataclasses.Field[Any], value: Any) -> None:
+    assert isinstance(f.default, tuple)
+    length = len(f.default)
+    if not (
+        isinstance(value, tuple)
+        and len(value) == length
+        and all(isinstance(v, float) and math.isfinite(v) for v in value)
+    ):
+        shown = list(value) if isinstance(value, tuple) else value
+        raise ValueError(f"{f.name} must be a list of {length} finite numbers, got {shown!r}")
+    meta = f.metadata
+    for v in value:
+        if meta.get("min") is not None and v < meta["min"]:
+            raise ValueError(f"{f.name} elements must be >= {meta['min']}, got {list(value)}")
+        if meta.get("max") is not None and v > meta["max"]:
+            raise ValueError(f"{f.name} elements must be <= {meta['max']}, got {list(value)}")
+
+
 def check_settings(obj: Any) -> None:
     """Reject values outside a field's declared range or choices (never clamp)."""
     for f in dataclasses.fields(obj):
@@ -42,6 +94,9 @@ def check_settings(obj: Any) -> None:
         meta = f.metadata
         if dataclasses.is_dataclass(value):
             check_settings(value)
+            continue
+        if is_list_setting(f):
+            _check_list(f, value)
             continue
         if meta.get("choices") and value not in meta["choices"]:
             raise ValueError(f"{f.name} must be one of {list(meta['choices'])}, got {value!r}")

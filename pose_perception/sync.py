@@ -139,6 +139,21 @@ class ApproximateTimeSync:
             self._delivering = True
         self._deliver()
 
+    def flush(self) -> None:
+        """No more messages will come (end of a bag): decide every set still waiting.
+
+        A set normally waits while a closer partner could still arrive; with the input at
+        its end, each waiting decision is taken with the messages there are, as ``add``
+        does when a queue overflows. Messages left without partners stay queued.
+        """
+        with self._lock:
+            while self._step(force=True):
+                pass
+            if self._delivering or not self._pending:
+                return
+            self._delivering = True
+        self._deliver()
+
     def reset(self) -> None:
         """Forget queued messages and per-input stamp history (e.g. after a bag loop / clock jump).
 

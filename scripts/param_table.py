@@ -41,7 +41,7 @@ def rows() -> list[list[str]]:
             result.append(
                 [
                     f"`{section}.{f.name}`",
-                    ROS_TYPES[hints[f.name]],
+                    _ros_type(hints[f.name]),
                     _default(getattr(defaults, f.name)),
                     _range(meta),
                     "yes" if meta.get("read_only") else "",
@@ -58,7 +58,16 @@ def param_table() -> str:
     return "\n".join(lines) + "\n"
 
 
+def _ros_type(hint: typing.Any) -> str:
+    """A scalar's ROS type; a tuple of floats (a list setting) is a double array."""
+    if typing.get_origin(hint) is tuple:
+        return "double array"
+    return ROS_TYPES[hint]
+
+
 def _default(value: object) -> str:
+    if isinstance(value, tuple):
+        return f"`[{', '.join(str(v) for v in value)}]`"
     if isinstance(value, bool):
         return f"`{str(value).lower()}`"
     if isinstance(value, str):

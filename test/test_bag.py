@@ -486,6 +486,263 @@ def test_camera_info_topic_beside_image() -> None:
     assert [c.topic for c in found] == ["/cam/camera_info"]
 
 
+# ---------------------------------------------------------------------------- 3D
+
+DEPTH_TOPIC = "/camera/depth/image_raw"
+EYES_AND_EARS = ("left_eye", "right_eye", "left_ear", "right_ear")  # no H36M joint: no lifter 3D
+LIFTED = ~np.isin(COCO17.keypoint_names, EYES_AND_EARS)
+HIPS = [11, 12]
+
+
+@pytest.fixture(scope="module")
+def rendered() -> Any:
+    """One person 2.9 m away with all 17 joints visible: image, depth, intrinsics, true joints."""
+    from pose_perception.synthetic.coco import render_example
+
+    return render_example(2, 0, (640, 480), 1)[1]
+
+
+@pytest.fixture(scope="module")
+def oracle(rendered: Any, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A pose ONNX answering the rendered person's true keypoints for a full-frame box (score
+    1 for visible joints, 0.1 for hidden ones): the 3D can be checked against the truth."""
+    from onnx_graphs import constant_onnx
+    from pose_perception.pipeline import full_frame_box
+    from pose_perception.topdown import boxes_to_center_scale
+
+    label = rendered.people[0]
+    split, width, height = 8, 192, 256
+    center, scale = boxes_to_center_scale(full_frame_box(rendered.image.shape), (width, height), 1.25)
+    bins = np.rint(
+        (label.keypoints - center[0] + scale[0] / 2) / scale[0] * np.array([width, height]) * split
+    )
+    simcc_x = np.zeros((1, 17, width * split), np.float32)
+    simcc_y = np.zeros((1, 17, height * split), np.float32)
+    for k in range(17):
+        peak = 1.0 if label.visibility[k] == 2 else 0.1
+        simcc_x[0, k, int(np.clip(bins[k, 0], 0, width * split - 1))] = peak
+        simcc_y[0, k, int(np.clip(bins[k, 1], 0, height * split - 1))] = peak
+    path = tmp_path_factory.mktemp("oracle") / "oracle_pose.onnx"
+    path.write_bytes(constant_onnx([1, 3, height, width], {"simcc_x": simcc_x, "simcc_y": simcc_y}))
+    return path
+
+
+def _rgbd_messages(rendered: Any, stamp_ns: int) -> tuple[Any, Any, Any]:
+    """The rendered frame as colour Image, 16UC1 depth Image (mm) and CameraInfo (its K)."""
+    height, width = rendered.image.shape[:2]
+    types = STORE.types
+    image = types["sensor_msgs/msg/Image"](
+        header=_header(stamp_ns), height=height, width=width, encoding="bgr8", is_bigendian=0,
+        step=width * 3, data=rendered.image.reshape(-1).copy(),
+    )  # fmt: skip
+    mm = rendered.depth_mm().astype("<u2")
+    depth = types["sensor_msgs/msg/Image"](
+        header=_header(stamp_ns), height=height, width=width, encoding="16UC1", is_bigendian=0,
+        step=width * 2, data=np.frombuffer(mm.tobytes(), np.uint8).copy(),
+    )  # fmt: skip
+    info = _camera_info(stamp_ns)
+    info.width, info.height, info.k = width, height, np.asarray(rendered.K, np.float64).reshape(-1)
+    return image, depth, info
+
+
+def _write_rgbd_bag(
+    path: Path,
+    rendered: Any,
+    frames: int,
+    depth_skew_ns: int = 5_000_000,
+    without_depth: tuple[int, ...] = (),
+) -> list[int]:
+    """``frames`` copies of the rendered frame, 100 ms apart: image, CameraInfo and (``depth_skew_ns``
+    later, except for the frames in ``without_depth``) depth. Returns the image log times."""
+    image_types = ("sensor_msgs/msg/Image", "sensor_msgs/msg/CameraInfo", "sensor_msgs/msg/Image")
+    log_times = []
+    with Writer(path, version=9, storage_plugin=StoragePlugin.MCAP) as writer:
+        conns = [
+            writer.add_connection(topic, msgtype, typestore=STORE)
+            for topic, msgtype in zip((RAW_TOPIC, INFO_TOPIC, DEPTH_TOPIC), image_types, strict=True)
+        ]
+        for i in range(frames):
+            stamp = T0 + i * 100_000_000
+            image, depth, info = _rgbd_messages(rendered, stamp)
+            depth.header = _header(stamp + depth_skew_ns)
+            writer.write(conns[1], stamp + 1_000_000, STORE.serialize_cdr(info, image_types[1]))
+            writer.write(conns[0], stamp + 2_000_000, STORE.serialize_cdr(image, image_types[0]))
+            log_times.append(stamp + 2_000_000)
+            if i not in without_depth:
+                writer.write(conns[2], stamp + 3_000_000, STORE.serialize_cdr(depth, image_types[2]))
+    return log_times
+
+
+def _published_3d(received: list[Received]) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+    """Per /poses message with one person: 2D keypoints, scores, 3D positions and has_position."""
+    out = []
+    for poses in _on(received, "/poses"):
+        assert len(poses.msg.people) == 1
+        keypoints = poses.msg.people[0].keypoints
+        out.append(
+            (
+                np.array([[k.x, k.y] for k in keypoints]),
+                np.array([k.score for k in keypoints]),
+                np.array([[k.position.x, k.position.y, k.position.z] for k in keypoints]),
+                np.array([k.has_position for k in keypoints]),
+            )
+        )
+    return out
+
+
+def _reprojection_px(xyz: np.ndarray, keypoints: np.ndarray, k: np.ndarray) -> np.ndarray:
+    uvw = xyz @ np.asarray(k, np.float64).T
+    return np.linalg.norm(uvw[:, :2] / uvw[:, 2:3] - keypoints, axis=1)
+
+
+def test_lifter_3d_in_poses_placed_with_the_camera_info(
+    tmp_path: Path, rendered: Any, oracle: Path, config_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--three-d lifter: every /poses keypoint the lifter has carries a position that
+    projects onto its 2D keypoint with the CameraInfo beside the image topic, at about the
+    true depth; eyes and ears have none. The markers are drawn at those positions."""
+    source = tmp_path / "in"
+    log_times = _write_rgbd_bag(source, rendered, frames=4)
+    output = tmp_path / "out"
+    assert (
+        _bag_cli(source, output, oracle, config_file, "--image-topic", RAW_TOPIC, "--three-d", "lifter") == 0
+    )
+    assert "4 frames processed" in (summary := capsys.readouterr().out) and "3D: lifter" in summary
+    received, _ = _read(output)
+    assert [p.log_ns for p in _on(received, "/poses")] == log_times
+    label = rendered.people[0]
+    errors, depth_errors = [], []
+    for keypoints, scores, xyz, valid in _published_3d(received):
+        np.testing.assert_allclose(keypoints, label.keypoints, atol=0.6)  # the oracle
+        assert (valid == LIFTED).all() and np.isfinite(xyz).all() and (xyz[~valid] == 0).all()
+        confident = valid & (scores >= 0.3)
+        errors.append(_reprojection_px(xyz[confident], keypoints[confident], rendered.K))
+        depth_errors.append(xyz[HIPS, 2].mean() / label.keypoints_3d[HIPS, 2].mean() - 1.0)
+    reprojection = np.concatenate(errors)
+    print(
+        f"\nbag --three-d lifter: reprojection with the CameraInfo mean {reprojection.mean():.1f} px, "
+        f"max {reprojection.max():.1f}; root depth error {min(depth_errors) * 100:+.1f} .. "
+        f"{max(depth_errors) * 100:+.1f} %"
+    )
+    assert reprojection.mean() < 10.0 and reprojection.max() < 25.0
+    assert max(abs(e) for e in depth_errors) < 0.15
+    published = _published_3d(received)
+    for markers, (_, _, xyz, valid) in zip(_on(received, "/poses/markers"), published, strict=True):
+        (spheres,) = [m for m in markers.msg.markers if m.action == 0 and m.type == 7]  # SPHERE_LIST
+        joints = np.array([[q.x, q.y, q.z] for q in spheres.points])
+        assert len(joints) >= 10  # drawn at the published 3D positions, not at an assumed distance
+        assert np.abs(joints[:, None] - xyz[valid][None]).max(axis=2).min(axis=1).max() < 1e-6
+
+
+def test_depth_3d_synchronised_with_depth_and_camera_info(
+    tmp_path: Path, rendered: Any, oracle: Path, config_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--three-d depth: each image is matched with the depth image (5 ms later) and the
+    CameraInfo of its stamp; the joints come from the depth at their keypoints, close to the
+    true joint centres. An image whose depth never came is not processed (as in the node)."""
+    source = tmp_path / "in"
+    log_times = _write_rgbd_bag(source, rendered, frames=5, without_depth=(2,))
+    output = tmp_path / "out"
+    args = ("--image-topic", RAW_TOPIC, "--three-d", "depth", "--depth-topic", DEPTH_TOPIC, "--copy-images")
+    assert _bag_cli(source, output, oracle, config_file, *args) == 0
+    summary = capsys.readouterr().out
+    assert "4 frames processed" in summary and f"({bag.UNMATCHED}: 1)" in summary and "3D: depth" in summary
+    received, connections = _read(output)
+    assert DEPTH_TOPIC in connections and len(_on(received, DEPTH_TOPIC)) == 4  # copied with the images
+    assert [p.log_ns for p in _on(received, "/poses")] == log_times[:2] + log_times[3:]
+    label = rendered.people[0]
+    for keypoints, _, xyz, valid in _published_3d(received):
+        np.testing.assert_allclose(keypoints, label.keypoints, atol=0.6)
+        assert valid.sum() >= 12 and np.isfinite(xyz[valid]).all()
+        error_m = np.linalg.norm(xyz[valid] - label.keypoints_3d[valid], axis=1)
+        assert np.median(error_m) < 0.05 and error_m.max() < 0.25
+    print(
+        f"\nbag --three-d depth: {valid.sum()} joints with depth, error to the true joint centres "
+        f"median {np.median(error_m) * 1e3:.0f} mm, max {error_m.max() * 1e3:.0f} mm"
+    )
+
+
+def test_depth_3d_rejected_frames_keep_their_2d(
+    tmp_path: Path, rendered: Any, oracle: Path, config_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A depth image of another size than the colour image (not registered): /poses still
+    goes out, in 2D, and the summary counts the frames and says why."""
+    source = tmp_path / "in"
+    small = type(rendered)(
+        rendered.image,
+        rendered.depth[::2, ::2],
+        rendered.instance,
+        rendered.people,
+        rendered.camera,
+        rendered.t,
+    )
+    with Writer(source, version=9, storage_plugin=StoragePlugin.MCAP) as writer:
+        image_conn = writer.add_connection(RAW_TOPIC, "sensor_msgs/msg/Image", typestore=STORE)
+        info_conn = writer.add_connection(INFO_TOPIC, "sensor_msgs/msg/CameraInfo", typestore=STORE)
+        depth_conn = writer.add_connection(DEPTH_TOPIC, "sensor_msgs/msg/Image", typestore=STORE)
+        image, _, info = _rgbd_messages(rendered, T0)
+        depth = _rgbd_messages(small, T0)[1]
+        depth.height, depth.width, depth.step = 240, 320, 640
+        for conn, msg in ((info_conn, info), (image_conn, image), (depth_conn, depth)):
+            writer.write(conn, T0, STORE.serialize_cdr(msg, conn.msgtype))
+    output = tmp_path / "out"
+    args = ("--image-topic", RAW_TOPIC, "--three-d", "depth", "--depth-topic", DEPTH_TOPIC)
+    assert _bag_cli(source, output, oracle, config_file, *args) == 0
+    assert "(1 frames 2D only: depth_size_mismatch: 1)" in capsys.readouterr().out
+    ((_, _, _, valid),) = _published_3d(_read(output)[0])
+    assert not valid.any()
+
+
+@pytest.mark.parametrize(
+    ("extra", "problem"),
+    [
+        (
+            ["--three-d", "lifter", "--lifter-model", "{tmp}/none.onnx"],
+            "lifter model not found: {tmp}/none.onnx",
+        ),
+        (["--three-d", "lifter", "--lifter-model", "{model}"], "{model}: not a lifter export"),
+        (["--three-d", "lifter", "--skeleton", "h36m17"], "the lifter reads COCO-17 keypoints"),
+        (
+            ["--three-d", "depth", "--depth-topic", "/camera/nothing"],
+            "depth topic /camera/nothing is not in the bag",
+        ),
+        (
+            ["--three-d", "depth", "--depth-topic", INFO_TOPIC],
+            "is sensor_msgs/msg/CameraInfo, not a sensor_msgs/Image",
+        ),
+        (["--three-d", "depth"], "depth topic depth is not in the bag"),
+        (["--depth-topic", DEPTH_TOPIC], "--depth-topic only applies with --three-d depth"),
+        (["--lifter-model", "x.onnx"], "--lifter-model only applies with --three-d lifter"),
+    ],
+)
+def test_three_d_user_errors(
+    tmp_path: Path,
+    rendered: Any,
+    model: Path,
+    config_file: Path,
+    capsys: pytest.CaptureFixture[str],
+    extra: list[str],
+    problem: str,
+) -> None:
+    source = tmp_path / "in"
+    _write_rgbd_bag(source, rendered, frames=1)
+    fields = {"tmp": tmp_path, "model": model}
+    args = [a.format(**fields) for a in extra]
+    assert _bag_cli(source, tmp_path / "out", model, config_file, "--image-topic", RAW_TOPIC, *args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("pose-perception: error:") and problem.format(**fields) in err
+    assert "Traceback" not in err and not (tmp_path / "out").exists()
+
+
+def test_depth_mode_needs_camera_info(
+    tmp_path: Path, model: Path, config_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = _write_bag(tmp_path / "in", "mcap", RAW_TOPIC, _raw_messages()[:1], camera_info=False)
+    args = ("--image-topic", RAW_TOPIC, "--three-d", "depth", "--depth-topic", RAW_TOPIC)
+    assert _bag_cli(source, tmp_path / "out", model, config_file, *args) == 2
+    assert f"needs the colour camera's CameraInfo on {INFO_TOPIC}" in capsys.readouterr().err
+
+
 def test_bag_module_does_not_import_rclpy() -> None:
     code = "import sys, pose_perception.ros.bag; assert 'rclpy' not in sys.modules, 'rclpy imported'"
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -17,7 +17,9 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("onnx")
 
 from pose_perception import cli  # noqa: E402
+from pose_perception.camera import PinholeCamera  # noqa: E402
 from pose_perception.estimator import PoseEstimator, module_info  # noqa: E402
+from pose_perception.lifting import lifter_model_path  # noqa: E402
 from pose_perception.models import build_rtmpose  # noqa: E402
 from pose_perception.runtime.export import export_onnx  # noqa: E402
 from pose_perception.skeletons import COCO17  # noqa: E402
@@ -222,6 +224,188 @@ def test_run_help_names_the_detector_and_external_boxes(capsys: pytest.CaptureFi
     assert "external detector" in text and "--boxes" in text and "--flip-test" in text
 
 
+# ---------------------------------------------------------------------------- 3D (lifter)
+
+EYES_AND_EARS = ("left_eye", "right_eye", "left_ear", "right_ear")  # no H36M joint: no 3D
+LIFTED = ~np.isin(COCO17.keypoint_names, EYES_AND_EARS)
+HIPS = [11, 12]  # the lifter's root is their mid-point
+
+
+def _k(camera: dict[str, float]) -> np.ndarray:
+    return np.array([[camera["fx"], 0, camera["cx"]], [0, camera["fy"], camera["cy"]], [0, 0, 1]])
+
+
+def _project(xyz: np.ndarray, k: np.ndarray) -> np.ndarray:
+    uvw = np.asarray(xyz, np.float64) @ k.T
+    return uvw[:, :2] / uvw[:, 2:3]
+
+
+def _check_3d(person: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(17, 3) keypoints, (17, 3) 3D joints, (17,) valid of a keypoints.jsonl person with 3D:
+    the 13 COCO joints the lifter has are valid, finite and in front of the camera; eyes
+    and ears are [0, 0, 0] and invalid (as Keypoint.position / has_position on /poses)."""
+    keypoints = np.array(person["keypoints"], np.float64)
+    xyz = np.array(person["keypoints_3d"], np.float64)
+    valid = np.array(person["keypoints_3d_valid"])
+    assert xyz.shape == (17, 3) and valid.dtype == bool and np.isfinite(xyz).all()
+    assert (valid == LIFTED).all()
+    assert (xyz[~valid] == 0).all() and (xyz[valid, 2] > 0.3).all()
+    return keypoints, xyz, valid
+
+
+def _without_3d(line: dict[str, Any]) -> dict[str, Any]:
+    """A keypoints.jsonl line with the 3D additions taken out: the 2D fields as before."""
+    line = {k: v for k, v in line.items() if k not in ("camera", "three_d")}
+    line["people"] = [
+        {k: v for k, v in p.items() if k not in ("keypoints_3d", "keypoints_3d_valid")}
+        for p in line["people"]
+    ]
+    return line
+
+
+def test_run_lifter_on_a_synthetic_clip_places_3d_with_the_given_intrinsics(
+    tmp_path: Path, onnx_model: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The synthetic clip (walking people, their boxes) with random pose weights: the 2D
+    output is unchanged by --three-d lifter; the lifted skeletons are the same for two sets
+    of intrinsics, only moved (the camera places them, it does not shape them), and each,
+    projected with its own intrinsics, is centred on the person's 2D keypoints, with the
+    other intrinsics far off. (Per-joint projection needs a pose model that finds the
+    joints: the next test.)"""
+    from pose_perception.synthetic.clip import write_clip
+
+    video, boxes = write_clip(tmp_path / "clip", num_frames=6, seed=5)
+    common = ("--boxes", boxes, "--no-images", "--det-interval", "1")
+    assert _run("run", video, "--model", onnx_model, *common, "--output-dir", tmp_path / "2d") == 0
+    cameras = {
+        "a": {"fx": 500.0, "fy": 520.0, "cx": 300.0, "cy": 250.0},
+        "b": {"fx": 1000.0, "fy": 1040.0, "cx": 380.0, "cy": 200.0},
+    }
+    lines = {}
+    for name, camera in cameras.items():
+        flags = [f"--{key}={value}" for key, value in camera.items()]
+        out = tmp_path / name
+        args = ("--three-d", "lifter", *flags, "--output-dir", out)
+        assert _run("run", video, "--model", onnx_model, *common, *args) == 0
+        lines[name] = _lines(out)
+    assert "ms/frame in the 3D lifter" in capsys.readouterr().out
+
+    assert [_without_3d(line) for line in lines["a"]] == _lines(tmp_path / "2d")  # 2D fields unchanged
+    first = lines["a"][0]["three_d"]
+    assert first["mode"] == "lifter" and first["lifter_model"] == lifter_model_path("")
+    assert first["body_height_m"] == 1.7 and "three_d" not in lines["a"][1]
+    own_px, other_px, shift_spread_m, depth_ratio = [], [], [], []
+    for line_a, line_b in zip(lines["a"], lines["b"], strict=True):
+        assert line_a["camera"] == cameras["a"] and line_b["camera"] == cameras["b"]
+        assert len(line_a["people"]) == len(line_b["people"]) >= 2
+        for person_a, person_b in zip(line_a["people"], line_b["people"], strict=True):
+            kps, xyz_a, valid = _check_3d(person_a)
+            _, xyz_b, _ = _check_3d(person_b)
+            shift = (xyz_b - xyz_a)[valid]
+            shift_spread_m.append(np.abs(shift - shift.mean(axis=0)).max())
+            centre = kps[valid, :2].mean(axis=0)
+            for xyz, k in ((xyz_a, _k(cameras["a"])), (xyz_b, _k(cameras["b"]))):
+                own_px.append(np.linalg.norm(_project(xyz[valid], k).mean(axis=0) - centre))
+            other_px.append(np.linalg.norm(_project(xyz_b[valid], _k(cameras["a"])).mean(axis=0) - centre))
+            depth_ratio.append(xyz_b[HIPS, 2].mean() / xyz_a[HIPS, 2].mean())
+    print(
+        f"\nrun --three-d lifter, random weights: {len(depth_ratio)} people; projected centre to "
+        f"2D centre max {max(own_px):.1f} px (other camera's intrinsics: min {min(other_px):.0f} px); "
+        f"skeleton change between the cameras beyond a shift {max(shift_spread_m) * 1e3:.2f} mm; "
+        f"root depth ratio at twice the focal length {min(depth_ratio):.2f}-{max(depth_ratio):.2f}"
+    )
+    assert max(shift_spread_m) < 0.002
+    assert max(own_px) < 25.0 and min(other_px) > 80.0
+    assert min(depth_ratio) > 1.6 and max(depth_ratio) < 2.4  # the same person, twice as far
+
+
+def _oracle_model(
+    path: Path, keypoints: np.ndarray, visibility: np.ndarray, image_shape: tuple[int, ...]
+) -> Path:
+    """A pose ONNX whose SimCC output is fixed to ``keypoints`` for a full-frame box (score 1
+    for visible joints, 0.1 for hidden ones), so the 2D keypoints are the ground truth."""
+    from onnx_graphs import constant_onnx
+    from pose_perception.pipeline import full_frame_box
+    from pose_perception.topdown import boxes_to_center_scale
+
+    split, width, height = 8, 192, 256
+    center, scale = boxes_to_center_scale(full_frame_box(image_shape), (width, height), 1.25)
+    bins = np.rint((keypoints - center[0] + scale[0] / 2) / scale[0] * np.array([width, height]) * split)
+    simcc_x = np.zeros((1, 17, width * split), np.float32)
+    simcc_y = np.zeros((1, 17, height * split), np.float32)
+    for k in range(17):
+        peak = 1.0 if visibility[k] == 2 else 0.1
+        simcc_x[0, k, int(np.clip(bins[k, 0], 0, width * split - 1))] = peak
+        simcc_y[0, k, int(np.clip(bins[k, 1], 0, height * split - 1))] = peak
+    path.write_bytes(constant_onnx([1, 3, height, width], {"simcc_x": simcc_x, "simcc_y": simcc_y}))
+    return path
+
+
+def test_run_lifter_joints_project_onto_true_keypoints(tmp_path: Path) -> None:
+    """A rendered person (known intrinsics, 2D and 3D joints) and a pose model answering its
+    true 2D keypoints: every confident lifted joint projects near its keypoint with the
+    given intrinsics, at about the true depth; without intrinsics (three_d.mode lifter from a
+    --config file) the nominal camera of output.assumed_hfov_deg places them, and they
+    project with that camera instead."""
+    from pose_perception.synthetic.coco import render_example
+
+    _, rendered = render_example(2, 0, (640, 480), 1)  # the node test's person: 2.9 m away
+    label, k = rendered.people[0], rendered.K
+    image = tmp_path / "person.png"
+    assert cv2.imwrite(str(image), rendered.image)
+    model = _oracle_model(tmp_path / "oracle.onnx", label.keypoints, label.visibility, rendered.image.shape)
+    intrinsics = [f"--fx={k[0, 0]}", f"--fy={k[1, 1]}", f"--cx={k[0, 2]}", f"--cy={k[1, 2]}"]
+    args = ("--model", model, "--no-images", "--three-d", "lifter")
+    assert _run("run", image, *args, *intrinsics, "--output-dir", tmp_path / "k") == 0
+    config = tmp_path / "lifter.yaml"  # the node's settings: three_d.mode, output.assumed_hfov_deg
+    config.write_text("three_d:\n  mode: lifter\noutput:\n  assumed_hfov_deg: 75.0\n", encoding="utf-8")
+    assert (
+        _run(
+            "run",
+            image,
+            "--model",
+            model,
+            "--no-images",
+            "--config",
+            config,
+            "--output-dir",
+            tmp_path / "nominal",
+        )
+        == 0
+    )
+
+    (line,) = _lines(tmp_path / "k")
+    kps, xyz, valid = _check_3d(line["people"][0])
+    np.testing.assert_allclose(kps[:, :2], label.keypoints, atol=0.6)  # the oracle: 2D = ground truth
+    confident = valid & (kps[:, 2] >= 0.3)
+    errors = np.linalg.norm(_project(xyz[confident], _k(line["camera"])) - kps[confident, :2], axis=1)
+    true_depth = label.keypoints_3d[HIPS, 2].mean()
+    depth_error = xyz[HIPS, 2].mean() / true_depth - 1.0
+    print(
+        f"\nrun --three-d lifter, true 2D: reprojection of {confident.sum()} joints mean "
+        f"{errors.mean():.1f} px, max {errors.max():.1f} (person {np.ptp(kps[:, 1]):.0f} px tall); "
+        f"root depth {xyz[HIPS, 2].mean():.2f} m, true {true_depth:.2f} ({depth_error * 100:+.1f} %)"
+    )
+    assert line["camera"] == pytest.approx(
+        {"fx": k[0, 0], "fy": k[1, 1], "cx": k[0, 2], "cy": k[1, 2]}, abs=1e-4
+    )
+    assert errors.mean() < 10.0 and errors.max() < 25.0
+    assert abs(depth_error) < 0.15
+
+    (line,) = _lines(tmp_path / "nominal")
+    nominal = PinholeCamera.nominal(640, 480, 75.0)
+    assert line["camera"] == pytest.approx(
+        {"fx": nominal.fx, "fy": nominal.fy, "cx": nominal.cx, "cy": nominal.cy}
+    )
+    kps, xyz, valid = _check_3d(line["people"][0])
+    confident = valid & (kps[:, 2] >= 0.3)
+    assert (
+        np.linalg.norm(_project(xyz[confident], _k(line["camera"])) - kps[confident, :2], axis=1).mean()
+        < 10.0
+    )
+    assert np.linalg.norm(_project(xyz[confident], k) - kps[confident, :2], axis=1).mean() > 30.0
+
+
 # ---------------------------------------------------------------------------- errors
 
 
@@ -245,6 +429,60 @@ def test_run_help_names_the_detector_and_external_boxes(capsys: pytest.CaptureFi
         ),
         (["run", "{image}", "--config", "{tmp}/no.yaml"], "no.yaml"),
         (["run", "{image}", "--model", "{model}", "--max-frames", "0"], "positive integer"),
+        (
+            [
+                "run",
+                "{image}",
+                "--model",
+                "{model}",
+                "--three-d=lifter",
+                "--detector=full_frame",
+                "--lifter-model",
+                "{tmp}/nl.onnx",
+            ],
+            "lifter model not found: {tmp}/nl.onnx",
+        ),
+        (
+            [
+                "run",
+                "{image}",
+                "--model",
+                "{model}",
+                "--three-d=lifter",
+                "--detector=full_frame",
+                "--lifter-model",
+                "{model}",
+            ],
+            "{model}: not a lifter export",
+        ),
+        (
+            [
+                "run",
+                "{image}",
+                "--model",
+                "{model}",
+                "--skeleton",
+                "h36m17",
+                "--three-d=lifter",
+                "--detector=full_frame",
+            ],
+            "the lifter reads COCO-17 keypoints; pose model '{model}' gives h36m17",
+        ),
+        (["run", "{image}", "--model", "{model}", "--three-d", "lifter", "--lifter-model", "l.pth"], ".onnx"),
+        (["run", "{image}", "--model", "{model}", "--fx", "500"], "--fx only applies with --three-d lifter"),
+        (["run", "{image}", "--model", "{model}", "--lifter-model", "l.onnx"], "--lifter-model only applies"),
+        (["run", "{image}", "--model", "{model}", "--three-d", "lifter", "--fy", "500"], "--fy needs --fx"),
+        (
+            ["run", "{image}", "--model", "{model}", "--three-d", "lifter", "--fx", "9", "--hfov", "60"],
+            "not both",
+        ),
+        (["run", "{image}", "--model", "{model}", "--three-d", "lifter", "--fx", "-1"], "--fx"),
+        (["run", "{image}", "--model", "{model}", "--three-d", "lifter", "--cx", "nan"], "finite"),
+        (
+            ["run", "{image}", "--model", "{model}", "--three-d", "lifter", "--body-height", "9"],
+            "body_height_m",
+        ),
+        (["run", "{image}", "--model", "{model}", "--three-d", "depth"], "invalid choice: 'depth'"),
         (["export", "--arch", "rtmpose-x", "--random-init", "--output", "{tmp}/x.onnx"], "rtmpose-x"),
         (
             ["export", "--arch", "rtmpose-t", "--checkpoint", "{tmp}/w.pth", "--output", "{tmp}/x.onnx"],
@@ -267,7 +505,7 @@ def test_user_errors_exit_2_with_a_message(
     assert cli.main([a.format(**fields) for a in args]) == 2
     err = capsys.readouterr().err
     assert "pose-perception: error: " in err
-    assert problem in err
+    assert problem.format(**fields) in err
     assert "Traceback" not in err
     assert not (tmp_path / "x.onnx").exists()
 

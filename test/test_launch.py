@@ -42,6 +42,9 @@ EXPECTED_ARGUMENTS = {
     "config": os.path.join(SHARE, "config", "rtmpose.yaml"),
     "model": "",
     "detector": "",
+    "three_d": "",
+    "depth": "/camera/aligned_depth_to_color/image_raw",
+    "depth_camera_info": "",
     "namespace": "",
     "use_compressed": "false",
     "rviz": "false",
@@ -225,6 +228,7 @@ def test_node_with_default_arguments(launch_file: types.ModuleType) -> None:
         ("image", "/camera/color/image_raw"),
         ("image/compressed", "/camera/color/image_raw/compressed"),
         ("camera_info", "/camera/color/camera_info"),
+        ("depth", "/camera/aligned_depth_to_color/image_raw"),
     ]
     assert overrides(actions) == {"input.transport": "raw"}
     assert len(nodes(actions)) == 1  # no rviz2 by default
@@ -278,6 +282,7 @@ def test_custom_topics_namespace_and_log_level(launch_file: types.ModuleType) ->
         launch_file,
         image="/front/image_raw/",
         camera_info="/front/camera_info",
+        depth="/front/depth_registered/image_raw",
         namespace="front",
         log_level="debug",
     )
@@ -288,12 +293,67 @@ def test_custom_topics_namespace_and_log_level(launch_file: types.ModuleType) ->
         ("image", "/front/image_raw"),
         ("image/compressed", "/front/image_raw/compressed"),
         ("camera_info", "/front/camera_info"),
+        ("depth", "/front/depth_registered/image_raw"),
     ]
 
 
 def test_empty_camera_info_is_not_remapped(launch_file: types.ModuleType) -> None:
     remapped = [src for src, _ in pose_node(run_launch(launch_file, camera_info=""))["remappings"]]
-    assert remapped == ["image", "image/compressed"]
+    assert remapped == ["image", "image/compressed", "depth"]
+
+
+@pytest.mark.parametrize("three_d", ["", "off", "depth", "lifter", "fused"])
+def test_three_d_argument(launch_file: types.ModuleType, three_d: str) -> None:
+    expected: dict[str, Any] = {"input.transport": "raw"}
+    if three_d:
+        expected["three_d.mode"] = three_d  # empty: the config file's mode
+    assert overrides(run_launch(launch_file, three_d=three_d)) == expected
+
+
+def test_three_d_choices_are_the_configs_and_others_are_an_error(launch_file: types.ModuleType) -> None:
+    from pose_perception.config import THREE_D_MODES
+
+    assert launch_file.THREE_D_MODES == THREE_D_MODES
+    with pytest.raises(ValueError, match=r"three_d.*stereo"):
+        run_launch(launch_file, three_d="stereo")
+
+
+def test_empty_depth_is_not_remapped(launch_file: types.ModuleType) -> None:
+    remapped = [src for src, _ in pose_node(run_launch(launch_file, three_d="depth", depth=""))["remappings"]]
+    assert remapped == ["image", "image/compressed", "camera_info"]
+
+
+def test_unregistered_depth_arguments(launch_file: types.ModuleType) -> None:
+    """RealSense without align_depth: its depth stream and the depth camera's CameraInfo; the
+    overrides are valid parameters of the node, on top of the shipped parameter file."""
+    from pose_perception.config import load_config
+    from pose_perception.ros.params import config_values, updated_config
+
+    actions = run_launch(
+        launch_file,
+        three_d="depth",
+        depth="/camera/depth/image_rect_raw",
+        depth_camera_info="/camera/depth/camera_info",
+    )
+    node = pose_node(actions)
+    assert node["remappings"] == [
+        ("image", "/camera/color/image_raw"),
+        ("image/compressed", "/camera/color/image_raw/compressed"),
+        ("camera_info", "/camera/color/camera_info"),
+        ("depth", "/camera/depth/image_rect_raw"),
+        ("depth_camera_info", "/camera/depth/camera_info"),
+    ]
+    params = overrides(actions)
+    assert params == {
+        "input.transport": "raw",
+        "three_d.mode": "depth",
+        "input.depth_camera_info_topic": "depth_camera_info",
+    }
+    config = updated_config(load_config(PARAMS_FILE), params)
+    assert config.three_d.mode == "depth" and config.input.depth_camera_info_topic == "depth_camera_info"
+    assert set(params) <= set(config_values(config))
+    # Without depth_camera_info the depth is registered: the parameter keeps the file's "".
+    assert "input.depth_camera_info_topic" not in overrides(run_launch(launch_file, three_d="depth"))
 
 
 def test_custom_config_file(launch_file: types.ModuleType, tmp_path: Path) -> None:

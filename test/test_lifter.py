@@ -249,6 +249,7 @@ def test_lift_people_fills_camera_frame_3d() -> None:
     valid = person.keypoints_3d_valid
     assert valid.sum() == 13
     assert np.abs(person.keypoints_3d[valid] - coco[valid]).max() < 0.01
+    assert np.isnan(person.keypoints_3d[~valid]).all()  # eyes and ears: NaN, like depth's invalid joints
 
 
 # ONNX -------------------------------------------------------------------------------------------
@@ -314,6 +315,45 @@ def test_open_lifter_bundled_and_bad_files(tmp_path: Path) -> None:
     not_a_lifter.write_bytes(identity.SerializeToString())
     with pytest.raises(ValueError, match=f"{not_a_lifter}: not a lifter export"):
         open_lifter(not_a_lifter)
+
+
+def test_open_lifter_for_checks_the_pose_skeleton_first(tmp_path: Path) -> None:
+    """The node, ``run --three-d lifter`` and bag mode open the lifter this way: a pose model
+    without COCO-17 keypoints is refused (naming it) before any lifter file is read."""
+    pytest.importorskip("onnx")
+    from pose_perception.lifting import open_lifter_for
+
+    lifter = open_lifter_for(COCO17, "", max_age=0.25, pose_model="rtmpose-t")
+    assert lifter.receptive_field == 27 and lifter.max_age == 0.25
+    missing = tmp_path / "none.onnx"
+    with pytest.raises(ValueError, match=r"reads COCO-17 keypoints; pose model 'my\.onnx' gives h36m17"):
+        open_lifter_for(H36M17, missing, pose_model="my.onnx")  # the skeleton, not the missing file
+    with pytest.raises(FileNotFoundError, match=f"lifter model not found: {missing}"):
+        open_lifter_for(COCO17, missing)
+
+
+def test_lift_in_image_places_with_the_camera_of_the_image() -> None:
+    """``camera`` places the people when it is for this image size; otherwise (CameraInfo of
+    another resolution, or none) the nominal camera of the field of view does, as for markers."""
+    from pose_perception.lifting import lift_in_image
+
+    _, _, coco = _posed(seed=3)
+    truth = coco_to_h36m(coco)[0]
+    for given, expected in (
+        (CAMERA, CAMERA),
+        (replace(CAMERA, width=1280, height=960), PinholeCamera.nominal(640, 480, 70.0)),
+        (None, PinholeCamera.nominal(640, 480, 70.0)),
+    ):
+        k = np.array([[expected.fx, 0, expected.cx], [0, expected.fy, expected.cy], [0, 0, 1]])
+        uvw = coco @ k.T
+        uv = uvw[:, :2] / uvw[:, 2:]
+        person = Person(3, np.array([0, 0, 1, 1.0]), 0.9, uv.astype(np.float32), np.ones(17, np.float32))
+        lifter = TemporalLifter(Recorder(truth - truth[0]), receptive_field=27)
+        used = lift_in_image(lifter, [person], 0.0, (640, 480), given, 70.0, None)
+        assert used == expected
+        assert person.keypoints_3d is not None and person.keypoints_3d_valid is not None
+        valid = person.keypoints_3d_valid
+        assert np.abs(person.keypoints_3d[valid] - coco[valid]).max() < 0.01  # exact 3D: the right camera
 
 
 # Training ---------------------------------------------------------------------------------------

@@ -3,7 +3,10 @@ the monocular lifter (``three_d.mode: lifter``).
 
 The node runs in its own process as users run it; this process publishes synthetic RGB-D
 frames (``render_example``: a colour image, its exact z-buffer depth and intrinsics, and
-the true 3D joint centres) on ``image``, ``depth`` and ``camera_info``.
+the true 3D joint centres) on ``image``, ``depth`` and ``camera_info``. For an unregistered
+depth, the same scene rendered by a second (depth) camera of another size, view and pose
+(``render_rig_depth`` in conftest) goes on ``depth`` with its CameraInfo on
+``depth_camera_info``.
 
 The pose model is an *oracle*: an ONNX file whose SimCC output is fixed to the rendered
 person's ground-truth keypoints (score 1 for visible joints, 0.1 for hidden ones), so the
@@ -30,6 +33,7 @@ from ros_harness import NodeProcess, TestClient, wait_for
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 
 FRAME = "camera_color_optical_frame"
+DEPTH_FRAME = "camera_depth_optical_frame"
 SEED = 2  # one person, 17 visible joints, 2.5-3.2 m away
 SPLIT = 8  # SimCC bins per input pixel of the oracle (0.5 px steps on a 640x480 frame)
 BASE_NS = 1_750_000_000_000_000_000
@@ -98,8 +102,8 @@ def depth_node(oracle_model: Any, rclpy_module: Any) -> Any:
 # ---------------------------------------------------------------------- RGB-D publishing
 
 
-def _stamp(msg: Any, ns: int) -> None:
-    msg.header.frame_id = FRAME
+def _stamp(msg: Any, ns: int, frame: str = FRAME) -> None:
+    msg.header.frame_id = frame
     msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(ns, 1_000_000_000)
 
 
@@ -108,16 +112,23 @@ def stamp_ns(msg: Any) -> int:
 
 
 class RgbdPublisher:
-    """Publishes the rendered frame as image (bgr8) + depth + CameraInfo with chosen stamps."""
+    """Publishes the rendered frame as image (bgr8) + depth + CameraInfo with chosen stamps;
+    with ``rig``, the depth is the rig's depth camera's, with its CameraInfo on
+    /depth_camera_info (``depth_info_size`` overrides the size that CameraInfo states)."""
 
-    def __init__(self, client: TestClient, rendered: Any) -> None:
+    def __init__(self, client: TestClient, rendered: Any, rig: Any = None) -> None:
         from sensor_msgs.msg import CameraInfo, Image
 
-        self.client, self.rendered = client, rendered
+        self.client, self.rendered, self.rig = client, rendered, rig
+        self.depth_info_size: tuple[int, int] | None = None
         self.image_pub = client.node.create_publisher(Image, "/image", 10)
         self.depth_pub = client.node.create_publisher(Image, "/depth", 10)
         self.info_pub = client.node.create_publisher(CameraInfo, "/camera_info", 10)
-        for pub in (self.image_pub, self.depth_pub, self.info_pub):
+        pubs = [self.image_pub, self.depth_pub, self.info_pub]
+        if rig is not None:
+            self.depth_info_pub = client.node.create_publisher(CameraInfo, "/depth_camera_info", 10)
+            pubs.append(self.depth_info_pub)
+        for pub in pubs:
             wait_for(
                 lambda pub=pub: pub.get_subscription_count() > 0, 20, f"a subscriber on {pub.topic_name}"
             )
@@ -133,15 +144,31 @@ class RgbdPublisher:
     def depth(self, ns: int, encoding: str = "16UC1") -> Any:
         from sensor_msgs.msg import Image
 
+        source = self.rendered if self.rig is None else self.rig
+        shape = source.depth.shape
         data = {
-            "16UC1": self.rendered.depth_mm(),
-            "32FC1": np.where(self.rendered.depth > 0, self.rendered.depth, np.nan).astype(np.float32),
-            "8UC1": np.zeros((480, 640), np.uint8),
-            "rgb8": np.zeros((480, 640, 3), np.uint8),
+            "16UC1": source.depth_mm(),
+            "32FC1": np.where(source.depth > 0, source.depth, np.nan).astype(np.float32),
+            "8UC1": np.zeros(shape, np.uint8),
+            "rgb8": np.zeros((*shape, 3), np.uint8),
         }[encoding]
         data = np.ascontiguousarray(data)
-        msg = Image(height=480, width=640, encoding=encoding, step=data.strides[0], data=data.tobytes())
-        _stamp(msg, ns)
+        msg = Image(
+            height=shape[0], width=shape[1], encoding=encoding, step=data.strides[0], data=data.tobytes()
+        )
+        _stamp(msg, ns, FRAME if self.rig is None else DEPTH_FRAME)
+        return msg
+
+    def depth_info(self, ns: int) -> Any:
+        """The rig's depth camera's CameraInfo (rectified: zero d)."""
+        from sensor_msgs.msg import CameraInfo
+
+        camera = self.rig.camera
+        width, height = self.depth_info_size or (camera.width, camera.height)
+        msg = CameraInfo(width=width, height=height, distortion_model="plumb_bob")
+        msg.k = [camera.fx, 0.0, camera.cx, 0.0, camera.fy, camera.cy, 0.0, 0.0, 1.0]
+        msg.d = [0.0] * 5
+        _stamp(msg, ns, DEPTH_FRAME)
         return msg
 
     def info(self, ns: int) -> Any:
@@ -159,7 +186,10 @@ class RgbdPublisher:
         self.image_pub.publish(self.image(ns))
         self.info_pub.publish(self.info(ns))
         if depth:
-            self.depth_pub.publish(self.depth(ns + SKEW_NS if depth_ns is None else depth_ns, encoding))
+            depth_ns = ns + SKEW_NS if depth_ns is None else depth_ns
+            if self.rig is not None:
+                self.depth_info_pub.publish(self.depth_info(depth_ns))
+            self.depth_pub.publish(self.depth(depth_ns, encoding))
 
 
 def poses_at(poses: list[Any], ns: int) -> list[Any]:
@@ -388,6 +418,319 @@ def test_rgbd_synchronisation_and_bad_depth(client, depth_node, rendered):
     assert len(warnings) == 1 and "'8UC1'" in warnings[0] and "16UC1" in warnings[0]  # throttled: once
 
 
+def test_fused_mode_keeps_depth_joints_fills_the_rest_and_survives_bad_depth(client, depth_node, rendered):
+    """three_d.mode fused: the joints depth measures are published as depth mode computes
+    them, the others (here the occluded ones, which the oracle scores 0.1) come from the
+    lifter fitted to them; a frame whose depth is rejected still gets the lifter's 3D."""
+    from pose_perception.msg import PersonArray
+    from pose_perception.skeletons import COCO17
+
+    node = depth_node(three_d__mode="fused")
+    poses = client.subscribe(PersonArray, "/poses", 50)
+    rgbd = RgbdPublisher(client, rendered)
+    assert "three_d.mode fused: lifter" in node.log
+    label = rendered.people[0]
+    body = np.array(
+        [n not in ("left_eye", "right_eye", "left_ear", "right_ear") for n in COCO17.keypoint_names]
+    )
+    ns = BASE_NS
+    filled_mm, depth_joints = [], []
+    for _ in range(4):
+        ns = send_until_processed(rgbd, poses, ns) + STEP_NS
+        (msg,) = poses_at(poses, ns - STEP_NS)
+        (person,) = msg.people
+        kps, xyz, valid = published_3d(person)
+        assert valid[body].all(), valid  # every body joint has 3D
+        assert np.isfinite(xyz).all() and (xyz[~valid] == 0).all()
+        from_depth = expected_from_depth(rendered, person, kps, label.visibility == 2)
+        measured = np.isfinite(from_depth).all(axis=1) & valid
+        exact = np.linalg.norm(xyz - np.nan_to_num(from_depth), axis=1) < 3e-3
+        depth_joints.append(int((measured & exact).sum()))
+        filled = valid & body & ~exact
+        filled_mm.append(np.linalg.norm(xyz[filled] - label.keypoints_3d[filled], axis=1) * 1e3)
+    errors = np.concatenate(filled_mm)
+    print(
+        f"\nfused: {np.mean(depth_joints):.1f} joints per frame as depth measured them, "
+        f"{len(errors) / 4:.1f} from the lifter: |3D - truth| mean {errors.mean():.0f} mm, "
+        f"max {errors.max():.0f} mm"
+    )
+    assert min(depth_joints) >= 8 and len(errors) >= 4
+    assert errors.mean() < 250.0
+    # A rejected depth (wrong encoding): 3D from the lifter alone, not a 2D-only frame.
+    bad = send_until_processed(rgbd, poses, ns, encoding="8UC1")
+    (msg,) = poses_at(poses, bad)
+    _, xyz, valid = published_3d(msg.people[0])
+    assert valid[body].all() and np.isfinite(xyz).all()
+    assert node.alive()
+
+
+# ---------------------------------------------------------------------- unregistered depth
+
+
+@pytest.fixture(scope="module")
+def rig(render_rig_depth: Any) -> Any:
+    """SEED's scene seen by the rig's depth camera: 512x384, a wider view, 5 cm right, 2.5 cm
+    up, tilted 1.1 degrees (conftest ``render_rig_depth``), and its extrinsic."""
+    from pose_perception.synthetic.coco import render_example
+
+    scene, _ = render_example(SEED, 0, (640, 480), 1)
+    return render_rig_depth(scene)
+
+
+def _double_array(values: Any) -> str:
+    """A ``-p`` value ROS parses as a double array (every element written as a float)."""
+    return "[" + ", ".join(f"{float(v):.9f}" for v in values) + "]"
+
+
+def rig_params(rig: Any) -> dict[str, Any]:
+    return {
+        "input__depth_camera_info_topic": "depth_camera_info",
+        "depth__extrinsic_translation_m": _double_array(rig.translation),
+        "depth__extrinsic_rotation_xyzw": _double_array(rig.quaternion_xyzw),
+    }
+
+
+def core_lift(person_msg: Any, depth_m: np.ndarray, rig: Any, rendered: Any) -> tuple[np.ndarray, np.ndarray]:
+    """What the core (``lift_people_with_unregistered_depth``) gives for a published person's
+    2D keypoints and this depth: (K,3) points, (K,) valid."""
+    from pose_perception.depth import DepthConfig, lift_people_with_unregistered_depth
+    from pose_perception.people import Person
+    from pose_perception.skeletons import COCO17
+
+    kps, _, _ = published_3d(person_msg)
+    person = Person(
+        0,
+        np.asarray(person_msg.bbox, np.float32),
+        1.0,
+        kps.astype(np.float32),
+        np.array([k.score for k in person_msg.keypoints], np.float32),
+    )
+    config = DepthConfig(
+        extrinsic_translation_m=tuple(rig.translation), extrinsic_rotation_xyzw=tuple(rig.quaternion_xyzw)
+    )
+    colour = rendered.camera.pinhole()
+    lift_people_with_unregistered_depth([person], depth_m, rig.camera, colour, config, COCO17.keypoint_names)
+    assert person.keypoints_3d is not None and person.keypoints_3d_valid is not None
+    return person.keypoints_3d.astype(np.float64), person.keypoints_3d_valid
+
+
+def test_unregistered_depth_is_reprojected_into_the_colour_camera(client, depth_node, rendered, rig):
+    """A depth camera of its own (512x384, another view and pose) with its CameraInfo as a
+    fourth synchronised input and the extrinsic as parameters: 3D keypoints in the colour
+    optical frame near the ground truth, equal to the core's reprojection of the same data."""
+    from diagnostic_msgs.msg import DiagnosticArray
+
+    from pose_perception.depth import depth_to_metres
+    from pose_perception.msg import PersonArray
+
+    node = depth_node(**rig_params(rig))
+    assert "the depth is reprojected into the colour camera" in node.log
+    assert "/depth_camera_info" in node.log and "identity" not in node.log  # fourth input; extrinsic set
+    poses = client.subscribe(PersonArray, "/poses", 50)
+    diagnostics = client.subscribe(DiagnosticArray, "/diagnostics")
+    rgbd = RgbdPublisher(client, rendered, rig)
+    depth_m = {
+        "16UC1": depth_to_metres(rig.depth_mm(), "16UC1"),
+        "32FC1": depth_to_metres(np.where(rig.depth > 0, rig.depth, np.nan).astype(np.float32), "32FC1"),
+    }
+    ns, answered = BASE_NS, {}
+    for encoding in ["16UC1"] * 3 + ["32FC1"] * 3:
+        ns = send_until_processed(rgbd, poses, ns, encoding)
+        answered[ns] = encoding
+        ns += STEP_NS
+
+    label = rendered.people[0]
+    visible = label.visibility == 2
+    errors_mm, valid_counts = [], []
+    for ns, encoding in answered.items():
+        (msg,) = poses_at(poses, ns)
+        assert msg.header.frame_id == FRAME and len(msg.people) == 1  # the colour optical frame
+        person = msg.people[0]
+        kps, xyz, valid = published_3d(person)
+        np.testing.assert_allclose(kps[visible], label.keypoints[visible], atol=0.5)  # the oracle
+        assert valid.sum() >= 8 and not (valid & ~visible).any(), (encoding, valid)
+        assert np.isfinite(xyz).all() and (xyz[~valid] == 0).all()
+        core_xyz, core_valid = core_lift(person, depth_m[encoding], rig, rendered)
+        np.testing.assert_array_equal(valid, core_valid)
+        np.testing.assert_allclose(xyz[valid], core_xyz[valid], atol=1e-5)
+        errors_mm.append(np.linalg.norm(xyz[valid] - label.keypoints_3d[valid], axis=1) * 1000.0)
+        valid_counts.append(int(valid.sum()))
+    errors = np.concatenate(errors_mm)
+
+    def values() -> dict[str, str]:
+        return {kv.key: kv.value for kv in diagnostics[-1].status[0].values} if diagnostics else {}
+
+    # Each answered frame was sent with a second one half a period later; the last of those
+    # waits for a newer frame to complete its set (the approximate-time policy).
+    wait_for(
+        lambda: int(values().get("sync_sets", "0")) >= 2 * len(answered) - 1, 5, "diagnostics of all frames"
+    )
+    v = values()
+    print(
+        f"\nunregistered depth over ROS, {len(answered)} frames: {np.mean(valid_counts):.1f} of "
+        f"{visible.sum()} visible joints with 3D per frame (min {min(valid_counts)}); |3D - truth| mean "
+        f"{errors.mean():.1f} mm, max {errors.max():.1f} mm; depth_ms p50 {v['depth_ms_p50']} "
+        f"p95 {v['depth_ms_p95']}"
+    )
+    assert errors.mean() < 40.0 and errors.max() < 120.0
+    assert v["depth_registration"] == "reprojected" and v["frames_rejected"] == "0"
+    assert v["sync_waiting"].count(",") == 3  # four synchronised inputs
+    assert node.alive()
+
+
+def test_unregistered_depth_with_a_wrong_depth_camera_info_size_goes_out_in_2d(
+    client, depth_node, rendered, rig
+):
+    """A depth CameraInfo whose size is not the depth image's: those frames are published
+    without 3D, counted and logged; the node goes on and the next good frame has 3D."""
+    from diagnostic_msgs.msg import DiagnosticArray
+
+    from pose_perception.msg import PersonArray
+
+    node = depth_node(**rig_params(rig))
+    poses = client.subscribe(PersonArray, "/poses", 50)
+    diagnostics = client.subscribe(DiagnosticArray, "/diagnostics")
+    rgbd = RgbdPublisher(client, rendered, rig)
+    t1 = send_until_processed(rgbd, poses, BASE_NS)
+    rgbd.depth_info_size = (640, 480)  # the colour camera's size, not the depth image's 512x384
+    t2 = send_until_processed(rgbd, poses, t1 + STEP_NS)
+    rgbd.depth_info_size = None
+    t3 = send_until_processed(rgbd, poses, t2 + STEP_NS)
+    time.sleep(0.5)
+
+    def has_3d(ns: int) -> bool:
+        (msg,) = poses_at(poses, ns)
+        (person,) = msg.people
+        return any(k.has_position for k in person.keypoints)
+
+    bad = sorted(stamp_ns(p) for p in poses if t2 <= stamp_ns(p) < t3)
+    assert bad and t2 in bad
+    assert has_3d(t1) and has_3d(t3) and not any(has_3d(ns) for ns in bad)
+    assert node.alive()
+
+    def values() -> dict[str, str]:
+        return {kv.key: kv.value for kv in diagnostics[-1].status[0].values} if diagnostics else {}
+
+    processed = len({stamp_ns(p) for p in poses})
+    wait_for(
+        lambda: (
+            values().get("frames_processed") == str(processed)
+            and values().get("rejected_depth_camera_info_size_mismatch") == str(len(bad))
+        ),
+        5,
+        "the rejections on /diagnostics",
+    )
+    assert values()["processing_errors"] == "0" and values()["frames_rejected"] == str(len(bad))
+    warnings = [line for line in node.log_lines if "no 3D for this frame" in line]
+    assert len(warnings) == 1  # throttled
+    assert "depth CameraInfo is for 640x480 but the depth image is 512x384" in warnings[0]
+
+
+def _depth_message(data: np.ndarray, frame: str = DEPTH_FRAME) -> Any:
+    from types import SimpleNamespace
+
+    data = np.ascontiguousarray(data)
+    return SimpleNamespace(
+        encoding="16UC1" if data.dtype == np.uint16 else "32FC1",
+        height=data.shape[0],
+        width=data.shape[1],
+        step=data.strides[0],
+        is_bigendian=0,
+        data=data.tobytes(),
+        header=SimpleNamespace(stamp=SimpleNamespace(sec=1, nanosec=0), frame_id=frame),
+    )
+
+
+def _info_message(
+    camera: Any, size: tuple[int, int] | None = None, d: Any = (0.0,) * 5, model: str = "plumb_bob"
+) -> Any:
+    from types import SimpleNamespace
+
+    width, height = size or (camera.width, camera.height)
+    k = [camera.fx, 0.0, camera.cx, 0.0, camera.fy, camera.cy, 0.0, 0.0, 1.0]
+    return SimpleNamespace(k=k, d=list(d), distortion_model=model, width=width, height=height)
+
+
+def test_rgbd_lift_people_unregistered_path_and_its_rejections(rendered, rig):
+    """``ros.rgbd.lift_people`` (ROS-free, duck-typed messages): with the depth CameraInfo it
+    reprojects (the core's result); its rejections have stable reasons; a registered depth of
+    another size points the user at input.depth_camera_info_topic."""
+    from pose_perception.depth import DepthConfig, depth_to_metres, lift_people_with_unregistered_depth
+    from pose_perception.people import Person
+    from pose_perception.ros.rgbd import DepthFrameRejected, lift_people
+    from pose_perception.skeletons import COCO17
+
+    label = rendered.people[0]
+    names = COCO17.keypoint_names
+    colour = rendered.camera.pinhole()
+
+    def person() -> Person:
+        x, y, w, h = label.bbox
+        scores = (label.visibility == 2).astype(np.float32)
+        return Person(
+            0, np.array([x, y, x + w, y + h], np.float32), 1.0, label.keypoints.astype(np.float32), scores
+        )
+
+    config = DepthConfig(
+        extrinsic_translation_m=tuple(rig.translation), extrinsic_rotation_xyzw=tuple(rig.quaternion_xyzw)
+    )
+    depth_msg, info = _depth_message(rig.depth_mm()), _info_message(colour)
+    lifted = person()
+    camera = lift_people(
+        [lifted], (640, 480), depth_msg, info, config, names, 1 << 22, _info_message(rig.camera)
+    )
+    assert camera == colour
+    expected = person()
+    depth_m = depth_to_metres(rig.depth_mm(), "16UC1")
+    lift_people_with_unregistered_depth([expected], depth_m, rig.camera, colour, config, names)
+    assert lifted.keypoints_3d_valid is not None and lifted.keypoints_3d_valid.sum() >= 8
+    np.testing.assert_array_equal(lifted.keypoints_3d_valid, expected.keypoints_3d_valid)
+    np.testing.assert_array_equal(lifted.keypoints_3d, expected.keypoints_3d)
+
+    for depth_info, reason, text in [
+        (
+            _info_message(rig.camera, size=(640, 480)),
+            "depth_camera_info_size_mismatch",
+            "depth CameraInfo is for 640x480",
+        ),
+        (
+            _info_message(rig.camera, d=(0.1, 0, 0, 0), model="equidistant"),
+            "depth_camera_info_distortion",
+            "depth CameraInfo",
+        ),
+        (_info_message(rig.camera, size=(0, 0)), "depth_camera_info_invalid", "depth CameraInfo size 0x0"),
+        (None, "depth_size_mismatch", "input.depth_camera_info_topic"),  # registered, but 512x384
+    ]:
+        fresh = person()
+        with pytest.raises(DepthFrameRejected) as err:
+            lift_people([fresh], (640, 480), depth_msg, info, config, names, 1 << 22, depth_info)
+        assert err.value.reason == reason and text in str(err.value), err.value
+        assert fresh.keypoints_3d is None  # untouched
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("[0.0, 0.0, 0.0, 0.0]", "depth.extrinsic_rotation_xyzw must be a non-zero quaternion"),
+        ("[0.0, 0.0, 1.0]", "depth.extrinsic_rotation_xyzw must be a list of 4 finite numbers"),
+        ("[0, 0, 0, 1]", "depth.extrinsic_rotation_xyzw: expected a list of 4 floats"),  # ROS: integer array
+    ],
+    ids=["zero", "three-elements", "integers"],
+)
+def test_bad_extrinsic_rotation_is_a_startup_error(oracle_model, rclpy_module, value, expected):
+    """A quaternion the node cannot use stops it at startup (exit 2), naming the parameter."""
+    params = {
+        "estimator.model": str(oracle_model),
+        "three_d.mode": "depth",
+        "input.depth_camera_info_topic": "depth_camera_info",
+        "depth.extrinsic_rotation_xyzw": value,
+    }
+    node = NodeProcess(params)
+    code = node.wait_exit(60)
+    assert code == 2, node.log
+    assert expected in node.log, node.log
+
+
 # ---------------------------------------------------------------------- lifter mode
 
 CLIP_SEED = 16  # one person walking away, root 4.3 -> 6.6 m; 12-17 joints visible, none off-image
@@ -573,9 +916,10 @@ def test_lifter_mode_gives_causal_metric_3d_tf_and_markers(client, clip, clip_or
         markers = client.subscribe(MarkerArray, "/poses/markers", 100)
         tf = client.subscribe(TFMessage, "/tf", 200)
         pub = ClipPublisher(client, clip)
-        # Warm up (the node sees our subscribers, has the CameraInfo) 10 s before the clip:
-        # longer than three_d.lifter_max_age_s and tracker.max_missing_s, so forgotten.
-        ns = BASE_NS - 10_000_000_000
+        # Warm up (the node sees our subscribers, has the CameraInfo) long before the clip:
+        # far beyond three_d.lifter_max_age_s and tracker.max_missing_s, so forgotten, even
+        # when a busy machine needs hundreds of warm-up frames (their stamps advance).
+        ns = BASE_NS - 1000 * 1_000_000_000
         deadline = time.monotonic() + 30
         while not (markers and tf) and time.monotonic() < deadline:
             pub.send(0, ns, poses)
@@ -655,7 +999,7 @@ def test_lifter_mode_gives_causal_metric_3d_tf_and_markers(client, clip, clip_or
         ),
         ({"three_d.lifter_model": "ORACLE"}, "ORACLE: not a lifter export"),
         ({"three_d.lifter_model": "/models/lifter.pth"}, "lifter_model must be an .onnx file"),
-        ({"estimator.skeleton": "h36m17"}, "three_d.mode lifter needs COCO-17 keypoints"),
+        ({"estimator.skeleton": "h36m17"}, "the lifter reads COCO-17 keypoints"),
     ],
     ids=["missing", "not-a-lifter", "not-onnx", "not-coco"],
 )

@@ -333,3 +333,21 @@ def test_callback_exception_propagates_and_later_sets_still_delivered() -> None:
     assert sync.emitted == 3
     sync.add(IMAGE, 3 * PERIOD, Msg(IMAGE, 3, 3 * PERIOD))  # the next add delivers it
     assert frames == [0, 1, 2]
+
+
+def test_flush_decides_the_sets_still_waiting_at_the_end_of_a_bag() -> None:
+    """Depth stamped 5 ms after its image: the last set waits for a later image that a bag
+    never has; ``flush`` decides it as a later image would have, and leaves lone messages."""
+    sync, rec = make_sync()
+    feed(sync, rgbd_frames(4, skew_ns=(0, 5 * MS, 0)))
+    assert rec.frames() == [(0, 0, 0), (1, 1, 1), (2, 2, 2)]
+    sync.flush()
+    assert rec.frames() == [(0, 0, 0), (1, 1, 1), (2, 2, 2), (3, 3, 3)]
+    # Same sets as a stream that goes on, minus that stream's fifth frame.
+    longer, longer_rec = make_sync()
+    feed(longer, rgbd_frames(5, skew_ns=(0, 5 * MS, 0)))
+    assert longer_rec.frames()[:4] == rec.frames()
+    # A message without partners is not emitted by a flush.
+    sync.add(IMAGE, 10 * PERIOD, Msg(IMAGE, 10, 10 * PERIOD))
+    sync.flush()
+    assert len(rec.sets) == 4 and sync.queue_lengths() == (1, 0, 0)

@@ -10,6 +10,13 @@ The output bag embeds every message definition (MCAP schema records with encodin
 and Foxglove can decode ``pose_perception/msg/*`` without this package installed.
 Every written message gets the log time of the image it came from, so the output lines
 up with the input bag when both are opened together.
+
+3D (``three_d.mode``) as in the node: ``lifter`` lifts the tracked people with the
+monocular lifter, placed with the CameraInfo beside the image topic (else the nominal
+camera); ``depth`` groups each image with a registered depth image
+(``input.depth_topic``) and that CameraInfo by stamp (:class:`~pose_perception.ros.rgbd.StampSync`,
+the core approximate-time policy, ``input.sync_slop_s``), so only matched images are
+processed, as in the node. Either way the 3D joints go out in ``Keypoint.position``.
 """
 
 from __future__ import annotations
@@ -44,7 +51,9 @@ from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 from rosbags.typesys.store import Typestore
 
 from pose_perception.camera import PinholeCamera
-from pose_perception.config import Config
+from pose_perception.config import DEPTH_MODES, LIFTER_MODES, Config
+from pose_perception.lifting import TemporalLifter, lift_and_fuse, lift_in_image, open_lifter_for
+from pose_perception.people import Person
 from pose_perception.pipeline import PosePipeline
 from pose_perception.ros.convert import ImageRejected, compressed_to_bgr, image_to_bgr
 from pose_perception.ros.messages import (
@@ -56,6 +65,7 @@ from pose_perception.ros.messages import (
     skeleton_message,
     time_to_ns,
 )
+from pose_perception.ros.rgbd import DepthFrameRejected, StampSync, lift_people
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +81,7 @@ MARKER_ARRAY = "visualization_msgs/msg/MarkerArray"
 STORAGES = {"mcap": StoragePlugin.MCAP, "sqlite3": StoragePlugin.SQLITE3}
 _FILE_STORAGES = {".mcap": "mcap", ".db3": "sqlite3"}
 UNDESERIALIZABLE = "undeserializable"  # skip reason: the CDR bytes do not decode
+UNMATCHED = "no_depth_match"  # skip reason (three_d.mode depth): no depth + CameraInfo within the slop
 
 _NO_TIME = QosTime(0, 0)
 # /poses/skeleton is latched in the node; record that so `ros2 bag play` replays it latched.
@@ -110,15 +121,23 @@ class BagStats:
     written: Counter[str] = field(default_factory=Counter)  # topic -> messages
     seconds: float = 0.0  # wall time of the whole conversion
     interrupted: bool = False
+    three_d: str = "off"  # three_d.mode
+    no_3d: Counter[str] = field(default_factory=Counter)  # reason -> frames published in 2D only
 
     def summary(self) -> str:
         skipped = sum(self.skipped.values())
         reasons = ", ".join(f"{reason}: {count}" for reason, count in sorted(self.skipped.items()))
         topics = ", ".join(f"{topic} {count}" for topic, count in sorted(self.written.items()))
         fps = self.frames / self.seconds if self.seconds > 0 else 0.0
+        three_d = ""
+        if self.three_d != "off":
+            flat = ", ".join(f"{reason}: {count}" for reason, count in sorted(self.no_3d.items()))
+            three_d = f"; 3D: {self.three_d}" + (
+                f" ({sum(self.no_3d.values())} frames 2D only: {flat})" if flat else ""
+            )
         return (
             f"{self.frames} frames processed ({fps:.1f} frames/s), {skipped} skipped"
-            f"{f' ({reasons})' if reasons else ''}, {self.people} people; "
+            f"{f' ({reasons})' if reasons else ''}, {self.people} people{three_d}; "
             f"wrote {self.output} ({self.storage}: {topics})"
         )
 
@@ -255,6 +274,18 @@ def camera_info_connections(
     return [c for c in connections if c.topic == info_topic and c.msgtype == CAMERA_INFO]
 
 
+def depth_connections(connections: Sequence[Connection], topic: str, where: Path) -> list[Connection]:
+    """The ``sensor_msgs/Image`` connections of the depth ``topic``; BagError naming the image topics."""
+    wanted = {topic, "/" + topic.lstrip("/")}
+    matching = [c for c in connections if c.topic in wanted]
+    depth = [c for c in matching if c.msgtype == IMAGE]
+    if depth:
+        return depth
+    available = _describe_image_topics(connections)
+    what = f"is {matching[0].msgtype}, not a sensor_msgs/Image" if matching else "is not in the bag"
+    raise BagError(f"{where}: three_d.mode depth: depth topic {topic} {what} (--depth-topic); {available}")
+
+
 def decode_image(msg: Any, msgtype: str, max_pixels: int) -> np.ndarray:
     """BGR pixels of an Image or CompressedImage; ImageRejected for malformed ones."""
     if msgtype == COMPRESSED_IMAGE:
@@ -319,22 +350,29 @@ class _BagJob:
         images: list[Connection],
         infos: list[Connection],
         msg_dir: Path,
+        lifter: TemporalLifter | None = None,
+        depths: Sequence[Connection] = (),
     ) -> None:
         self.reader = reader
         self.pipeline = pipeline
         self.config = config
         self.options = options
+        self.lifter = lifter
         self.images = {c.id for c in images}
-        self.connections = images + infos
+        self.infos = {c.id for c in infos}
+        self.depths = {c.id for c in depths}
+        self.connections = images + infos + list(depths)
         self.typestore = pose_typestore(msg_dir)
         self.factory = MessageFactory.rosbags(self.typestore)
         self.markers = MarkerTracker(self.factory, MarkerSettings.from_config(config))
         self.poses_topic, self.markers_topic, self.skeleton_topic = output_topics(config)
         self.info_camera: PinholeCamera | None = None
         self.image_total = sum(c.msgcount for c in images)
+        self._sync: StampSync | None = None  # three_d.mode depth: image, depth, CameraInfo
+        self._matched = 0
 
     def run(self, destination: Path, storage: str) -> BagStats:
-        stats = BagStats(output=destination, storage=storage)
+        stats = BagStats(output=destination, storage=storage, three_d=self.config.three_d.mode)
         started = time.perf_counter()
         writer = Writer(destination, version=Writer.VERSION_LATEST, storage_plugin=STORAGES[storage])
         writer.open()
@@ -368,8 +406,14 @@ class _BagJob:
         )
 
     def _convert(self, output: _Output, stats: BagStats) -> None:
-        seen = 0
+        seen = fed = 0
         progress = _progress(self.image_total, self.options)
+        if self.depths:
+            inputs = self.config.input
+            self._sync = StampSync(
+                3, inputs.sync_queue_size, inputs.sync_slop_s,
+                lambda image, depth, info: self._process_set(output, stats, image, depth, info),
+            )  # fmt: skip
         try:
             for connection, log_ns, raw in self.reader.messages(connections=self.connections):
                 is_image = connection.id in self.images
@@ -377,21 +421,69 @@ class _BagJob:
                     break
                 if self.options.copy_images:
                     output.write_raw(connection.topic, connection.msgtype, raw, log_ns)
-                if not is_image:
+                if connection.id in self.infos:
                     self._update_camera_info(raw)
-                    continue
-                seen += 1
-                self._process_image(output, stats, connection.msgtype, log_ns, raw)
-                progress.update(1)
+                    if self._sync is not None:
+                        self._add_to_sync(2, raw, connection.msgtype, log_ns, stats)
+                elif connection.id in self.depths:
+                    self._add_to_sync(1, raw, connection.msgtype, log_ns, stats)
+                elif self._sync is not None:
+                    seen += 1
+                    fed += self._add_to_sync(0, raw, connection.msgtype, log_ns, stats)
+                    progress.update(1)
+                else:
+                    seen += 1
+                    self._process_image(output, stats, connection.msgtype, log_ns, raw)
+                    progress.update(1)
+            self._end_of_input()
         except KeyboardInterrupt:  # keep what was converted: the bag is still closed properly
             stats.interrupted = True
         finally:
             progress.close()
+        if fed > self._matched:
+            slop = self.config.input.sync_slop_s
+            message = f"no depth image and CameraInfo within input.sync_slop_s ({slop} s) of its stamp"
+            _skip(stats, UNMATCHED, message, fed - self._matched)
+
+    def _end_of_input(self) -> None:
+        """No message follows: the synchroniser decides the sets still waiting for one (the
+        last image of a bag whose depth is stamped a little later, say)."""
+        if self._sync is not None:
+            self._sync.flush()
+
+    def _add_to_sync(self, index: int, raw: bytes, msgtype: str, log_ns: int, stats: BagStats) -> bool:
+        """Hand a message to the synchroniser, which calls :meth:`_process` with each matched set."""
+        assert self._sync is not None
+        msg = (
+            self._deserialize(raw, msgtype, stats) if index == 0 else self._deserialize_quietly(raw, msgtype)
+        )
+        if msg is None:
+            return False
+        self._sync.add(index, _Logged(msg, msgtype, log_ns))
+        return True
 
     def _process_image(self, output: _Output, stats: BagStats, msgtype: str, log_ns: int, raw: bytes) -> None:
         msg = self._deserialize(raw, msgtype, stats)
-        if msg is None:
-            return
+        if msg is not None:
+            self._process(output, stats, _Logged(msg, msgtype, log_ns))
+
+    def _process_set(
+        self, output: _Output, stats: BagStats, image: _Logged, depth: _Logged, info: _Logged
+    ) -> None:
+        """The synchroniser's callback: an image with its depth image and CameraInfo."""
+        self._matched += 1
+        self._process(output, stats, image, depth, info)
+
+    def _process(
+        self,
+        output: _Output,
+        stats: BagStats,
+        image_msg: _Logged,
+        depth: _Logged | None = None,
+        info: _Logged | None = None,
+    ) -> None:
+        """One image (with its depth and CameraInfo in depth mode): people, 3D, messages."""
+        msg, msgtype, log_ns = image_msg.msg, image_msg.msgtype, image_msg.log_ns
         try:
             image = decode_image(msg, msgtype, self.config.input.max_image_pixels)
         except ImageRejected as err:
@@ -399,6 +491,7 @@ class _BagJob:
             return
         stamp_ns = time_to_ns(msg.header.stamp)
         people = self.pipeline.process(image, stamp_ns / 1e9)
+        self._lift(stats, people, image, stamp_ns, depth, info)
         header_msg = header(self.factory, stamp_ns, self.config.output.frame_id or msg.header.frame_id)
         height, width = image.shape[:2]
         poses = person_array(self.factory, header_msg, people, self.pipeline.skeleton, (width, height))
@@ -410,6 +503,53 @@ class _BagJob:
             output.write(self.markers_topic, MARKER_ARRAY, markers, log_ns)
         stats.frames += 1
         stats.people += len(people)
+
+    def _lift(
+        self,
+        stats: BagStats,
+        people: list[Person],
+        image: np.ndarray,
+        stamp_ns: int,
+        depth: _Logged | None,
+        info: _Logged | None,
+    ) -> None:
+        """3D keypoints as the node makes them: depth, the lifter, or both (fused)."""
+        height, width = image.shape[:2]
+        if depth is not None and info is not None:
+            try:
+                self.info_camera = lift_people(
+                    people,
+                    (width, height),
+                    depth.msg,
+                    info.msg,
+                    self.config.depth,
+                    self.pipeline.skeleton.keypoint_names,
+                    self.config.input.max_image_pixels,
+                )
+            except DepthFrameRejected as err:
+                if not stats.no_3d[err.reason]:
+                    log.warning("no 3D for an image, writing its 2D poses only: %s", err)
+                stats.no_3d[err.reason] += 1
+        if self.lifter is None:
+            return
+        lift = lift_and_fuse if depth is not None else lift_in_image
+        lift(
+            self.lifter,
+            people,
+            stamp_ns / 1e9,
+            (width, height),
+            self.info_camera,
+            self.config.output.assumed_hfov_deg,
+            self.config.three_d.body_height_m,
+        )
+
+    def _deserialize_quietly(self, raw: bytes, msgtype: str) -> Any | None:
+        """A depth image or CameraInfo that does not decode only costs its image a match."""
+        try:
+            return self.reader.deserialize(raw, msgtype)
+        except (AnyReaderError, SerdeError, ValueError) as err:
+            log.debug("ignoring an undecodable %s: %s", msgtype, err)
+            return None
 
     def _deserialize(self, raw: bytes, msgtype: str, stats: BagStats) -> Any | None:
         try:
@@ -430,11 +570,24 @@ class _BagJob:
         return PinholeCamera.for_image(self.info_camera, width, height, self.config.output.assumed_hfov_deg)
 
 
-def _skip(stats: BagStats, reason: str, message: str) -> None:
-    """Count a skipped image; the first of each reason is logged so the user sees why."""
+@dataclass(frozen=True)
+class _Logged:
+    """A deserialised message with its type and log time; ``header`` is what StampSync reads."""
+
+    msg: Any
+    msgtype: str
+    log_ns: int
+
+    @property
+    def header(self) -> Any:
+        return self.msg.header
+
+
+def _skip(stats: BagStats, reason: str, message: str, count: int = 1) -> None:
+    """Count skipped images; the first of each reason is logged so the user sees why."""
     if not stats.skipped[reason]:
         log.warning("skipping image (%s): %s", reason, message)
-    stats.skipped[reason] += 1
+    stats.skipped[reason] += count
 
 
 class _NoProgress:
@@ -477,7 +630,45 @@ def process_bag(
     with open_input(source) as reader:
         images = image_connections(reader.connections, options.image_topic, source)
         infos = camera_info_connections(reader.connections, images[0].topic, images[0].msgtype)
+        depths = _depth_input(reader.connections, config, images[0].topic, infos, source)
         storage = options.storage or input_storage(source)
         msg_dir = find_msg_dir()  # fail before the model is loaded
         pipeline = make_pipeline() if make_pipeline is not None else PosePipeline(config)
-        return _BagJob(reader, pipeline, config, options, images, infos, msg_dir).run(destination, storage)
+        lifter = _open_lifter(config, pipeline) if config.three_d.mode in LIFTER_MODES else None
+        job = _BagJob(reader, pipeline, config, options, images, infos, msg_dir, lifter, depths)
+        return job.run(destination, storage)
+
+
+def _depth_input(
+    connections: Sequence[Connection], config: Config, image_topic: str, infos: list[Connection], where: Path
+) -> list[Connection]:
+    """The depth connections of ``three_d.mode depth`` (none otherwise); BagError when the
+    bag lacks the depth topic or the CameraInfo beside the image topic."""
+    if config.three_d.mode not in DEPTH_MODES:
+        return []
+    if getattr(config.input, "depth_camera_info_topic", ""):
+        raise BagError(
+            "three_d.mode depth in bag mode needs a depth image registered to the colour camera; "
+            "input.depth_camera_info_topic (unregistered depth) is not supported here"
+        )
+    depths = depth_connections(connections, config.input.depth_topic, where)
+    if not sum(c.msgcount for c in infos):
+        info_topic = image_topic.rsplit("/", 1)[0] + "/camera_info"
+        raise BagError(
+            f"{where}: three_d.mode depth needs the colour camera's CameraInfo on {info_topic} "
+            f"(beside {image_topic}); the bag has none"
+        )
+    return depths
+
+
+def _open_lifter(config: Config, pipeline: PosePipeline) -> TemporalLifter:
+    """The node's lifter for ``three_d.mode lifter``; BagError naming the file or the skeleton."""
+    try:
+        return open_lifter_for(
+            pipeline.skeleton,
+            config.three_d.lifter_model,
+            config.three_d.lifter_max_age_s,
+            config.estimator.model,
+        )
+    except (OSError, ValueError) as err:
+        raise BagError(f"three_d.mode lifter: {err}") from None

@@ -4,6 +4,8 @@ Every config field ``<section>.<field>`` is a parameter with a descriptor built 
 field's ``setting()`` metadata (description, range, choices, read-only), so the node,
 the YAML file and ``ros2 param describe`` agree. Values are checked by the same
 ``Config.validate`` the CLI uses; bad values are refused with a reason, never clamped.
+A list setting (tuple-of-floats default, :func:`pose_perception.settings.is_list_setting`)
+is a double-array parameter; ROS types arrays strictly, so write ``0.0``, not ``0``.
 rclpy is imported only inside the functions that need it.
 """
 
@@ -14,6 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from pose_perception.config import Config, from_dict
+from pose_perception.settings import is_list_setting
 
 if TYPE_CHECKING:
     from rclpy.node import Node
@@ -48,7 +51,7 @@ def param_specs(config: Config | None = None) -> list[ParamSpec]:
                 ParamSpec(
                     name=f"{section.name}.{f.name}",
                     default=value,
-                    kind=type(value),
+                    kind=tuple if is_list_setting(f) else type(value),
                     description=meta.get("description", ""),
                     min=meta.get("min"),
                     max=meta.get("max"),
@@ -69,8 +72,16 @@ def config_from_values(values: dict[str, Any]) -> Config:
         config = from_dict(Config, nested, source="parameters")
         config.validate()
     except ValueError as err:
-        raise ParameterError(str(err)) from None
+        raise ParameterError(_with_parameter_name(str(err), values)) from None
     return config
+
+
+def _with_parameter_name(message: str, names: Any) -> str:
+    """The config's checks name a field (``extrinsic_rotation_xyzw must be ...``); a ROS user
+    sets a parameter (``depth.extrinsic_rotation_xyzw``): name that when it is unambiguous."""
+    field = message.split(" ", 1)[0]
+    matches = [name for name in names if name.partition(".")[2] == field]
+    return matches[0] + message[len(field) :] if len(matches) == 1 else message
 
 
 def config_values(config: Config) -> dict[str, Any]:
@@ -85,11 +96,15 @@ def descriptor(spec: ParamSpec) -> Any:
 
     types = {bool: ParameterType.PARAMETER_BOOL, int: ParameterType.PARAMETER_INTEGER}
     types.update({float: ParameterType.PARAMETER_DOUBLE, str: ParameterType.PARAMETER_STRING})
+    types[tuple] = ParameterType.PARAMETER_DOUBLE_ARRAY
     desc = ParameterDescriptor(
         name=spec.name, type=types[spec.kind], description=spec.description, read_only=spec.read_only
     )
     if spec.choices:
         desc.additional_constraints = "one of: " + ", ".join(spec.choices)
+    if spec.kind is tuple:  # ROS ranges are for scalars: state the length and element range
+        desc.additional_constraints = f"{_list_text(spec)}; elements in [{spec.min}, {spec.max}]"
+        return desc
     if spec.kind is int and (spec.min is not None or spec.max is not None):
         lo = int(spec.min) if spec.min is not None else -(2**63)
         hi = int(spec.max) if spec.max is not None else 2**63 - 1
@@ -111,7 +126,10 @@ def declare_config(node: Node, defaults: Config | None = None) -> Config:
         try:
             param = node.declare_parameter(spec.name, spec.default, descriptor(spec))
         except InvalidParameterTypeException as err:
-            raise ParameterError(f"{spec.name}: expected a {spec.kind.__name__} value ({err})") from None
+            expected = f"a {spec.kind.__name__} value"
+            if spec.kind is tuple:
+                expected = f"{_list_text(spec)} (write 0.0, not 0)"
+            raise ParameterError(f"{spec.name}: expected {expected} ({err})") from None
         except InvalidParameterValueException as err:
             raise ParameterError(f"{spec.name}: {_range_text(spec)} ({err})") from None
         values[spec.name] = param.value
@@ -119,6 +137,11 @@ def declare_config(node: Node, defaults: Config | None = None) -> Config:
         return config_from_values(values)
     except ParameterError as err:
         raise ParameterError(f"invalid parameters: {err}") from None
+
+
+def _list_text(spec: ParamSpec) -> str:
+    example = ", ".join(str(v) for v in spec.default)
+    return f"a list of {len(spec.default)} floats, e.g. [{example}]"
 
 
 def _range_text(spec: ParamSpec) -> str:

@@ -1,15 +1,20 @@
 """RGB-D input of ``rtmpose_node`` (``three_d.mode: depth``), ROS-free.
 
-The node subscribes to the colour image, a depth image registered to it and the colour
-camera's CameraInfo, groups them by stamp (:class:`StampSync`, the approximate-time
-policy of :mod:`pose_perception.sync`) and, after the 2D pipeline, lifts each person's
-keypoints with :func:`lift_people` (:func:`pose_perception.depth.lift_people_with_depth`).
+The node subscribes to the colour image, a depth image and the colour camera's
+CameraInfo (plus the depth camera's CameraInfo when the depth is not registered to the
+colour camera), groups them by stamp (:class:`StampSync`, the approximate-time policy of
+:mod:`pose_perception.sync`) and, after the 2D pipeline, lifts each person's keypoints
+with :func:`lift_people` (:func:`pose_perception.depth.lift_people_with_depth`, or
+:func:`~pose_perception.depth.lift_people_with_unregistered_depth`, which reprojects the
+depth into the colour camera first).
 
 Messages are duck-typed like in :mod:`pose_perception.ros.convert`. Whatever makes a
 frame's depth unusable (encoding, size, CameraInfo) raises :class:`DepthFrameRejected`
 with a stable ``reason`` (``depth_<image reason>``, ``depth_size_mismatch``,
-``camera_info_invalid``, ``camera_info_size_mismatch``, ``camera_info_distortion``); the
-node counts it, logs it and still publishes that frame's 2D poses.
+``camera_info_invalid``, ``camera_info_size_mismatch``, ``camera_info_distortion``; for
+an unregistered depth also ``depth_camera_info_invalid``, ``depth_camera_info_distortion``
+and ``depth_camera_info_size_mismatch``); the node counts it, logs it and still publishes
+that frame's 2D poses.
 """
 
 from __future__ import annotations
@@ -20,7 +25,12 @@ from typing import Any
 import numpy as np
 
 from pose_perception.camera import PinholeCamera
-from pose_perception.depth import DepthConfig, DepthRejected, lift_people_with_depth
+from pose_perception.depth import (
+    DepthConfig,
+    DepthRejected,
+    lift_people_with_depth,
+    lift_people_with_unregistered_depth,
+)
 from pose_perception.people import Person
 from pose_perception.ros.convert import ImageRejected, depth_image_to_metres
 from pose_perception.ros.messages import time_to_ns
@@ -64,6 +74,10 @@ class StampSync:
             self._newest[input_index] = stamp
         self.sync.add(input_index, stamp, msg)
 
+    def flush(self) -> None:
+        """End of input: decide the sets still waiting (:meth:`ApproximateTimeSync.flush`)."""
+        self.sync.flush()
+
     def counters(self) -> dict[str, str]:
         """Diagnostic key/values: sets matched, messages dropped per cause, queue lengths."""
         s = self.sync
@@ -77,29 +91,31 @@ class StampSync:
         }
 
 
-def camera_from_info(info: Any) -> tuple[PinholeCamera, np.ndarray | None]:
+def camera_from_info(info: Any, which: str = "") -> tuple[PinholeCamera, np.ndarray | None]:
     """Intrinsics (``k``, ``width``, ``height``) and distortion (``d``; None when zero) of
     a ``sensor_msgs/CameraInfo``. Nonzero ``d`` of a model other than
     :data:`PINHOLE_DISTORTION_MODELS` (e.g. ``equidistant``) is rejected: the keypoints
-    could not be undistorted, and wrong 3D is worse than none."""
+    could not be undistorted, and wrong 3D is worse than none. ``which`` (``"depth"``)
+    prefixes the reasons and names the CameraInfo in the messages."""
+    prefix, name = (f"{which}_", f"{which} CameraInfo") if which else ("", "CameraInfo")
     try:
         camera = PinholeCamera.from_k(list(info.k), int(info.width), int(info.height))
         d = np.asarray(list(info.d), np.float64).reshape(-1)
     except (AttributeError, TypeError, ValueError) as err:
-        raise DepthFrameRejected("camera_info_invalid", f"unusable CameraInfo: {err}") from None
+        raise DepthFrameRejected(f"{prefix}camera_info_invalid", f"unusable {name}: {err}") from None
     if camera.width <= 0 or camera.height <= 0:
         raise DepthFrameRejected(
-            "camera_info_invalid", f"CameraInfo size {camera.width}x{camera.height} is empty"
+            f"{prefix}camera_info_invalid", f"{name} size {camera.width}x{camera.height} is empty"
         )
     if not np.isfinite(d).all():
-        raise DepthFrameRejected("camera_info_invalid", f"CameraInfo d has non-finite values: {d}")
+        raise DepthFrameRejected(f"{prefix}camera_info_invalid", f"{name} d has non-finite values: {d}")
     if not np.any(d != 0):
         return camera, None
     model = str(getattr(info, "distortion_model", ""))
     if model not in PINHOLE_DISTORTION_MODELS:
         raise DepthFrameRejected(
-            "camera_info_distortion",
-            f"CameraInfo distortion_model {model!r} with nonzero d is not supported "
+            f"{prefix}camera_info_distortion",
+            f"{name} distortion_model {model!r} with nonzero d is not supported "
             f"(use {' or '.join(PINHOLE_DISTORTION_MODELS)}, or rectified images with zero d)",
         )
     return camera, d
@@ -113,10 +129,13 @@ def lift_people(
     config: DepthConfig,
     keypoint_names: Sequence[str],
     max_pixels: int,
+    depth_info_msg: Any = None,
 ) -> PinholeCamera:
     """Fill ``keypoints_3d``/``keypoints_3d_valid`` of ``people`` (in an image of
-    ``image_size`` = width, height) from a depth image registered to that image and the
-    image's CameraInfo; returns the camera. :class:`DepthFrameRejected` when unusable
+    ``image_size`` = width, height) from a depth image and the image's CameraInfo; returns
+    the colour camera. Without ``depth_info_msg`` the depth must be registered to the
+    image; with it (the depth camera's CameraInfo) the depth is reprojected into the colour
+    camera with ``config``'s extrinsic. :class:`DepthFrameRejected` when unusable
     (``people`` are then left as they were)."""
     width, height = image_size
     camera, distortion = camera_from_info(info_msg)
@@ -129,14 +148,27 @@ def lift_people(
         depth_m = depth_image_to_metres(depth_msg, max_pixels)
     except ImageRejected as err:
         raise DepthFrameRejected(f"depth_{err.reason}", f"depth image: {err}") from None
-    if depth_m.shape != (height, width):
-        raise DepthFrameRejected(
-            "depth_size_mismatch",
-            f"depth image is {depth_m.shape[1]}x{depth_m.shape[0]} but the colour image is "
-            f"{width}x{height}: depth must be registered to the colour camera "
-            "(e.g. a RealSense's aligned_depth_to_color)",
-        )
     try:
+        if depth_info_msg is not None:
+            depth_camera, depth_distortion = camera_from_info(depth_info_msg, "depth")
+            if (depth_camera.width, depth_camera.height) != (depth_m.shape[1], depth_m.shape[0]):
+                raise DepthFrameRejected(
+                    "depth_camera_info_size_mismatch",
+                    f"depth CameraInfo is for {depth_camera.width}x{depth_camera.height} but the "
+                    f"depth image is {depth_m.shape[1]}x{depth_m.shape[0]}",
+                )
+            lift_people_with_unregistered_depth(
+                people, depth_m, depth_camera, camera, config, keypoint_names, depth_distortion, distortion
+            )
+            return camera
+        if depth_m.shape != (height, width):
+            raise DepthFrameRejected(
+                "depth_size_mismatch",
+                f"depth image is {depth_m.shape[1]}x{depth_m.shape[0]} but the colour image is "
+                f"{width}x{height}: depth must be registered to the colour camera (e.g. a "
+                "RealSense's aligned_depth_to_color), or set input.depth_camera_info_topic to the "
+                "depth camera's CameraInfo (and depth.extrinsic_*) to reproject it",
+            )
         lift_people_with_depth(people, depth_m, camera, config, keypoint_names, distortion)
     except DepthRejected as err:  # not expected after the checks above; keep it a depth rejection
         raise DepthFrameRejected("depth_rejected", str(err)) from None

@@ -9,13 +9,18 @@ and every frame it skips is counted.
 With ``three_d.mode: depth`` (RGB-D) the image, a depth image registered to it and the
 CameraInfo are grouped by stamp (approximate-time policy: ``message_filters`` where a ROS
 install has it, else ``pose_perception.sync``); each matched set is one frame, and its
-keypoints get 3D positions (``ros.rgbd``). A frame whose depth is unusable is still
-published in 2D (and counted under ``rejected_depth_*`` / ``rejected_camera_info_*``).
+keypoints get 3D positions (``ros.rgbd``). With ``input.depth_camera_info_topic`` set the
+depth need not be registered: the depth camera's CameraInfo is a fourth synchronised
+input, and the depth is reprojected into the colour camera with ``depth.extrinsic_*``.
+A frame whose depth is unusable is still published in 2D (and counted under
+``rejected_depth_*`` / ``rejected_camera_info_*``).
 
 With ``three_d.mode: lifter`` (one RGB camera) the tracked people's 2D keypoints go
 through a causal temporal lifter (``pose_perception.lifting``: per-track history, root-relative
 3D) and are placed in the camera frame from the intrinsics (CameraInfo for this image
-size, else the nominal camera) and ``three_d.body_height_m``. Both modes fill the same
+size, else the nominal camera) and ``three_d.body_height_m``. ``three_d.mode: fused`` does
+both: depth for the joints it measures, the lifter (fitted to those joints) for the ones it
+misses (``lifting.fuse_depth_and_lifter``). All modes fill the same
 ``Person.keypoints_3d``, so /poses, markers and TF are published by the same code.
 
 Run: ``python -m pose_perception.ros.rtmpose_node --ros-args --params-file
@@ -31,6 +36,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import rclpy
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.executors import ExternalShutdownException
@@ -38,8 +44,8 @@ from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 
 from pose_perception.camera import PinholeCamera
-from pose_perception.config import Config
-from pose_perception.lifting import TemporalLifter, open_lifter
+from pose_perception.config import DEPTH_MODES, LIFTER_MODES, Config
+from pose_perception.lifting import TemporalLifter, lift_and_fuse, lift_in_image, open_lifter_for
 from pose_perception.pipeline import PosePipeline
 from pose_perception.ros import messages
 from pose_perception.ros.convert import ImageRejected, bgr_to_image_msg, compressed_to_bgr, image_to_bgr
@@ -48,7 +54,6 @@ from pose_perception.ros.params import ParameterError, declare_config, updated_c
 from pose_perception.ros.rgbd import DepthFrameRejected, StampSync, lift_people, stamp_skew_ms
 from pose_perception.ros.stats import NodeStats
 from pose_perception.ros.tf import TransformPublisher
-from pose_perception.skeletons import COCO17
 from pose_perception.viz import draw_people
 
 NODE_NAME = "rtmpose_node"
@@ -76,13 +81,15 @@ class StartupError(RuntimeError):
 
 @dataclass
 class Frame:
-    """What the executor hands to the worker: an image (+ its depth and CameraInfo in depth mode)."""
+    """What the executor hands to the worker: an image (+ its depth and CameraInfo in depth
+    mode, + the depth camera's CameraInfo when the depth is not registered)."""
 
     image: Any
     compressed: bool
     arrived: float  # time.perf_counter() at hand-over
     depth: Any = None
     info: Any = None
+    depth_info: Any = None
 
 
 class RtmposeNode(Node):
@@ -92,7 +99,7 @@ class RtmposeNode(Node):
         self._slot: LatestSlot[Frame] = LatestSlot()
         self._stop = threading.Event()
         self._sync: StampSync | None = None  # the fallback synchroniser (depth mode only)
-        self._lifter: TemporalLifter | None = None  # lifter mode only
+        self._lifter: TemporalLifter | None = None  # lifter and fused modes
 
     # ---------------------------------------------------------------- startup
 
@@ -103,7 +110,7 @@ class RtmposeNode(Node):
         except ParameterError as err:
             raise StartupError(str(err)) from None
         self.pipeline = self._load_pipeline(self.config)
-        if self.config.three_d.mode == "lifter":
+        if self.config.three_d.mode in LIFTER_MODES:
             self._lifter = self._load_lifter(self.config)
         self.factory = messages.MessageFactory.rclpy()
         self.stats = NodeStats()
@@ -126,20 +133,19 @@ class RtmposeNode(Node):
             raise StartupError(f"cannot load model {config.estimator.model!r}: {err}") from None
 
     def _load_lifter(self, config: Config) -> TemporalLifter:
-        skeleton = self.pipeline.skeleton
-        if tuple(skeleton.keypoint_names) != COCO17.keypoint_names:
-            raise StartupError(
-                f"three_d.mode lifter needs COCO-17 keypoints; model {config.estimator.model!r} "
-                f"gives {skeleton.name}"
-            )
+        three_d = config.three_d
         try:
-            lifter = open_lifter(config.three_d.lifter_model, config.three_d.lifter_max_age_s)
+            lifter = open_lifter_for(
+                self.pipeline.skeleton, three_d.lifter_model, three_d.lifter_max_age_s, config.estimator.model
+            )
         except (OSError, ValueError) as err:
-            raise StartupError(f"cannot load three_d.lifter_model: {err}") from None
+            raise StartupError(
+                f"three_d.mode {three_d.mode}: cannot use three_d.lifter_model: {err}"
+            ) from None
         path = getattr(lifter.model, "path", config.three_d.lifter_model)
         trained_on = lifter.info.extra.get("train_data", "unknown data")
         self.get_logger().info(
-            f"three_d.mode lifter: {path} (receptive field {lifter.receptive_field} "
+            f"three_d.mode {three_d.mode}: lifter {path} (receptive field {lifter.receptive_field} "
             f"frames, trained on {trained_on}), body height {config.three_d.body_height_m} m"
         )
         return lifter
@@ -167,7 +173,7 @@ class RtmposeNode(Node):
 
         image_type, image_topic = self._image_input()
         compressed = cfg.input.transport == "compressed"
-        if cfg.three_d.mode == "depth":
+        if cfg.three_d.mode in DEPTH_MODES:
             self._create_rgbd_inputs(image_type, image_topic)
         else:
             self._image_sub = self.create_subscription(
@@ -190,11 +196,15 @@ class RtmposeNode(Node):
         self.create_timer(1.0, self._publish_diagnostics)
 
     def _create_rgbd_inputs(self, image_type: Any, image_topic: str) -> None:
-        """Image + depth + CameraInfo, synchronised by stamp, each set handed over as one frame."""
+        """Image + depth + CameraInfo (+ the depth camera's CameraInfo for an unregistered
+        depth), synchronised by stamp, each set handed over as one frame."""
         from sensor_msgs.msg import CameraInfo, Image
 
         cfg = self.config.input
         inputs = [(image_type, image_topic), (Image, cfg.depth_topic), (CameraInfo, cfg.camera_info_topic)]
+        if cfg.depth_camera_info_topic:
+            inputs.append((CameraInfo, cfg.depth_camera_info_topic))
+        self._log_depth_registration()
         try:
             import message_filters  # a full ROS install; not on PyPI
         except ImportError:
@@ -220,6 +230,28 @@ class RtmposeNode(Node):
         self._image_sub = subs[0]
         topics = " + ".join(sub.topic_name for sub in subs)
         self._input_description = f"{topics} (synchronised: {backend}, slop {cfg.sync_slop_s} s)"
+
+    def _depth_registration(self) -> str:
+        """``registered`` or ``reprojected`` (diagnostics, log)."""
+        return "reprojected" if self.config.input.depth_camera_info_topic else "registered"
+
+    def _log_depth_registration(self) -> None:
+        depth = self.config.depth
+        if not self.config.input.depth_camera_info_topic:
+            self.get_logger().info("three_d.mode depth: the depth is registered to the colour camera")
+            return
+        self.get_logger().info(
+            "three_d.mode depth: the depth is reprojected into the colour camera (depth camera "
+            f"pose in the colour optical frame: translation {list(depth.extrinsic_translation_m)} m, "
+            f"rotation xyzw {list(depth.extrinsic_rotation_xyzw)})"
+        )
+        rotation, translation = depth.depth_to_color()
+        if not translation.any() and np.allclose(rotation, np.eye(3)):
+            self.get_logger().warning(
+                "depth.extrinsic_translation_m and depth.extrinsic_rotation_xyzw are identity: the "
+                "depth camera is assumed to sit at the colour camera's optical centre (set them from "
+                "ros2 run tf2_ros tf2_echo <colour optical frame> <depth optical frame>)"
+            )
 
     def _sync_input(self, index: int) -> Any:
         sync = self._sync
@@ -248,11 +280,11 @@ class RtmposeNode(Node):
         if self._slot.put(Frame(msg, compressed, time.perf_counter())):
             self.stats.frame_dropped()
 
-    def _on_rgbd(self, image: Any, depth: Any, info: Any) -> None:
+    def _on_rgbd(self, image: Any, depth: Any, info: Any, depth_info: Any = None) -> None:
         """Executor thread (from the synchroniser): one matched set is one frame."""
         self.stats.frame_received()
         compressed = self.config.input.transport == "compressed"
-        if self._slot.put(Frame(image, compressed, time.perf_counter(), depth, info)):
+        if self._slot.put(Frame(image, compressed, time.perf_counter(), depth, info, depth_info)):
             self.stats.frame_dropped()
 
     def _on_camera_info(self, msg: Any) -> None:
@@ -303,6 +335,8 @@ class RtmposeNode(Node):
         people = self.pipeline.process(image, stamp_ns * 1e-9)
         if frame.depth is not None:
             three_d_timings = self._lift_with_depth(frame, image, people)
+            if self._lifter is not None:
+                three_d_timings.update(self._fill_with_lifter(self._lifter, image, people, stamp_ns * 1e-9))
         elif self._lifter is not None:
             three_d_timings = self._lift_with_lifter(self._lifter, image, people, stamp_ns * 1e-9)
         else:
@@ -337,6 +371,7 @@ class RtmposeNode(Node):
                 self.config.depth,
                 self.pipeline.skeleton.keypoint_names,
                 self.config.input.max_image_pixels,
+                frame.depth_info,
             )
         except DepthFrameRejected as err:
             self.stats.frame_rejected(err.reason)
@@ -345,10 +380,18 @@ class RtmposeNode(Node):
                 throttle_duration_sec=LOG_THROTTLE_S,
             )
             return {}
-        if frame.depth.header.frame_id != frame.image.header.frame_id:
+        depth_frame = frame.depth.header.frame_id
+        if frame.depth_info is None and depth_frame != frame.image.header.frame_id:
             self.get_logger().warning(
-                f"depth frame_id {frame.depth.header.frame_id!r} differs from the image's "
-                f"{frame.image.header.frame_id!r}: the depth must be registered to the colour camera",
+                f"depth frame_id {depth_frame!r} differs from the image's "
+                f"{frame.image.header.frame_id!r}: the depth must be registered to the colour camera "
+                "(or set input.depth_camera_info_topic and depth.extrinsic_* to reproject it)",
+                throttle_duration_sec=60.0,
+            )
+        elif frame.depth_info is not None and frame.depth_info.header.frame_id != depth_frame:
+            self.get_logger().warning(
+                f"depth CameraInfo frame_id {frame.depth_info.header.frame_id!r} differs from the "
+                f"depth image's {depth_frame!r}: is input.depth_camera_info_topic the depth camera's?",
                 throttle_duration_sec=60.0,
             )
         return {
@@ -363,8 +406,24 @@ class RtmposeNode(Node):
         started = time.perf_counter()
         height, width = image.shape[:2]
         cfg = self.config
-        camera = PinholeCamera.for_image(self._camera_info, width, height, cfg.output.assumed_hfov_deg)
-        lifter.lift_people(people, stamp, camera, cfg.three_d.body_height_m)
+        lift_in_image(
+            lifter, people, stamp, (width, height), self._camera_info, cfg.output.assumed_hfov_deg,
+            cfg.three_d.body_height_m,
+        )  # fmt: skip
+        return {"lifter_ms": (time.perf_counter() - started) * 1e3}
+
+    def _fill_with_lifter(
+        self, lifter: TemporalLifter, image: Any, people: list[Any], stamp: float
+    ) -> dict[str, float]:
+        """Fused mode: the joints depth missed come from the lifter, fitted to the measured ones
+        (a frame whose depth was rejected gets the lifter's 3D alone)."""
+        started = time.perf_counter()
+        height, width = image.shape[:2]
+        cfg = self.config
+        lift_and_fuse(
+            lifter, people, stamp, (width, height), self._camera_info, cfg.output.assumed_hfov_deg,
+            cfg.three_d.body_height_m,
+        )  # fmt: skip
         return {"lifter_ms": (time.perf_counter() - started) * 1e3}
 
     def _publish(self, header: Any, image: Any, people: list[Any]) -> None:
@@ -399,6 +458,8 @@ class RtmposeNode(Node):
         summary = self.stats.summary(self._input_description)
         if self._sync is not None:
             summary.values.update(self._sync.counters())
+        if self.config.three_d.mode in DEPTH_MODES:
+            summary.values["depth_registration"] = self._depth_registration()
         status = DiagnosticStatus(
             level=bytes([summary.level]),
             name=f"{self.get_name()}: pose estimation",
