@@ -34,7 +34,8 @@ from pose_perception.depth import (
 from pose_perception.people import Person
 from pose_perception.skeletons import COCO17
 from pose_perception.synthetic.coco import render_example
-from pose_perception.synthetic.raster import RenderResult, depth_to_mm
+from pose_perception.synthetic.raster import RenderResult
+from pose_perception.synthetic.sensor import sensor_depth
 
 NAMES = COCO17.keypoint_names
 SEEDS = tuple(range(8))
@@ -62,23 +63,9 @@ def _people(result: RenderResult) -> list[Person]:
     return people
 
 
-def _holes(shape: tuple[int, int], fraction: float, rng: np.random.Generator) -> np.ndarray:
-    """Blob-shaped dropouts (smooth random field below its quantile) + 1% speckle."""
-    h, w = shape
-    low = rng.random((h // 16 + 2, w // 16 + 2)).astype(np.float32)
-    field = cv2.resize(low, (w, h), interpolation=cv2.INTER_CUBIC)
-    mask = field < np.quantile(field, fraction)
-    return mask | (rng.random(shape) < 0.01)
-
-
 def _sensor_depth(result: RenderResult, rng: np.random.Generator | None) -> np.ndarray:
     """The frame's depth as a 16UC1 sensor gives it, optionally with z² noise and holes."""
-    z = result.depth.astype(np.float64)
-    if rng is not None:
-        surface = z > 0
-        z = z + rng.standard_normal(z.shape) * 0.0012 * z**2  # structured-light-like
-        z[~surface | _holes(z.shape, 0.15, rng)] = 0.0
-    return depth_to_metres(depth_to_mm(np.clip(z, 0.0, None).astype(np.float32)), "16UC1")
+    return sensor_depth(result.depth, rng)
 
 
 def _evaluate(
