@@ -29,19 +29,7 @@ from pose_perception.synthetic.sensor import sensor_depth
 
 
 def ground_truth_people(result) -> list[Person]:
-    people = []
-    for label in result.people:
-        x, y, w, h = label.bbox
-        people.append(
-            Person(
-                track_id=0,
-                bbox=np.array([x, y, x + w, y + h], np.float32),
-                score=1.0,
-                keypoints=label.keypoints.astype(np.float32),
-                keypoint_scores=(label.visibility == 2).astype(np.float32),
-            )
-        )
-    return people
+    return [label.as_detection() for label in result.people]
 
 
 def model_people(estimator, result, truth: list[Person]) -> list[Person]:

@@ -388,12 +388,7 @@ def _overridden(section: Any, values: dict[str, Any]) -> Any:
 def _open_lifter(config: Config, pipeline: PosePipeline) -> TemporalLifter:
     """The lifter of ``three_d.lifter_model`` for this pose model, or a CliError saying why not."""
     try:
-        return open_lifter_for(
-            pipeline.skeleton,
-            config.three_d.lifter_model,
-            config.three_d.lifter_max_age_s,
-            config.estimator.model,
-        )
+        return open_lifter_for(pipeline.skeleton, config)
     except (OSError, ValueError) as err:
         raise CliError(f"cannot use the 3D lifter: {_message(err)}") from err
 

@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from pose_perception.camera import PinholeCamera
+from pose_perception.config import Config
 from pose_perception.fileio import atomic_output
 from pose_perception.people import UNTRACKED, Person
 from pose_perception.skeletons import COCO17, H36M17, Skeleton
@@ -361,21 +362,19 @@ def open_lifter(model: str | os.PathLike[str] = "", max_age: float = 1.0, thread
         raise ValueError(message if path in message else f"{path}: {message}") from None
 
 
-def open_lifter_for(
-    skeleton: Skeleton, model: str | os.PathLike[str] = "", max_age: float = 1.0, pose_model: str = ""
-) -> TemporalLifter:
-    """:func:`open_lifter` for a pose model whose keypoints follow ``skeleton``.
+def open_lifter_for(skeleton: Skeleton, config: Config) -> TemporalLifter:
+    """The lifter of ``config.three_d`` for a pose model whose keypoints follow ``skeleton``.
 
     The lifter reads COCO-17, so another skeleton is refused first (a ``ValueError`` naming
-    it and ``pose_model``) rather than after a lifter file has been read. One check for
-    the node (``three_d.mode lifter``), ``pose-perception run --three-d lifter`` and bag mode.
+    it and ``estimator.model``) rather than after a lifter file has been read. One check
+    for the node (``three_d.mode lifter|fused``), ``run --three-d lifter`` and bag mode.
     """
     if tuple(skeleton.keypoint_names) != COCO17.keypoint_names:
         raise ValueError(
-            f"the lifter reads COCO-17 keypoints; pose model {pose_model or skeleton.name!r} gives "
-            f"{skeleton.name} ({skeleton.num_keypoints} keypoints)"
+            f"the lifter reads COCO-17 keypoints; pose model {config.estimator.model or skeleton.name!r} "
+            f"gives {skeleton.name} ({skeleton.num_keypoints} keypoints)"
         )
-    return open_lifter(model, max_age)
+    return open_lifter(config.three_d.lifter_model, config.three_d.lifter_max_age_s)
 
 
 def lift_in_image(
@@ -386,16 +385,29 @@ def lift_in_image(
     camera: PinholeCamera | None,
     hfov_deg: float,
     body_height_m: float | None,
+    fuse: bool = False,
 ) -> PinholeCamera:
     """Lift ``people`` of one image (``image_size`` = width, height) and place them with its camera.
 
     The camera is ``camera`` (CameraInfo, or intrinsics the user gave) when it is for this
     image size, else the nominal one of ``hfov_deg``: the same rule markers and TF follow,
     so the 3D joints and the markers agree. Returns the camera used.
+
+    ``fuse`` (``three_d.mode: fused``, after depth lifting): the depth results ``people``
+    carry in are kept and only completed (:func:`fuse_depth_and_lifter`); a person
+    without any (a frame whose depth was rejected) gets the lifter's 3D.
     """
+    measured = [
+        None
+        if not fuse or p.keypoints_3d is None or p.keypoints_3d_valid is None
+        else (p.keypoints_3d.copy(), p.keypoints_3d_valid.copy())
+        for p in people
+    ]
     width, height = image_size
     used = PinholeCamera.for_image(camera, width, height, hfov_deg)
     lifter.lift_people(people, stamp, used, body_height_m)
+    if fuse:
+        fuse_depth_and_lifter(people, measured)
     return used
 
 
@@ -633,26 +645,3 @@ def fuse_depth_and_lifter(
         out[depth_valid] = depth_xyz[depth_valid]
         person.keypoints_3d = out.astype(np.float32)
         person.keypoints_3d_valid = valid
-
-
-def lift_and_fuse(
-    lifter: TemporalLifter,
-    people: Sequence[Person],
-    stamp: float,
-    image_size: tuple[int, int],
-    camera: PinholeCamera | None,
-    hfov_deg: float,
-    body_height_m: float | None,
-) -> PinholeCamera:
-    """``three_d.mode: fused`` after depth lifting: :func:`lift_in_image`, then
-    :func:`fuse_depth_and_lifter` with the depth results ``people`` carried in (a person
-    without any, e.g. in a frame whose depth was rejected, keeps the lifter's 3D)."""
-    measured = [
-        None
-        if p.keypoints_3d is None or p.keypoints_3d_valid is None
-        else (p.keypoints_3d.copy(), p.keypoints_3d_valid.copy())
-        for p in people
-    ]
-    used = lift_in_image(lifter, people, stamp, image_size, camera, hfov_deg, body_height_m)
-    fuse_depth_and_lifter(people, measured)
-    return used

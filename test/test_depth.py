@@ -48,19 +48,7 @@ def _frame(seed: int) -> RenderResult:
 
 def _people(result: RenderResult) -> list[Person]:
     """Ground-truth people: visible keypoints scored 1, the rest 0 (never lifted)."""
-    people = []
-    for label in result.people:
-        x, y, w, h = label.bbox
-        people.append(
-            Person(
-                track_id=0,
-                bbox=np.array([x, y, x + w, y + h], np.float32),
-                score=1.0,
-                keypoints=label.keypoints.astype(np.float32),
-                keypoint_scores=(label.visibility == 2).astype(np.float32),
-            )
-        )
-    return people
+    return [label.as_detection() for label in result.people]
 
 
 def _sensor_depth(result: RenderResult, rng: np.random.Generator | None) -> np.ndarray:

@@ -26,20 +26,7 @@ FACE = np.array([n in ("left_eye", "right_eye", "left_ear", "right_ear") for n i
 
 
 def _labelled_people(result) -> list[Person]:
-    people = []
-    for label in result.people:
-        x, y, w, h = label.bbox
-        scores = np.where(label.visibility == 2, 1.0, np.where(label.visibility == 1, 0.5, 0.0))
-        people.append(
-            Person(
-                track_id=0,
-                bbox=np.array([x, y, x + w, y + h], np.float32),
-                score=1.0,
-                keypoints=label.keypoints.astype(np.float32),
-                keypoint_scores=scores.astype(np.float32),
-            )
-        )
-    return people
+    return [label.as_detection(occluded_score=0.5) for label in result.people]
 
 
 def test_align_recovers_scale_and_shift_and_drops_an_outlier() -> None:

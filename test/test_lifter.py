@@ -321,15 +321,22 @@ def test_open_lifter_for_checks_the_pose_skeleton_first(tmp_path: Path) -> None:
     """The node, ``run --three-d lifter`` and bag mode open the lifter this way: a pose model
     without COCO-17 keypoints is refused (naming it) before any lifter file is read."""
     pytest.importorskip("onnx")
+    from pose_perception.config import Config, EstimatorConfig, ThreeDConfig
     from pose_perception.lifting import open_lifter_for
 
-    lifter = open_lifter_for(COCO17, "", max_age=0.25, pose_model="rtmpose-t")
+    def config(lifter_model: str = "", pose_model: str = "rtmpose-t") -> Config:
+        return Config(
+            estimator=EstimatorConfig(model=pose_model),
+            three_d=ThreeDConfig(mode="lifter", lifter_model=lifter_model, lifter_max_age_s=0.25),
+        )
+
+    lifter = open_lifter_for(COCO17, config())
     assert lifter.receptive_field == 27 and lifter.max_age == 0.25
-    missing = tmp_path / "none.onnx"
+    missing = str(tmp_path / "none.onnx")
     with pytest.raises(ValueError, match=r"reads COCO-17 keypoints; pose model 'my\.onnx' gives h36m17"):
-        open_lifter_for(H36M17, missing, pose_model="my.onnx")  # the skeleton, not the missing file
+        open_lifter_for(H36M17, config(missing, "my.onnx"))  # the skeleton, not the missing file
     with pytest.raises(FileNotFoundError, match=f"lifter model not found: {missing}"):
-        open_lifter_for(COCO17, missing)
+        open_lifter_for(COCO17, config(missing))
 
 
 def test_lift_in_image_places_with_the_camera_of_the_image() -> None:

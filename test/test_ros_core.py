@@ -401,7 +401,10 @@ def test_has_position_exactly_for_valid_finite_joints():
 
 def test_three_d_and_depth_sections_are_validated_parameters():
     specs = {s.name: s for s in param_specs()}
-    assert specs["three_d.mode"].choices == ("off", "depth", "lifter", "fused") and specs["three_d.mode"].read_only
+    assert (
+        specs["three_d.mode"].choices == ("off", "depth", "lifter", "fused")
+        and specs["three_d.mode"].read_only
+    )
     assert specs["three_d.publish_joint_tf"].default is True
     assert specs["input.depth_topic"].default == "depth" and specs["input.depth_topic"].read_only
     assert (specs["input.sync_slop_s"].min, specs["input.sync_slop_s"].max) == (0.0, 1.0)

@@ -52,7 +52,7 @@ from rosbags.typesys.store import Typestore
 
 from pose_perception.camera import PinholeCamera
 from pose_perception.config import DEPTH_MODES, LIFTER_MODES, Config
-from pose_perception.lifting import TemporalLifter, lift_and_fuse, lift_in_image, open_lifter_for
+from pose_perception.lifting import TemporalLifter, lift_in_image, open_lifter_for
 from pose_perception.people import Person
 from pose_perception.pipeline import PosePipeline
 from pose_perception.ros.convert import ImageRejected, compressed_to_bgr, image_to_bgr
@@ -532,8 +532,7 @@ class _BagJob:
                 stats.no_3d[err.reason] += 1
         if self.lifter is None:
             return
-        lift = lift_and_fuse if depth is not None else lift_in_image
-        lift(
+        lift_in_image(
             self.lifter,
             people,
             stamp_ns / 1e9,
@@ -541,6 +540,7 @@ class _BagJob:
             self.info_camera,
             self.config.output.assumed_hfov_deg,
             self.config.three_d.body_height_m,
+            fuse=depth is not None,
         )
 
     def _deserialize_quietly(self, raw: bytes, msgtype: str) -> Any | None:
@@ -664,11 +664,6 @@ def _depth_input(
 def _open_lifter(config: Config, pipeline: PosePipeline) -> TemporalLifter:
     """The node's lifter for ``three_d.mode lifter``; BagError naming the file or the skeleton."""
     try:
-        return open_lifter_for(
-            pipeline.skeleton,
-            config.three_d.lifter_model,
-            config.three_d.lifter_max_age_s,
-            config.estimator.model,
-        )
+        return open_lifter_for(pipeline.skeleton, config)
     except (OSError, ValueError) as err:
         raise BagError(f"three_d.mode lifter: {err}") from None

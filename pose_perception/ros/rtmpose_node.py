@@ -45,7 +45,7 @@ from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPo
 
 from pose_perception.camera import PinholeCamera
 from pose_perception.config import DEPTH_MODES, LIFTER_MODES, Config
-from pose_perception.lifting import TemporalLifter, lift_and_fuse, lift_in_image, open_lifter_for
+from pose_perception.lifting import TemporalLifter, lift_in_image, open_lifter_for
 from pose_perception.pipeline import PosePipeline
 from pose_perception.ros import messages
 from pose_perception.ros.convert import ImageRejected, bgr_to_image_msg, compressed_to_bgr, image_to_bgr
@@ -135,9 +135,7 @@ class RtmposeNode(Node):
     def _load_lifter(self, config: Config) -> TemporalLifter:
         three_d = config.three_d
         try:
-            lifter = open_lifter_for(
-                self.pipeline.skeleton, three_d.lifter_model, three_d.lifter_max_age_s, config.estimator.model
-            )
+            lifter = open_lifter_for(self.pipeline.skeleton, config)
         except (OSError, ValueError) as err:
             raise StartupError(
                 f"three_d.mode {three_d.mode}: cannot use three_d.lifter_model: {err}"
@@ -336,7 +334,9 @@ class RtmposeNode(Node):
         if frame.depth is not None:
             three_d_timings = self._lift_with_depth(frame, image, people)
             if self._lifter is not None:
-                three_d_timings.update(self._fill_with_lifter(self._lifter, image, people, stamp_ns * 1e-9))
+                three_d_timings.update(
+                    self._lift_with_lifter(self._lifter, image, people, stamp_ns * 1e-9, fuse=True)
+                )
         elif self._lifter is not None:
             three_d_timings = self._lift_with_lifter(self._lifter, image, people, stamp_ns * 1e-9)
         else:
@@ -400,29 +400,17 @@ class RtmposeNode(Node):
         }
 
     def _lift_with_lifter(
-        self, lifter: TemporalLifter, image: Any, people: list[Any], stamp: float
+        self, lifter: TemporalLifter, image: Any, people: list[Any], stamp: float, fuse: bool = False
     ) -> dict[str, float]:
-        """3D keypoints from the lifter, placed with the camera that markers and TF use."""
+        """3D keypoints from the lifter, placed with the camera that markers and TF use; with
+        ``fuse`` (mode fused, after depth) only for the joints depth missed, fitted to the
+        measured ones (a frame whose depth was rejected gets the lifter's 3D alone)."""
         started = time.perf_counter()
         height, width = image.shape[:2]
         cfg = self.config
         lift_in_image(
             lifter, people, stamp, (width, height), self._camera_info, cfg.output.assumed_hfov_deg,
-            cfg.three_d.body_height_m,
-        )  # fmt: skip
-        return {"lifter_ms": (time.perf_counter() - started) * 1e3}
-
-    def _fill_with_lifter(
-        self, lifter: TemporalLifter, image: Any, people: list[Any], stamp: float
-    ) -> dict[str, float]:
-        """Fused mode: the joints depth missed come from the lifter, fitted to the measured ones
-        (a frame whose depth was rejected gets the lifter's 3D alone)."""
-        started = time.perf_counter()
-        height, width = image.shape[:2]
-        cfg = self.config
-        lift_and_fuse(
-            lifter, people, stamp, (width, height), self._camera_info, cfg.output.assumed_hfov_deg,
-            cfg.three_d.body_height_m,
+            cfg.three_d.body_height_m, fuse,
         )  # fmt: skip
         return {"lifter_ms": (time.perf_counter() - started) * 1e3}
 

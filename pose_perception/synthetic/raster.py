@@ -21,6 +21,7 @@ from functools import lru_cache
 import cv2
 import numpy as np
 
+from pose_perception.people import Person as DetectedPerson
 from pose_perception.synthetic.backgrounds import Geometry, render_background
 from pose_perception.synthetic.body import (
     COCO_KEYPOINTS,
@@ -55,6 +56,20 @@ class PersonLabel:
     @property
     def num_keypoints(self) -> int:
         return int((self.visibility > 0).sum())
+
+    def as_detection(self, occluded_score: float = 0.0) -> DetectedPerson:
+        """This person as a perfect pose model would report them (untracked, in their box):
+        visible keypoints scored 1, occluded ones ``occluded_score``, the rest 0 (a 3D
+        stage never lifts those). What depth and lifter tests feed in as "ground-truth 2D"."""
+        x, y, w, h = self.bbox
+        scores = np.where(self.visibility == 2, 1.0, np.where(self.visibility == 1, occluded_score, 0.0))
+        return DetectedPerson(
+            track_id=0,
+            bbox=np.array([x, y, x + w, y + h], np.float32),
+            score=1.0,
+            keypoints=self.keypoints.astype(np.float32),
+            keypoint_scores=scores.astype(np.float32),
+        )
 
 
 @dataclass(frozen=True)
