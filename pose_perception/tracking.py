@@ -264,6 +264,9 @@ class PoseTracker:
             self.reset()
         dt = 0.0 if self._stamp is None else stamp - self._stamp
         self._stamp = stamp
+        # Unseen for longer than max_missing_s is gone, also across a gap without frames (a
+        # paused camera): whoever stands there now must not inherit the old id.
+        self._tracks = [t for t in self._tracks if stamp - t.last_seen <= self.config.max_missing_s]
         for track in self._tracks:
             track.kalman.predict(dt)
         assigned = np.full(len(bboxes), -1, np.int64)  # detection → index into self._tracks

@@ -315,3 +315,17 @@ def test_sigmas_are_checked_against_the_keypoints() -> None:
     with pytest.raises(ValueError, match="2 sigmas for 3 keypoints"):
         for t in (0.0, 0.1):
             tracker.update(box, np.ones(1), kps, np.ones((1, 3)), t)
+
+
+def test_a_gap_without_frames_longer_than_max_missing_ends_the_track() -> None:
+    """A paused camera: no frames at all for longer than max_missing_s. The person standing
+    at the same place afterwards is a new track (the old id is not inherited), while a gap
+    shorter than that keeps the id as an occlusion does."""
+    tracker = PoseTracker(TrackerConfig(max_missing_s=1.0))
+    for i in range(5):
+        first = int(tracker.update(*_person(300.0), stamp=i / FPS)[0])
+    assert first == 1
+    resumed = 4 / FPS + 0.9  # within max_missing_s: same track
+    assert int(tracker.update(*_person(300.0), stamp=resumed)[0]) == 1
+    after_pause = [int(tracker.update(*_person(300.0), stamp=resumed + 5.0 + i / FPS)[0]) for i in range(3)]
+    assert after_pause == [0, 0, 2]  # tentative again, then a new id
