@@ -352,6 +352,7 @@ def reproject_depth_to_color(
     color_camera: PinholeCamera,
     rotation: np.ndarray,
     translation: np.ndarray,
+    regions: np.ndarray | None = None,
 ) -> np.ndarray:
     """Depth from an unregistered depth camera, as z (metres) in the colour camera's pixels.
 
@@ -367,6 +368,10 @@ def reproject_depth_to_color(
     borders. Those holes need no filling: :func:`joint_depths` takes a median over the
     valid pixels of a window. Lens distortion is not modelled (depth streams are
     rectified; so is the colour image a registered pipeline works in).
+
+    ``regions`` (N, 4) x1, y1, x2, y2 colour pixels: only those are filled (the rest NaN),
+    which skips the splatting work for the background; the people's boxes are all that
+    lifting reads.
     """
     depth_m = np.asarray(depth_m, np.float64)
     if depth_m.shape != (depth_camera.height, depth_camera.width):
@@ -385,6 +390,11 @@ def reproject_depth_to_color(
     v = color_camera.fy * pts[:, 1] / zc + color_camera.cy
     ratio = max(color_camera.fx / depth_camera.fx, color_camera.fy / depth_camera.fy)
     n = int(min(max(math.ceil(ratio - 1e-6), 1), 4))
+    if regions is not None:
+        keep = np.zeros(len(u), bool)
+        for x1, y1, x2, y2 in np.asarray(regions, np.float64).reshape(-1, 4):
+            keep |= (u >= x1 - n) & (u <= x2 + n) & (v >= y1 - n) & (v <= y2 + n)
+        u, v, zc = u[keep], v[keep], zc[keep]
     # The n pixel centres inside [u - n/2, u + n/2): ceil(u - n/2) + 0 .. n-1 (n = 1: round).
     u0 = np.ceil(u - n / 2.0).astype(np.int64)
     v0 = np.ceil(v - n / 2.0).astype(np.int64)
@@ -488,7 +498,8 @@ def lift_people_with_unregistered_depth(
 ) -> np.ndarray:
     """:func:`lift_people_with_depth` for a depth image from another camera (its own
     intrinsics, size and pose: ``config.depth_to_color()``); returns the depth registered
-    to the colour camera's ideal pinhole pixels.
+    to the colour camera's ideal pinhole pixels, inside the people's boxes (NaN elsewhere:
+    only those are reprojected).
 
     A distorted depth image is rectified first (:func:`rectify_depth`). The registered
     depth has no lens distortion, so with a distorted colour camera the keypoints (found in
@@ -498,7 +509,11 @@ def lift_people_with_unregistered_depth(
         assert depth_distortion is not None
         depth_m = rectify_depth(depth_m, depth_camera, depth_distortion)
     rotation, translation = config.depth_to_color()
-    registered = reproject_depth_to_color(depth_m, depth_camera, color_camera, rotation, translation)
+    boxes = np.array([np.asarray(p.bbox, np.float64).reshape(-1)[:4] for p in people]).reshape(-1, 4)
+    # Keypoints may lie anywhere in the 1.25x crop around a box, and their windows reach further.
+    margin = 0.125 * (boxes[:, 2:] - boxes[:, :2]) + config.max_window_px + 1
+    boxes = np.concatenate([boxes[:, :2] - margin, boxes[:, 2:] + margin], axis=1)
+    registered = reproject_depth_to_color(depth_m, depth_camera, color_camera, rotation, translation, boxes)
     if not _has_distortion(color_distortion):
         lift_people_with_depth(people, registered, color_camera, config, keypoint_names)
         return registered

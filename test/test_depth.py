@@ -314,6 +314,16 @@ def test_reproject_depth_to_color_plane_and_parallax_shift() -> None:
     assert np.isnan(out[238:243, round(u_expected + 14.0) : round(u_expected + 20.0)]).all()
     assert abs(out[240, round(u_expected + 30.0)] - 3.0) < 1e-3
 
+    # Restricted to regions (the people's boxes): the same values there, nothing elsewhere.
+    regions = np.array([[340.0, 220.0, 400.0, 260.0], [100.0, 100.0, 150.0, 300.0]])
+    limited = reproject_depth_to_color(scene, depth_cam, color_cam, rotation, translation, regions)
+    inside, near_region = np.zeros_like(valid), np.zeros_like(valid)
+    for x1, y1, x2, y2 in regions.astype(int):
+        inside[y1 : y2 + 1, x1 : x2 + 1] = True
+        near_region[y1 - 4 : y2 + 5, x1 - 4 : x2 + 5] = True  # a splat may reach a few px out
+    np.testing.assert_array_equal(limited[inside], out[inside])
+    assert np.isnan(limited[~near_region]).all() and np.isfinite(out[~near_region]).sum() > 100_000
+
     with pytest.raises(DepthRejected):
         reproject_depth_to_color(plane[:100], depth_cam, color_cam, rotation, translation)
 
