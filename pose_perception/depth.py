@@ -28,7 +28,7 @@ import cv2
 import numpy as np
 
 from pose_perception.camera import PinholeCamera
-from pose_perception.people import Person
+from pose_perception.people import SOURCE_DEPTH, SOURCE_NONE, Person
 from pose_perception.settings import check_settings, normalise_list_settings, setting
 
 MM_ENCODINGS = ("16UC1", "mono16")  # uint16 millimetres, 0 = no return (REP 118)
@@ -430,7 +430,9 @@ def lift_people_with_depth(
     for person in people:
         bbox = np.asarray(person.bbox, np.float64).reshape(-1)
         box_height = float(bbox[3] - bbox[1]) if len(bbox) >= 4 else 0.0
-        z, valid, _ = joint_depths(depth_m, person.keypoints, person.keypoint_scores, box_height, config)
+        z, valid, confidence = joint_depths(
+            depth_m, person.keypoints, person.keypoint_scores, box_height, config
+        )
         points = backproject(camera, person.keypoints, z, distortion)
         if config.surface_offset_scale > 0:
             points = surface_to_centre(points, keypoint_names, config.surface_offset_scale)
@@ -438,6 +440,8 @@ def lift_people_with_depth(
         points[~valid] = np.nan
         person.keypoints_3d = points.astype(np.float32)
         person.keypoints_3d_valid = valid
+        person.keypoints_3d_source = np.where(valid, SOURCE_DEPTH, SOURCE_NONE).astype(np.uint8)
+        person.keypoints_3d_confidence = np.where(valid, confidence, 0.0).astype(np.float32)
     return people
 
 

@@ -21,6 +21,7 @@ Conventions:
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import warnings
@@ -34,7 +35,7 @@ import numpy as np
 from pose_perception.camera import PinholeCamera
 from pose_perception.config import Config
 from pose_perception.fileio import atomic_output
-from pose_perception.people import UNTRACKED, Person
+from pose_perception.people import SOURCE_LIFTER, SOURCE_NONE, UNTRACKED, Person
 from pose_perception.skeletons import COCO17, H36M17, Skeleton
 
 MIN_SCORE = 0.3  # keypoints below this score leave the normalisation box and the placement fit
@@ -397,12 +398,13 @@ def lift_in_image(
     carry in are kept and only completed (:func:`fuse_depth_and_lifter`); a person
     without any (a frame whose depth was rejected) gets the lifter's 3D.
     """
-    measured = [
-        None
-        if not fuse or p.keypoints_3d is None or p.keypoints_3d_valid is None
-        else (p.keypoints_3d.copy(), p.keypoints_3d_valid.copy())
-        for p in people
-    ]
+    measured: list[Person | None] = []
+    for p in people:
+        depth_result = None
+        if fuse and p.keypoints_3d is not None and p.keypoints_3d_valid is not None:
+            depth_result = dataclasses.replace(p)
+            _copy_3d(p, depth_result)
+        measured.append(depth_result)
     width, height = image_size
     used = PinholeCamera.for_image(camera, width, height, hfov_deg)
     lifter.lift_people(people, stamp, used, body_height_m)
@@ -547,6 +549,9 @@ class TemporalLifter:
             coco[~valid] = np.nan  # as depth lifting leaves them: no number for an unknown joint
             person.keypoints_3d = coco.astype(np.float32)
             person.keypoints_3d_valid = valid.copy()
+            person.keypoints_3d_source = np.where(valid, SOURCE_LIFTER, SOURCE_NONE).astype(np.uint8)
+            score = np.clip(np.nan_to_num(np.asarray(person.keypoint_scores, np.float32)), 0.0, 1.0)
+            person.keypoints_3d_confidence = np.where(valid, score, 0.0).astype(np.float32)
             placed.append(xyz)
         return placed
 
@@ -618,30 +623,39 @@ def _scale_and_shift(src: np.ndarray, dst: np.ndarray, min_joints_for_scale: int
     return scale, dst_c - scale * src_c
 
 
-def fuse_depth_and_lifter(
-    people: Sequence[Person],
-    measured: Sequence[tuple[np.ndarray, np.ndarray] | None],
-) -> None:
+def fuse_depth_and_lifter(people: Sequence[Person], measured: Sequence[Person | None]) -> None:
     """Per person: the depth-measured joints as measured, the others from the aligned lifter.
 
     ``people`` carry the lifter's placed COCO-17 ``keypoints_3d`` (from
-    :meth:`TemporalLifter.lift_people`); ``measured`` holds each person's depth result
-    ``(keypoints_3d, valid)`` (None: no depth this frame, the lifter's placement stays).
-    Measured joints are never replaced: depth is ~2 cm, the lifter's pose ~5-10 cm off.
-    The joints depth missed (occluded, on a depth edge, in a hole) come from the lifted
-    skeleton fitted to the measured ones (:func:`align_to_measured`). When that fit is
-    not trusted the person keeps the depth result alone.
+    :meth:`TemporalLifter.lift_people`); ``measured`` holds each person as depth lifting
+    left them (None: no depth this frame, the lifter's placement stays). Measured joints
+    are never replaced: depth is ~2 cm, the lifter's pose ~5-10 cm off. The joints depth
+    missed (occluded, on a depth edge, in a hole) come from the lifted skeleton fitted to
+    the measured ones (:func:`align_to_measured`), with source ``SOURCE_LIFTER``. When that
+    fit is not trusted the person keeps the depth result alone.
     """
     for person, depth_result in zip(people, measured, strict=True):
         if depth_result is None or person.keypoints_3d is None or person.keypoints_3d_valid is None:
             continue
-        depth_xyz, depth_valid = depth_result
+        depth_xyz, depth_valid = depth_result.keypoints_3d, depth_result.keypoints_3d_valid
+        if depth_xyz is None or depth_valid is None:
+            continue
         fit = align_to_measured(person.keypoints_3d, person.keypoints_3d_valid, depth_xyz, depth_valid)
         if fit is None:
-            person.keypoints_3d, person.keypoints_3d_valid = depth_xyz.copy(), depth_valid.copy()
+            _copy_3d(depth_result, person)
             continue
         valid = person.keypoints_3d_valid | depth_valid
         out = np.where(valid[:, None], fit.points, np.nan)
         out[depth_valid] = depth_xyz[depth_valid]
         person.keypoints_3d = out.astype(np.float32)
         person.keypoints_3d_valid = valid
+        for name in ("keypoints_3d_source", "keypoints_3d_confidence"):
+            lifted, from_depth = getattr(person, name), getattr(depth_result, name)
+            if lifted is not None and from_depth is not None:
+                setattr(person, name, np.where(depth_valid, from_depth, lifted).astype(lifted.dtype))
+
+
+def _copy_3d(source: Person, target: Person) -> None:
+    for name in ("keypoints_3d", "keypoints_3d_valid", "keypoints_3d_source", "keypoints_3d_confidence"):
+        value = getattr(source, name)
+        setattr(target, name, None if value is None else value.copy())

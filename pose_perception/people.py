@@ -8,13 +8,22 @@ import numpy as np
 
 UNTRACKED = 0  # track_id of a person no tracker has named (single-frame mode)
 
+# Where a joint's 3D position came from (Keypoint.position_source on /poses).
+SOURCE_NONE = 0
+SOURCE_DEPTH = 1  # measured: a depth image at the keypoint
+SOURCE_LIFTER = 2  # estimated: the monocular lifter (three_d.mode lifter, or fused where depth missed)
+
 
 @dataclass
 class Person:
     """One person in one frame, in image pixels.
 
     ``keypoints_3d`` (K,3, metres, camera frame) and ``keypoints_3d_valid`` (K,) exist
-    only when depth or a lifter supplied them; otherwise they are ``None``.
+    only when depth or a lifter supplied them; otherwise they are ``None``. With them,
+    ``keypoints_3d_source`` (K,) says where each came from (``SOURCE_*``) and
+    ``keypoints_3d_confidence`` (K,) how far to trust it, in [0, 1]: for depth the fraction
+    of the joint's window with depth times (1 - its depth spread / the spread limit); for
+    the lifter, which has no per-joint uncertainty, the joint's 2D score.
     """
 
     track_id: int
@@ -24,6 +33,8 @@ class Person:
     keypoint_scores: np.ndarray  # (K,)
     keypoints_3d: np.ndarray | None = field(default=None)
     keypoints_3d_valid: np.ndarray | None = field(default=None)
+    keypoints_3d_source: np.ndarray | None = field(default=None)
+    keypoints_3d_confidence: np.ndarray | None = field(default=None)
 
     @property
     def num_keypoints(self) -> int:

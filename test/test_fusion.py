@@ -9,12 +9,14 @@ then fills. Figures print with ``pytest -s``.
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 
 from pose_perception.depth import DepthConfig, lift_people_with_depth
 from pose_perception.lifting import align_to_measured, fuse_depth_and_lifter, open_lifter
-from pose_perception.people import Person
+from pose_perception.people import SOURCE_DEPTH, SOURCE_LIFTER, SOURCE_NONE, Person
 from pose_perception.skeletons import COCO17
 
 pytest.importorskip("onnxruntime")
@@ -80,19 +82,33 @@ def test_fused_3d_keeps_depth_and_fills_the_missed_joints_better_than_the_lifter
         people = lift_people_with_depth(
             _labelled_people(result), _sensor_depth(result, rng), camera, config, NAMES
         )
-        measured = [(p.keypoints_3d.copy(), p.keypoints_3d_valid.copy()) for p in people]
+        measured = [copy.deepcopy(p) for p in people]
         lifter.lift_people(people, float(seed), camera, body_height_m=1.7)
         lifted = [p.keypoints_3d.copy() for p in people]
         fuse_depth_and_lifter(people, measured)
-        for person, label, (depth_xyz, depth_valid), lifter_xyz in zip(
+        for person, label, depth_only, lifter_xyz in zip(
             people, result.people, measured, lifted, strict=True
         ):
+            depth_xyz, depth_valid = depth_only.keypoints_3d, depth_only.keypoints_3d_valid
             valid = person.keypoints_3d_valid
             assert np.isfinite(person.keypoints_3d[valid]).all()
             assert np.isnan(person.keypoints_3d[~valid]).all()
             # Depth-measured joints come out exactly as measured.
             assert valid[depth_valid].all()
             np.testing.assert_array_equal(person.keypoints_3d[depth_valid], depth_xyz[depth_valid])
+            # Each joint says where its 3D came from and how far to trust it.
+            source, confidence = person.keypoints_3d_source, person.keypoints_3d_confidence
+            assert (source[depth_valid] == SOURCE_DEPTH).all() and (
+                source[valid & ~depth_valid] == SOURCE_LIFTER
+            ).all()
+            assert (source[~valid] == SOURCE_NONE).all() and (confidence[~valid] == 0).all()
+            np.testing.assert_array_equal(
+                confidence[depth_valid], depth_only.keypoints_3d_confidence[depth_valid]
+            )
+            assert (confidence[depth_valid] > 0).all() and ((confidence >= 0) & (confidence <= 1)).all()
+            # A filled joint's confidence is its 2D score (0 for one the pose model did not see).
+            filled = valid & ~depth_valid
+            np.testing.assert_array_equal(confidence[filled], np.clip(person.keypoint_scores[filled], 0, 1))
             body = (label.visibility > 0) & ~FACE
             truth = label.keypoints_3d
             measured_body, other_body = body & depth_valid, body & ~depth_valid

@@ -231,6 +231,13 @@ def published_3d(person: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return kps, xyz, valid
 
 
+def published_sources(person: Any) -> tuple[np.ndarray, np.ndarray]:
+    """(K,) position_source and (K,) position_confidence of one published person."""
+    source = np.array([k.position_source for k in person.keypoints], np.uint8)
+    confidence = np.array([k.position_confidence for k in person.keypoints], np.float32)
+    return source, confidence
+
+
 def expected_from_depth(rendered: Any, person: Any, kps: np.ndarray, valid: np.ndarray) -> np.ndarray:
     """Independent recomputation: each valid joint's ray through its published pixel at the
     median depth of the window around it, pushed from the surface to the joint centre by
@@ -339,6 +346,13 @@ def test_rgbd_frames_give_metric_3d_keypoints_tf_and_markers(client, depth_node,
         np.testing.assert_allclose(kps[visible], label.keypoints[visible], atol=0.5)  # the oracle
         assert valid.sum() >= 8 and not (valid & ~visible).any(), (encoding, valid)
         assert np.isfinite(xyz).all() and (xyz[~valid] == 0).all()
+        source, confidence = published_sources(person)
+        assert (source[valid] == 1).all() and (source[~valid] == 0).all()  # Keypoint.SOURCE_DEPTH, NONE
+        assert (
+            (confidence[valid] > 0.2).all()
+            and (confidence[valid] <= 1).all()
+            and (confidence[~valid] == 0).all()
+        )
         z_truth = label.keypoints_3d[:, 2]
         assert (xyz[valid, 2] > z_truth.min() - 0.2).all() and (xyz[valid, 2] < z_truth.max() + 0.2).all()
         np.testing.assert_allclose(
@@ -447,6 +461,8 @@ def test_fused_mode_keeps_depth_joints_fills_the_rest_and_survives_bad_depth(cli
         exact = np.linalg.norm(xyz - np.nan_to_num(from_depth), axis=1) < 3e-3
         depth_joints.append(int((measured & exact).sum()))
         filled = valid & body & ~exact
+        source, _ = published_sources(person)
+        assert (source[measured & exact] == 1).all() and (source[filled] == 2).all()  # DEPTH, LIFTER
         filled_mm.append(np.linalg.norm(xyz[filled] - label.keypoints_3d[filled], axis=1) * 1e3)
     errors = np.concatenate(filled_mm)
     print(
@@ -461,6 +477,7 @@ def test_fused_mode_keeps_depth_joints_fills_the_rest_and_survives_bad_depth(cli
     (msg,) = poses_at(poses, bad)
     _, xyz, valid = published_3d(msg.people[0])
     assert valid[body].all() and np.isfinite(xyz).all()
+    assert (published_sources(msg.people[0])[0][valid] == 2).all()  # all from the lifter
     assert node.alive()
 
 
@@ -950,6 +967,10 @@ def test_lifter_mode_gives_causal_metric_3d_tf_and_markers(client, clip, clip_or
             kps, xyz, valid = published_3d(person)
             np.testing.assert_allclose(kps, label.keypoints, atol=0.6)  # the oracle: 2D = ground truth
             assert (valid == lifted).all() and np.isfinite(xyz).all() and (xyz[valid, 2] > 0.5).all()
+            source, confidence = published_sources(person)
+            assert (source[valid] == 2).all() and (source[~valid] == 0).all()  # Keypoint.SOURCE_LIFTER
+            scores = np.array([kp.score for kp in person.keypoints], np.float32)
+            np.testing.assert_allclose(confidence[valid], np.clip(scores[valid], 0, 1))  # the 2D score
             confident = valid & (np.array([kp.score for kp in person.keypoints]) >= 0.3)
             reproj.append(reprojection_px(xyz[confident], kps[confident], k))
             true_root_z = label.keypoints_3d[HIPS, 2].mean()

@@ -18,7 +18,7 @@ import numpy as np
 from pose_perception.camera import PinholeCamera
 from pose_perception.config import Config
 from pose_perception.depth import person_position
-from pose_perception.people import UNTRACKED, Person
+from pose_perception.people import SOURCE_NONE, UNTRACKED, Person
 from pose_perception.skeletons import Skeleton
 from pose_perception.sync import stamp_to_ns
 
@@ -159,6 +159,7 @@ def person_array(
 
 def _person(factory: MessageFactory, person: Person) -> Any:
     measured = measured_joints(person)  # valid and finite: a published position is never NaN
+    source, confidence = person.keypoints_3d_source, person.keypoints_3d_confidence
     keypoints = []
     for k in range(person.num_keypoints):
         valid = bool(measured is not None and measured[k])
@@ -171,6 +172,8 @@ def _person(factory: MessageFactory, person: Person) -> Any:
                 score=float(person.keypoint_scores[k]),
                 position=_point(factory, position),
                 has_position=valid,
+                position_source=int(source[k]) if valid and source is not None else SOURCE_NONE,
+                position_confidence=float(confidence[k]) if valid and confidence is not None else 0.0,
             )
         )
     return factory.make(
@@ -201,6 +204,8 @@ def people_from_message(msg: Any) -> list[Person]:
         scores = np.array([k.score for k in p.keypoints], np.float32)
         valid = np.array([k.has_position for k in p.keypoints], bool)
         xyz = np.array([[k.position.x, k.position.y, k.position.z] for k in p.keypoints], np.float32)
+        source = np.array([getattr(k, "position_source", SOURCE_NONE) for k in p.keypoints], np.uint8)
+        confidence = np.array([getattr(k, "position_confidence", 0.0) for k in p.keypoints], np.float32)
         people.append(
             Person(
                 track_id=int(p.track_id),
@@ -210,6 +215,8 @@ def people_from_message(msg: Any) -> list[Person]:
                 keypoint_scores=scores,
                 keypoints_3d=xyz.reshape(-1, 3) if valid.any() else None,
                 keypoints_3d_valid=valid if valid.any() else None,
+                keypoints_3d_source=source if valid.any() else None,
+                keypoints_3d_confidence=confidence if valid.any() else None,
             )
         )
     return people
