@@ -254,6 +254,12 @@ def _add_bag(commands: Any) -> None:
     group.add_argument(
         "--depth-topic", help="--three-d depth: sensor_msgs/Image depth topic (config: input.depth_topic)"
     )
+    group.add_argument(
+        "--depth-camera-info-topic",
+        help="--three-d depth: the depth camera's CameraInfo, for a depth image not registered to the "
+        "colour camera; it is reprojected with depth.extrinsic_* from --config "
+        "(config: input.depth_camera_info_topic)",
+    )
     bag.set_defaults(handler=_cmd_bag)
 
 
@@ -370,7 +376,13 @@ def _run_config(args: argparse.Namespace) -> Config:
         estimator=_overridden(config.estimator, estimator),
         detector=_overridden(config.detector, detector),
         smoothing=_overridden(config.smoothing, {"enabled": args.smoothing}),
-        input=_overridden(config.input, {"depth_topic": getattr(args, "depth_topic", None)}),
+        input=_overridden(
+            config.input,
+            {
+                "depth_topic": getattr(args, "depth_topic", None),
+                "depth_camera_info_topic": getattr(args, "depth_camera_info_topic", None),
+            },
+        ),
         output=_overridden(config.output, output),
         three_d=_overridden(config.three_d, three_d),
     )
@@ -759,7 +771,11 @@ def _cmd_bag(args: argparse.Namespace) -> int:
             raise
         raise CliError(f"bag mode needs rosbags ({err}); pip install 'pose-perception[bag]'") from err
     config = _run_config(args)
-    needs = {**dict.fromkeys(_LIFTER_FLAGS, LIFTER_MODES), "depth_topic": DEPTH_MODES}
+    needs = {
+        **dict.fromkeys(_LIFTER_FLAGS, LIFTER_MODES),
+        "depth_topic": DEPTH_MODES,
+        "depth_camera_info_topic": DEPTH_MODES,
+    }
     _refuse_unused_flags(args, config.three_d.mode, needs)
     options = bag.BagOptions(
         image_topic=args.image_topic,

@@ -13,10 +13,12 @@ up with the input bag when both are opened together.
 
 3D (``three_d.mode``) as in the node: ``lifter`` lifts the tracked people with the
 monocular lifter, placed with the CameraInfo beside the image topic (else the nominal
-camera); ``depth`` groups each image with a registered depth image
-(``input.depth_topic``) and that CameraInfo by stamp (:class:`~pose_perception.ros.rgbd.StampSync`,
-the core approximate-time policy, ``input.sync_slop_s``), so only matched images are
-processed, as in the node. Either way the 3D joints go out in ``Keypoint.position``.
+camera); ``depth`` groups each image with a depth image (``input.depth_topic``) and that
+CameraInfo by stamp (:class:`~pose_perception.ros.rgbd.StampSync`, the core
+approximate-time policy, ``input.sync_slop_s``), so only matched images are processed, as
+in the node. A depth not registered to the colour camera brings its own CameraInfo
+(``input.depth_camera_info_topic``, a fourth synchronised input) and is reprojected with
+``depth.extrinsic_*``. ``fused`` does both. The 3D joints go out in ``Keypoint.position``.
 """
 
 from __future__ import annotations
@@ -352,6 +354,7 @@ class _BagJob:
         msg_dir: Path,
         lifter: TemporalLifter | None = None,
         depths: Sequence[Connection] = (),
+        depth_infos: Sequence[Connection] = (),
     ) -> None:
         self.reader = reader
         self.pipeline = pipeline
@@ -361,14 +364,15 @@ class _BagJob:
         self.images = {c.id for c in images}
         self.infos = {c.id for c in infos}
         self.depths = {c.id for c in depths}
-        self.connections = images + infos + list(depths)
+        self.depth_infos = {c.id for c in depth_infos}  # unregistered depth: the depth camera's
+        self.connections = images + infos + list(depths) + list(depth_infos)
         self.typestore = pose_typestore(msg_dir)
         self.factory = MessageFactory.rosbags(self.typestore)
         self.markers = MarkerTracker(self.factory, MarkerSettings.from_config(config))
         self.poses_topic, self.markers_topic, self.skeleton_topic = output_topics(config)
         self.info_camera: PinholeCamera | None = None
         self.image_total = sum(c.msgcount for c in images)
-        self._sync: StampSync | None = None  # three_d.mode depth: image, depth, CameraInfo
+        self._sync: StampSync | None = None  # depth modes: image, depth, CameraInfo (+ depth CameraInfo)
         self._matched = 0
 
     def run(self, destination: Path, storage: str) -> BagStats:
@@ -411,8 +415,8 @@ class _BagJob:
         if self.depths:
             inputs = self.config.input
             self._sync = StampSync(
-                3, inputs.sync_queue_size, inputs.sync_slop_s,
-                lambda image, depth, info: self._process_set(output, stats, image, depth, info),
+                4 if self.depth_infos else 3, inputs.sync_queue_size, inputs.sync_slop_s,
+                lambda *msgs: self._process_set(output, stats, *msgs),
             )  # fmt: skip
         try:
             for connection, log_ns, raw in self.reader.messages(connections=self.connections):
@@ -427,6 +431,8 @@ class _BagJob:
                         self._add_to_sync(2, raw, connection.msgtype, log_ns, stats)
                 elif connection.id in self.depths:
                     self._add_to_sync(1, raw, connection.msgtype, log_ns, stats)
+                elif connection.id in self.depth_infos:
+                    self._add_to_sync(3, raw, connection.msgtype, log_ns, stats)
                 elif self._sync is not None:
                     seen += 1
                     fed += self._add_to_sync(0, raw, connection.msgtype, log_ns, stats)
@@ -468,11 +474,18 @@ class _BagJob:
             self._process(output, stats, _Logged(msg, msgtype, log_ns))
 
     def _process_set(
-        self, output: _Output, stats: BagStats, image: _Logged, depth: _Logged, info: _Logged
+        self,
+        output: _Output,
+        stats: BagStats,
+        image: _Logged,
+        depth: _Logged,
+        info: _Logged,
+        depth_info: _Logged | None = None,
     ) -> None:
-        """The synchroniser's callback: an image with its depth image and CameraInfo."""
+        """The synchroniser's callback: an image with its depth image and CameraInfo (and the
+        depth camera's CameraInfo when the depth is not registered)."""
         self._matched += 1
-        self._process(output, stats, image, depth, info)
+        self._process(output, stats, image, depth, info, depth_info)
 
     def _process(
         self,
@@ -481,6 +494,7 @@ class _BagJob:
         image_msg: _Logged,
         depth: _Logged | None = None,
         info: _Logged | None = None,
+        depth_info: _Logged | None = None,
     ) -> None:
         """One image (with its depth and CameraInfo in depth mode): people, 3D, messages."""
         msg, msgtype, log_ns = image_msg.msg, image_msg.msgtype, image_msg.log_ns
@@ -491,7 +505,7 @@ class _BagJob:
             return
         stamp_ns = time_to_ns(msg.header.stamp)
         people = self.pipeline.process(image, stamp_ns / 1e9)
-        self._lift(stats, people, image, stamp_ns, depth, info)
+        self._lift(stats, people, image, stamp_ns, depth, info, depth_info)
         header_msg = header(self.factory, stamp_ns, self.config.output.frame_id or msg.header.frame_id)
         height, width = image.shape[:2]
         poses = person_array(self.factory, header_msg, people, self.pipeline.skeleton, (width, height))
@@ -512,6 +526,7 @@ class _BagJob:
         stamp_ns: int,
         depth: _Logged | None,
         info: _Logged | None,
+        depth_info: _Logged | None = None,
     ) -> None:
         """3D keypoints as the node makes them: depth, the lifter, or both (fused)."""
         height, width = image.shape[:2]
@@ -525,6 +540,7 @@ class _BagJob:
                     self.config.depth,
                     self.pipeline.skeleton.keypoint_names,
                     self.config.input.max_image_pixels,
+                    None if depth_info is None else depth_info.msg,
                 )
             except DepthFrameRejected as err:
                 if not stats.no_3d[err.reason]:
@@ -630,35 +646,41 @@ def process_bag(
     with open_input(source) as reader:
         images = image_connections(reader.connections, options.image_topic, source)
         infos = camera_info_connections(reader.connections, images[0].topic, images[0].msgtype)
-        depths = _depth_input(reader.connections, config, images[0].topic, infos, source)
+        depths, depth_infos = _depth_input(reader.connections, config, images[0].topic, infos, source)
         storage = options.storage or input_storage(source)
         msg_dir = find_msg_dir()  # fail before the model is loaded
         pipeline = make_pipeline() if make_pipeline is not None else PosePipeline(config)
         lifter = _open_lifter(config, pipeline) if config.three_d.mode in LIFTER_MODES else None
-        job = _BagJob(reader, pipeline, config, options, images, infos, msg_dir, lifter, depths)
+        job = _BagJob(reader, pipeline, config, options, images, infos, msg_dir, lifter, depths, depth_infos)
         return job.run(destination, storage)
 
 
 def _depth_input(
     connections: Sequence[Connection], config: Config, image_topic: str, infos: list[Connection], where: Path
-) -> list[Connection]:
-    """The depth connections of ``three_d.mode depth`` (none otherwise); BagError when the
-    bag lacks the depth topic or the CameraInfo beside the image topic."""
+) -> tuple[list[Connection], list[Connection]]:
+    """The depth image connections of the depth modes and, for a depth not registered to the
+    colour camera (``input.depth_camera_info_topic``), the depth camera's CameraInfo ones
+    (none otherwise); BagError when the bag lacks one of them or the colour CameraInfo."""
     if config.three_d.mode not in DEPTH_MODES:
-        return []
-    if getattr(config.input, "depth_camera_info_topic", ""):
-        raise BagError(
-            "three_d.mode depth in bag mode needs a depth image registered to the colour camera; "
-            "input.depth_camera_info_topic (unregistered depth) is not supported here"
-        )
+        return [], []
     depths = depth_connections(connections, config.input.depth_topic, where)
+    depth_infos: list[Connection] = []
+    if config.input.depth_camera_info_topic:
+        topic = config.input.depth_camera_info_topic
+        wanted = {topic, "/" + topic.lstrip("/")}
+        depth_infos = [c for c in connections if c.topic in wanted and c.msgtype == CAMERA_INFO]
+        if not sum(c.msgcount for c in depth_infos):
+            raise BagError(
+                f"{where}: input.depth_camera_info_topic {topic}: no sensor_msgs/CameraInfo messages "
+                "in the bag (it is the depth camera's, for a depth image not registered to the colour one)"
+            )
     if not sum(c.msgcount for c in infos):
         info_topic = image_topic.rsplit("/", 1)[0] + "/camera_info"
         raise BagError(
             f"{where}: three_d.mode depth needs the colour camera's CameraInfo on {info_topic} "
             f"(beside {image_topic}); the bag has none"
         )
-    return depths
+    return depths, depth_infos
 
 
 def _open_lifter(config: Config, pipeline: PosePipeline) -> TemporalLifter:
