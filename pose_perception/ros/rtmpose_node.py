@@ -470,18 +470,34 @@ class RtmposeNode(Node):
             self._worker = None
 
 
+def spin_until_shutdown(node: Any) -> None:
+    """``rclpy.spin(node)`` until the context shuts down (SIGINT, ``ros2 launch`` stopping us).
+
+    rclpy reports a shutdown as ``ExternalShutdownException`` or ``KeyboardInterrupt``, but
+    when the signal lands while the executor builds its wait set it raises whatever that
+    step hits (an ``RCLError`` "context is not valid" on Jazzy): with the context no longer
+    ok, that too is a normal stop, not a crash with exit code 1. Errors while the context
+    is still ok propagate.
+    """
+    try:
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        return
+    except Exception:
+        if rclpy.ok(context=node.context):
+            raise
+
+
 def main(args: list[str] | None = None) -> None:
     rclpy.init(args=args)
     node = RtmposeNode()
     code = 0
     try:
         node.start()
-        rclpy.spin(node)
+        spin_until_shutdown(node)
     except StartupError as err:
         node.get_logger().fatal(str(err))
         code = 2
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
     finally:
         node.stop()
         node.destroy_node()
