@@ -528,5 +528,5 @@ def lift_people_with_unregistered_depth(
     ]
     lift_people_with_depth(ideal, registered, color_camera, config, keypoint_names)
     for person, lifted in zip(people, ideal, strict=True):
-        person.keypoints_3d, person.keypoints_3d_valid = lifted.keypoints_3d, lifted.keypoints_3d_valid
+        person.take_3d_from(lifted)
     return registered

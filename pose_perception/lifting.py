@@ -403,7 +403,7 @@ def lift_in_image(
         depth_result = None
         if fuse and p.keypoints_3d is not None and p.keypoints_3d_valid is not None:
             depth_result = dataclasses.replace(p)
-            _copy_3d(p, depth_result)
+            depth_result.take_3d_from(p)
         measured.append(depth_result)
     width, height = image_size
     used = PinholeCamera.for_image(camera, width, height, hfov_deg)
@@ -642,7 +642,7 @@ def fuse_depth_and_lifter(people: Sequence[Person], measured: Sequence[Person | 
             continue
         fit = align_to_measured(person.keypoints_3d, person.keypoints_3d_valid, depth_xyz, depth_valid)
         if fit is None:
-            _copy_3d(depth_result, person)
+            person.take_3d_from(depth_result)
             continue
         valid = person.keypoints_3d_valid | depth_valid
         out = np.where(valid[:, None], fit.points, np.nan)
@@ -653,9 +653,3 @@ def fuse_depth_and_lifter(people: Sequence[Person], measured: Sequence[Person | 
             lifted, from_depth = getattr(person, name), getattr(depth_result, name)
             if lifted is not None and from_depth is not None:
                 setattr(person, name, np.where(depth_valid, from_depth, lifted).astype(lifted.dtype))
-
-
-def _copy_3d(source: Person, target: Person) -> None:
-    for name in ("keypoints_3d", "keypoints_3d_valid", "keypoints_3d_source", "keypoints_3d_confidence"):
-        value = getattr(source, name)
-        setattr(target, name, None if value is None else value.copy())

@@ -14,6 +14,10 @@ SOURCE_DEPTH = 1  # measured: a depth image at the keypoint
 SOURCE_LIFTER = 2  # estimated: the monocular lifter (three_d.mode lifter, or fused where depth missed)
 
 
+# The fields of Person that make up its 3D result (take_3d_from copies them together).
+THREE_D_FIELDS = ("keypoints_3d", "keypoints_3d_valid", "keypoints_3d_source", "keypoints_3d_confidence")
+
+
 @dataclass
 class Person:
     """One person in one frame, in image pixels.
@@ -39,6 +43,13 @@ class Person:
     @property
     def num_keypoints(self) -> int:
         return len(self.keypoints)
+
+    def take_3d_from(self, other: Person) -> None:
+        """Copy ``other``'s 3D result (positions, validity, source, confidence) into this
+        person: one place that knows which fields make up a 3D result."""
+        for name in THREE_D_FIELDS:
+            value = getattr(other, name)
+            setattr(self, name, None if value is None else value.copy())
 
     @property
     def label(self) -> str:

@@ -31,7 +31,7 @@ from pose_perception.depth import (
     undistort_pixels,
     window_half_size,
 )
-from pose_perception.people import Person
+from pose_perception.people import SOURCE_DEPTH, SOURCE_NONE, Person
 from pose_perception.skeletons import COCO17
 from pose_perception.synthetic.coco import render_example
 from pose_perception.synthetic.raster import RenderResult
@@ -621,6 +621,10 @@ def _rig_evaluate(
                 np.isfinite(person.keypoints_3d[valid]).all() and np.isnan(person.keypoints_3d[~valid]).all()
             )
             assert not (valid & (label.visibility != 2)).any()
+            # Where each 3D joint came from, and how far to trust it, survive every lens path.
+            assert person.keypoints_3d_source is not None and person.keypoints_3d_confidence is not None
+            assert (person.keypoints_3d_source == np.where(valid, SOURCE_DEPTH, SOURCE_NONE)).all()
+            assert (person.keypoints_3d_confidence[valid] > 0).all()
             n_visible += int((label.visibility == 2).sum())
             n_valid += int(valid.sum())
             errors.append(np.linalg.norm(person.keypoints_3d[valid] - label.keypoints_3d[valid], axis=1))
