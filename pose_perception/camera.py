@@ -43,6 +43,11 @@ class PinholeCamera:
             return info
         return cls.nominal(width, height, hfov_deg)
 
+    @property
+    def matrix(self) -> np.ndarray:
+        """The 3x3 intrinsic matrix K (what OpenCV's calibration functions take)."""
+        return np.array([[self.fx, 0.0, self.cx], [0.0, self.fy, self.cy], [0.0, 0.0, 1.0]])
+
     def backproject(self, pixels: np.ndarray, depth: np.ndarray | float) -> np.ndarray:
         """(N,2) pixels at depth(s) z -> (N,3) points in metres."""
         pixels = np.asarray(pixels, np.float64).reshape(-1, 2)

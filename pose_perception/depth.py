@@ -298,16 +298,11 @@ def backproject(
     """
     kps = np.asarray(keypoints, np.float64).reshape(-1, 2)
     z = np.broadcast_to(np.asarray(depth, np.float64), (len(kps),))
-    d = None if distortion is None else np.asarray(distortion, np.float64).reshape(-1)
-    if d is None or len(kps) == 0 or not np.any(d != 0):
+    if len(kps) == 0 or not _has_distortion(distortion):
         return camera.backproject(kps, z)
-    k = np.array([[camera.fx, 0.0, camera.cx], [0.0, camera.fy, camera.cy], [0.0, 0.0, 1.0]])
-    out = np.full((len(kps), 3), np.nan)
-    finite = np.isfinite(kps).all(axis=1)
-    if finite.any():
-        normalised = cv2.undistortPoints(kps[finite].reshape(-1, 1, 2), k, d).reshape(-1, 2)
-        zf = z[finite]
-        out[finite] = np.stack([normalised[:, 0] * zf, normalised[:, 1] * zf, zf], axis=1)
+    assert distortion is not None
+    out = camera.backproject(undistort_pixels(camera, kps, distortion), z)
+    out[~np.isfinite(kps).all(axis=1)] = np.nan  # a pixel that is not one has no point
     return out
 
 
@@ -451,7 +446,7 @@ def _has_distortion(distortion: np.ndarray | None) -> bool:
 
 @functools.lru_cache(maxsize=4)
 def _rectify_maps(camera: PinholeCamera, distortion: tuple[float, ...]) -> tuple[np.ndarray, np.ndarray]:
-    k = np.array([[camera.fx, 0.0, camera.cx], [0.0, camera.fy, camera.cy], [0.0, 0.0, 1.0]])
+    k = camera.matrix
     d = np.asarray(distortion, np.float64)
     size = (camera.width, camera.height)
     map_x, map_y = cv2.initUndistortRectifyMap(k, d, None, k, size, cv2.CV_32FC1)
@@ -484,8 +479,7 @@ def undistort_pixels(camera: PinholeCamera, pixels: np.ndarray, distortion: np.n
     out = np.full_like(pts, np.nan)
     finite = np.isfinite(pts).all(axis=1)
     if finite.any():
-        k = np.array([[camera.fx, 0.0, camera.cx], [0.0, camera.fy, camera.cy], [0.0, 0.0, 1.0]])
-        d = np.asarray(distortion, np.float64).reshape(-1)
+        k, d = camera.matrix, np.asarray(distortion, np.float64).reshape(-1)
         out[finite] = cv2.undistortPoints(pts[finite].reshape(-1, 1, 2), k, d, P=k).reshape(-1, 2)
     return out
 

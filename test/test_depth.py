@@ -557,7 +557,7 @@ def test_extrinsic_parameters_are_ros_double_arrays_named_in_errors(tmp_path) ->
 
 def _distorted(camera: PinholeCamera, pixels: np.ndarray, d: np.ndarray) -> np.ndarray:
     """Where the lens with distortion ``d`` puts the ideal pixels (OpenCV's projection)."""
-    k = np.array([[camera.fx, 0, camera.cx], [0, camera.fy, camera.cy], [0, 0, 1]], np.float64)
+    k = camera.matrix
     rays = np.column_stack([(pixels[:, 0] - camera.cx) / camera.fx, (pixels[:, 1] - camera.cy) / camera.fy])
     points = np.column_stack([rays, np.ones(len(rays))])
     out, _ = cv2.projectPoints(points, np.zeros(3), np.zeros(3), k, d)
@@ -569,7 +569,7 @@ def _raw_depth(ideal: np.ndarray, camera: PinholeCamera, d: np.ndarray) -> np.nd
     sees the ideal pixel its ray goes through (nearest)."""
     h, w = ideal.shape
     grid = np.stack(np.meshgrid(np.arange(w, dtype=np.float64), np.arange(h, dtype=np.float64)), -1)
-    k = np.array([[camera.fx, 0, camera.cx], [0, camera.fy, camera.cy], [0, 0, 1]], np.float64)
+    k = camera.matrix
     src = cv2.undistortPoints(grid.reshape(-1, 1, 2), k, d, P=k).reshape(h, w, 2).astype(np.float32)
     return cv2.remap(ideal, src[..., 0], src[..., 1], cv2.INTER_NEAREST, borderValue=float("nan"))
 
