@@ -693,7 +693,7 @@ def _person(person: Person) -> dict[str, Any]:
         # Like Keypoint.position / has_position on /poses: JSON has no NaN, so a joint
         # without 3D is [0, 0, 0] with valid false.
         points = np.asarray(person.keypoints_3d, np.float64).reshape(-1, 3)
-        valid = np.asarray(person.keypoints_3d_valid, bool).reshape(-1) & np.isfinite(points).all(axis=1)
+        valid = person.joints_with_3d()
         record["keypoints_3d"] = [
             [round(float(v), 4) for v in xyz] if ok else [0.0, 0.0, 0.0]
             for xyz, ok in zip(points, valid, strict=True)

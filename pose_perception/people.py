@@ -44,6 +44,14 @@ class Person:
     def num_keypoints(self) -> int:
         return len(self.keypoints)
 
+    def joints_with_3d(self) -> np.ndarray:
+        """(K,) bool: joints with a valid, finite 3D position (all False without 3D). What
+        is published as ``has_position`` and written to keypoints.jsonl: never a NaN."""
+        if self.keypoints_3d is None or self.keypoints_3d_valid is None:
+            return np.zeros(self.num_keypoints, bool)
+        points = np.asarray(self.keypoints_3d, np.float64).reshape(-1, 3)
+        return np.asarray(self.keypoints_3d_valid, bool).reshape(-1) & np.isfinite(points).all(axis=1)
+
     def take_3d_from(self, other: Person) -> None:
         """Copy ``other``'s 3D result (positions, validity, source, confidence) into this
         person: one place that knows which fields make up a 3D result."""

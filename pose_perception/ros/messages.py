@@ -227,10 +227,7 @@ def people_from_message(msg: Any) -> list[Person]:
 
 def measured_joints(person: Person) -> np.ndarray | None:
     """(K,) bool: joints with a measured, finite 3D position; None when the person has none."""
-    if person.keypoints_3d is None or person.keypoints_3d_valid is None:
-        return None
-    points = np.asarray(person.keypoints_3d, np.float64).reshape(-1, 3)
-    valid = np.asarray(person.keypoints_3d_valid, bool).reshape(-1) & np.isfinite(points).all(axis=1)
+    valid = person.joints_with_3d()
     return valid if valid.any() else None
 
 
