@@ -242,10 +242,15 @@ def _add_missing_types(typestore: Typestore, defaults: Typestore) -> None:
     typestore.register(missing)
 
 
+def on_topic(connections: Sequence[Connection], topic: str) -> list[Connection]:
+    """The connections of ``topic``, its leading slash optional (``camera/x`` is ``/camera/x``)."""
+    wanted = {topic, "/" + topic.lstrip("/")}
+    return [c for c in connections if c.topic in wanted]
+
+
 def image_connections(connections: Sequence[Connection], topic: str, where: Path) -> list[Connection]:
     """The connections of ``topic`` (leading slash optional); BagError naming the image topics."""
-    wanted = {topic, "/" + topic.lstrip("/")}
-    matching = [c for c in connections if c.topic in wanted]
+    matching = on_topic(connections, topic)
     images = [c for c in matching if c.msgtype in IMAGE_TYPES]
     if images:
         return images
@@ -278,8 +283,7 @@ def camera_info_connections(
 
 def depth_connections(connections: Sequence[Connection], topic: str, where: Path) -> list[Connection]:
     """The ``sensor_msgs/Image`` connections of the depth ``topic``; BagError naming the image topics."""
-    wanted = {topic, "/" + topic.lstrip("/")}
-    matching = [c for c in connections if c.topic in wanted]
+    matching = on_topic(connections, topic)
     depth = [c for c in matching if c.msgtype == IMAGE]
     if depth:
         return depth
@@ -667,8 +671,7 @@ def _depth_input(
     depth_infos: list[Connection] = []
     if config.input.depth_camera_info_topic:
         topic = config.input.depth_camera_info_topic
-        wanted = {topic, "/" + topic.lstrip("/")}
-        depth_infos = [c for c in connections if c.topic in wanted and c.msgtype == CAMERA_INFO]
+        depth_infos = [c for c in on_topic(connections, topic) if c.msgtype == CAMERA_INFO]
         if not sum(c.msgcount for c in depth_infos):
             raise BagError(
                 f"{where}: input.depth_camera_info_topic {topic}: no sensor_msgs/CameraInfo messages "
