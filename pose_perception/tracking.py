@@ -266,7 +266,7 @@ class PoseTracker:
         self._stamp = stamp
         # Unseen for longer than max_missing_s is gone, also across a gap without frames (a
         # paused camera): whoever stands there now must not inherit the old id.
-        self._tracks = [t for t in self._tracks if stamp - t.last_seen <= self.config.max_missing_s]
+        self._tracks = [t for t in self._tracks if not self._timed_out(t, stamp)]
         for track in self._tracks:
             track.kalman.predict(dt)
         assigned = np.full(len(bboxes), -1, np.int64)  # detection → index into self._tracks
@@ -453,7 +453,11 @@ class PoseTracker:
         cfg = self.config
         if cfg.max_missing_frames and track.missed > cfg.max_missing_frames:
             return False
-        return stamp - track.last_seen <= cfg.max_missing_s
+        return not self._timed_out(track, stamp)
+
+    def _timed_out(self, track: Track, stamp: float) -> bool:
+        """Unseen for longer than ``max_missing_s`` at ``stamp``: the track is over."""
+        return stamp - track.last_seen > self.config.max_missing_s
 
 
 # -- geometry ---------------------------------------------------------------------------
