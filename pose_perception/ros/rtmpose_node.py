@@ -234,12 +234,12 @@ class RtmposeNode(Node):
         return "reprojected" if self.config.input.depth_camera_info_topic else "registered"
 
     def _log_depth_registration(self) -> None:
-        depth = self.config.depth
+        depth, mode = self.config.depth, self.config.three_d.mode
         if not self.config.input.depth_camera_info_topic:
-            self.get_logger().info("three_d.mode depth: the depth is registered to the colour camera")
+            self.get_logger().info(f"three_d.mode {mode}: the depth is registered to the colour camera")
             return
         self.get_logger().info(
-            "three_d.mode depth: the depth is reprojected into the colour camera (depth camera "
+            f"three_d.mode {mode}: the depth is reprojected into the colour camera (depth camera "
             f"pose in the colour optical frame: translation {list(depth.extrinsic_translation_m)} m, "
             f"rotation xyzw {list(depth.extrinsic_rotation_xyzw)})"
         )
