@@ -34,3 +34,37 @@ def constant_onnx(
     )
     model.ir_version = 8
     return model.SerializeToString()
+
+
+ORACLE_INPUT_SIZE = (192, 256)  # width, height of the oracle pose models (rtmpose-t's)
+
+
+def oracle_simcc(
+    keypoints: np.ndarray, visibility: np.ndarray, image_shape: tuple[int, ...], split: int = 8
+) -> tuple[np.ndarray, np.ndarray]:
+    """SimCC outputs (1, 17, W·split) and (1, 17, H·split) that decode to ``keypoints`` (pixels
+    of an image of ``image_shape``) for a full-frame box: the peak is 1 for visible joints
+    (``visibility`` 2) and 0.1 for hidden ones, so the pose stage answers the ground truth."""
+    from pose_perception.pipeline import full_frame_box
+    from pose_perception.topdown import boxes_to_center_scale
+
+    width, height = ORACLE_INPUT_SIZE
+    center, scale = boxes_to_center_scale(full_frame_box(image_shape), (width, height), 1.25)
+    crop = (np.asarray(keypoints) - center[0] + scale[0] / 2) / scale[0] * np.array([width, height])
+    bins = np.rint(crop * split).astype(int)
+    simcc_x = np.zeros((1, 17, width * split), np.float32)
+    simcc_y = np.zeros((1, 17, height * split), np.float32)
+    for k in range(17):
+        peak = 1.0 if visibility[k] == 2 else 0.1
+        simcc_x[0, k, np.clip(bins[k, 0], 0, width * split - 1)] = peak
+        simcc_y[0, k, np.clip(bins[k, 1], 0, height * split - 1)] = peak
+    return simcc_x, simcc_y
+
+
+def oracle_pose_onnx(
+    keypoints: np.ndarray, visibility: np.ndarray, image_shape: tuple[int, ...], split: int = 8
+) -> bytes:
+    """A pose ONNX (official layout, no metadata) whose output is :func:`oracle_simcc`."""
+    simcc_x, simcc_y = oracle_simcc(keypoints, visibility, image_shape, split)
+    width, height = ORACLE_INPUT_SIZE
+    return constant_onnx([1, 3, height, width], {"simcc_x": simcc_x, "simcc_y": simcc_y})

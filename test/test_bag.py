@@ -506,24 +506,11 @@ def rendered() -> Any:
 def oracle(rendered: Any, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A pose ONNX answering the rendered person's true keypoints for a full-frame box (score
     1 for visible joints, 0.1 for hidden ones): the 3D can be checked against the truth."""
-    from onnx_graphs import constant_onnx
-    from pose_perception.pipeline import full_frame_box
-    from pose_perception.topdown import boxes_to_center_scale
+    from onnx_graphs import oracle_pose_onnx
 
     label = rendered.people[0]
-    split, width, height = 8, 192, 256
-    center, scale = boxes_to_center_scale(full_frame_box(rendered.image.shape), (width, height), 1.25)
-    bins = np.rint(
-        (label.keypoints - center[0] + scale[0] / 2) / scale[0] * np.array([width, height]) * split
-    )
-    simcc_x = np.zeros((1, 17, width * split), np.float32)
-    simcc_y = np.zeros((1, 17, height * split), np.float32)
-    for k in range(17):
-        peak = 1.0 if label.visibility[k] == 2 else 0.1
-        simcc_x[0, k, int(np.clip(bins[k, 0], 0, width * split - 1))] = peak
-        simcc_y[0, k, int(np.clip(bins[k, 1], 0, height * split - 1))] = peak
     path = tmp_path_factory.mktemp("oracle") / "oracle_pose.onnx"
-    path.write_bytes(constant_onnx([1, 3, height, width], {"simcc_x": simcc_x, "simcc_y": simcc_y}))
+    path.write_bytes(oracle_pose_onnx(label.keypoints, label.visibility, rendered.image.shape))
     return path
 
 

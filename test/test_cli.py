@@ -324,20 +324,9 @@ def _oracle_model(
 ) -> Path:
     """A pose ONNX whose SimCC output is fixed to ``keypoints`` for a full-frame box (score 1
     for visible joints, 0.1 for hidden ones), so the 2D keypoints are the ground truth."""
-    from onnx_graphs import constant_onnx
-    from pose_perception.pipeline import full_frame_box
-    from pose_perception.topdown import boxes_to_center_scale
+    from onnx_graphs import oracle_pose_onnx
 
-    split, width, height = 8, 192, 256
-    center, scale = boxes_to_center_scale(full_frame_box(image_shape), (width, height), 1.25)
-    bins = np.rint((keypoints - center[0] + scale[0] / 2) / scale[0] * np.array([width, height]) * split)
-    simcc_x = np.zeros((1, 17, width * split), np.float32)
-    simcc_y = np.zeros((1, 17, height * split), np.float32)
-    for k in range(17):
-        peak = 1.0 if visibility[k] == 2 else 0.1
-        simcc_x[0, k, int(np.clip(bins[k, 0], 0, width * split - 1))] = peak
-        simcc_y[0, k, int(np.clip(bins[k, 1], 0, height * split - 1))] = peak
-    path.write_bytes(constant_onnx([1, 3, height, width], {"simcc_x": simcc_x, "simcc_y": simcc_y}))
+    path.write_bytes(oracle_pose_onnx(keypoints, visibility, image_shape))
     return path
 
 

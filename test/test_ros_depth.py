@@ -53,23 +53,11 @@ def oracle_model(rendered: Any, tmp_path_factory: pytest.TempPathFactory) -> Any
     """A constant-output pose ONNX answering the rendered person's ground-truth keypoints
     for a full-frame box (official layout: no metadata, split ratio from the shapes)."""
     pytest.importorskip("onnx")
-    from onnx_graphs import constant_onnx
-    from pose_perception.pipeline import full_frame_box
-    from pose_perception.topdown import boxes_to_center_scale
+    from onnx_graphs import oracle_pose_onnx
 
     label = rendered.people[0]
-    width, height = 192, 256
-    center, scale = boxes_to_center_scale(full_frame_box(rendered.image.shape), (width, height), 1.25)
-    crop = (label.keypoints - center[0] + scale[0] / 2) / scale[0] * np.array([width, height])
-    bins = np.rint(crop * SPLIT).astype(int)
-    simcc_x = np.zeros((1, 17, width * SPLIT), np.float32)
-    simcc_y = np.zeros((1, 17, height * SPLIT), np.float32)
-    for k in range(17):
-        peak = 1.0 if label.visibility[k] == 2 else 0.1
-        simcc_x[0, k, np.clip(bins[k, 0], 0, width * SPLIT - 1)] = peak
-        simcc_y[0, k, np.clip(bins[k, 1], 0, height * SPLIT - 1)] = peak
     path = tmp_path_factory.mktemp("oracle") / "oracle_pose.onnx"
-    path.write_bytes(constant_onnx([1, 3, height, width], {"simcc_x": simcc_x, "simcc_y": simcc_y}))
+    path.write_bytes(oracle_pose_onnx(label.keypoints, label.visibility, rendered.image.shape, SPLIT))
     return path
 
 
@@ -824,21 +812,12 @@ def clip_oracle_model(clip: list[Any], tmp_path_factory: pytest.TempPathFactory)
     """Each clip frame's ground-truth keypoints (score 1 visible, 0.1 occluded) for a
     full-frame box, selected by the frame code; any image size (the crop is relative)."""
     pytest.importorskip("onnx")
-    from pose_perception.pipeline import full_frame_box
-    from pose_perception.topdown import boxes_to_center_scale
+    from onnx_graphs import ORACLE_INPUT_SIZE, oracle_simcc
 
-    width, height = 192, 256
-    center, scale = boxes_to_center_scale(full_frame_box((480, 640)), (width, height), 1.25)
-    simcc_x = np.zeros((len(clip), 1, 17, width * SPLIT), np.float32)
-    simcc_y = np.zeros((len(clip), 1, 17, height * SPLIT), np.float32)
-    for i, frame in enumerate(clip):
-        label = frame.people[0]
-        crop = (label.keypoints - center[0] + scale[0] / 2) / scale[0] * np.array([width, height])
-        bins = np.rint(crop * SPLIT).astype(int)
-        for k in range(17):
-            peak = 1.0 if label.visibility[k] == 2 else 0.1
-            simcc_x[i, 0, k, np.clip(bins[k, 0], 0, width * SPLIT - 1)] = peak
-            simcc_y[i, 0, k, np.clip(bins[k, 1], 0, height * SPLIT - 1)] = peak
+    width, height = ORACLE_INPUT_SIZE
+    per_frame = [oracle_simcc(f.people[0].keypoints, f.people[0].visibility, (480, 640), SPLIT) for f in clip]
+    simcc_x = np.stack([x for x, _ in per_frame])
+    simcc_y = np.stack([y for _, y in per_frame])
     path = tmp_path_factory.mktemp("clip_oracle") / "clip_oracle_pose.onnx"
     path.write_bytes(frame_code_oracle_onnx(simcc_x, simcc_y, (height // 2, width // 2)))
     return path
