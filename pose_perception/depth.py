@@ -140,12 +140,13 @@ class DepthConfig:
 
     def validate(self) -> None:
         check_settings(self)
-        norm = math.sqrt(sum(v * v for v in self.extrinsic_rotation_xyzw))
-        if norm < MIN_QUATERNION_NORM:
+        try:
+            quaternion_to_matrix(self.extrinsic_rotation_xyzw)  # the check it is used with
+        except ValueError:
             raise ValueError(
                 "extrinsic_rotation_xyzw must be a non-zero quaternion [x, y, z, w] (identity: "
                 f"[0, 0, 0, 1]), got {list(self.extrinsic_rotation_xyzw)}"
-            )
+            ) from None
         if not self.min_depth_m < self.max_depth_m:
             raise ValueError(f"min_depth_m ({self.min_depth_m}) must be < max_depth_m ({self.max_depth_m})")
         if self.min_window_px > self.max_window_px:
