@@ -35,6 +35,7 @@ setup(
         "numpy>=1.23",
         "opencv-contrib-python-headless>=4.7",  # contrib: OpenCV 5 keeps the HOG people detector there
         "onnxruntime>=1.16",
+        "pooch>=1.8",  # model zoo downloads: temp file, atomic rename, cache (zoo/fetch.py)
         "pyyaml>=6",
         "scipy>=1.9",  # Hungarian assignment in the tracker
         "tqdm>=4.60",
