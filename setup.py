@@ -39,6 +39,7 @@ setup(
         "pyyaml>=6",
         "scipy>=1.9",  # Hungarian assignment in the tracker
         "tqdm>=4.60",
+        "urllib3>=2",  # under pooch/requests: a transfer shorter than its Content-Length fails
     ],
     extras_require={
         # torch is never a hard requirement: an unpinned torch pulls GB of CUDA wheels,

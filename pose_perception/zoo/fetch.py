@@ -94,8 +94,8 @@ class _CheckedDownload:
         bar = _progress_bar(self.entry) if self.progress else None
         try:
             progressbar = False if bar is None else bar
-            http = pooch.HTTPDownloader(progressbar=progressbar, chunk_size=1 << 16, timeout=self.timeout)
-            http(url, output_file, pooch_)
+            transfer = pooch.HTTPDownloader(progressbar=progressbar, chunk_size=1 << 16, timeout=self.timeout)
+            transfer(url, output_file, pooch_)
         except requests.exceptions.ChunkedEncodingError as err:
             if not _cut_short(err):
                 raise ModelUnavailableError(offline_message(self.entry, self.target, str(err))) from err
