@@ -10,8 +10,8 @@ script measures whatever code the running interpreter imports, and writes one JS
   SHA-256 of the messages' log times and each message's SHA-256;
 - ``run`` (an image folder with ``--boxes``, 2D and ``--three-d lifter``): the SHA-256, line
   count and per-line SHA-256 of ``keypoints.jsonl``;
-- each run's command line (paths written relative to the work directory as ``{workdir}``)
-  and the SHA-256 of every generated input file.
+- each run's command line (run in the work directory, with paths relative to it) and the
+  SHA-256 of every input file.
 
 Nothing is normalised: two runs on the same code give identical JSON files.
 
@@ -28,7 +28,10 @@ comparison runs on the very same bytes even if the generators change):
   people boxes, and an oracle pose ONNX (test/onnx_graphs.py) answering one person's true
   keypoints, rescaled to fill whatever box it is given; the lifter is the bundled one;
 - ``frames/``: the clip's frames as PNG files and ``boxes.json`` (their true boxes; the last
-  frame has none, so the detector runs there) for ``run``.
+  frame has none, so the detector runs there) for ``run``, and a copy of the bundled lifter:
+  ``run --three-d lifter`` names it with ``--lifter-model`` because keypoints.jsonl records
+  the lifter's path as given, and the default one's is the package's install path, which
+  differs between checkouts (bag mode uses the default lifter: its messages hold no path).
 
 Usage::
 
@@ -42,6 +45,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import importlib.resources
 import json
 import os
 import shutil
@@ -65,6 +69,7 @@ IMAGE_TOPIC = "/camera/color/image_raw"
 INFO_TOPIC = "/camera/color/camera_info"
 DEPTH_TOPIC = "/camera/depth/image_raw"
 DEPTH_INFO_TOPIC = "/camera/depth/camera_info"
+LIFTER = "lifter-causal-synthetic.onnx"  # the bundled lifter, copied into the inputs for run
 COLOR_FRAME, DEPTH_FRAME = "camera_color_optical_frame", "camera_depth_optical_frame"
 
 
@@ -264,6 +269,8 @@ def build_inputs(out: Path) -> None:
     write_clip_bag(out / "clip", clip)
     write_rig_bag(out / "rig", rendered, rig)
     write_frames(out, clip)
+    bundled = importlib.resources.files("pose_perception") / "bundled" / LIFTER
+    (out / LIFTER).write_bytes(bundled.read_bytes())
 
 
 def file_digests(root: Path) -> dict[str, str]:
@@ -273,8 +280,11 @@ def file_digests(root: Path) -> dict[str, str]:
 # ---------------------------------------------------------------------------- runs
 
 
-def runs(inputs: Path, outputs: Path) -> dict[str, list[str]]:
-    """Run name -> command-line arguments after ``python -m pose_perception``."""
+def runs(workdir: Path) -> dict[str, list[str]]:
+    """Run name -> command-line arguments after ``python -m pose_perception``, with paths
+    relative to ``workdir`` (the runs' current directory), so no output holds the work
+    directory's name."""
+    inputs, outputs = Path("inputs"), Path("outputs")
     clip, rig, model = inputs / "clip", inputs / "rig", inputs / "oracle_pose.onnx"
     detector = inputs / "detector.onnx"
     common = ["--image-topic", IMAGE_TOPIC, "--model", str(model), "--detector-model", str(detector)]
@@ -294,10 +304,11 @@ def runs(inputs: Path, outputs: Path) -> dict[str, list[str]]:
     run_args = [str(inputs / "frames"), "--model", str(model), "--detector-model", str(detector)]
     run_args += ["--config", str(inputs / "config.yaml")]
     run_args += ["--boxes", str(inputs / "boxes.json"), "--no-images"]
-    k = intrinsics(inputs)
+    k = intrinsics(workdir / inputs)
     commands["run_2d"] = ["run", *run_args, "--output-dir", str(outputs / "run_2d")]
     commands["run_lifter"] = [
-        "run", *run_args, "--output-dir", str(outputs / "run_lifter"), "--three-d", "lifter",
+        "run", *run_args, "--output-dir", str(outputs / "run_lifter"),
+        "--three-d", "lifter", "--lifter-model", str(inputs / LIFTER),
         "--fx", k[0], "--fy", k[1], "--cx", k[2], "--cy", k[3],
     ]  # fmt: skip
     return commands
@@ -365,12 +376,11 @@ def snapshot(workdir: Path, inputs: Path | None) -> dict[str, Any]:
     outputs = workdir / "outputs"
     outputs.mkdir()
     result: dict[str, Any] = {"inputs": file_digests(input_dir), "runs": {}}
-    for name, args in runs(input_dir, outputs).items():
+    for name, args in runs(workdir).items():
         execute(args, workdir)
         out = outputs / name
         topics = bag_digests(out) if args[0] == "bag" else jsonl_digests(out / "keypoints.jsonl")
-        command = ["python", "-m", "pose_perception", *(a.replace(str(workdir), "{workdir}") for a in args)]
-        result["runs"][name] = {"command": command, "topics": topics}
+        result["runs"][name] = {"command": ["python", "-m", "pose_perception", *args], "topics": topics}
     return result
 
 
