@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from pose_perception import PoseEstimator
-from pose_perception.estimator import module_info, validate_boxes, validate_image
+from pose_perception.estimator import validate_boxes, validate_image
 from pose_perception.models import build_rtmpose
 from pose_perception.runtime.export import export_onnx
 from pose_perception.runtime.onnxruntime_backend import OnnxRuntimeBackend, select_providers
@@ -41,13 +41,13 @@ def work_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def dynamic_onnx(model, work_dir) -> Path:
-    return Path(export_onnx(model, module_info(model, None), work_dir / "dynamic.onnx"))
+    return Path(export_onnx(model, model.model_info(), work_dir / "dynamic.onnx"))
 
 
 @pytest.fixture(scope="module")
 def fixed_onnx(model, work_dir) -> Path:
     path = work_dir / "fixed.onnx"
-    return Path(export_onnx(model, module_info(model, None), path, dynamic_batch=False))
+    return Path(export_onnx(model, model.model_info(), path, dynamic_batch=False))
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 import torch
 
-from pose_perception.estimator import module_info
 from pose_perception.models import build_rtmpose
 from pose_perception.runtime.export import export_onnx
 
@@ -30,7 +29,7 @@ print("ok")
 def onnx_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     torch.manual_seed(0)
     model = build_rtmpose("rtmpose-t")
-    return Path(export_onnx(model, module_info(model, None), tmp_path_factory.mktemp("m") / "t.onnx"))
+    return Path(export_onnx(model, model.model_info(), tmp_path_factory.mktemp("m") / "t.onnx"))
 
 
 def test_onnxruntime_path_runs_without_torch(onnx_file: Path) -> None:
