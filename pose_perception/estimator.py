@@ -207,10 +207,11 @@ def _open_model(
             file, backend, device, arch or entry.arch,
             skeleton or get_skeleton(entry.skeleton), threads, cache_dir,
         )  # fmt: skip
-    opened, info = open_backend(
-        model, backend, device, info=_described(model, arch, skeleton), threads=threads, cache_dir=cache_dir
-    )
-    return opened, info if skeleton is None else info.with_skeleton(skeleton, str(model))
+    described = _described(model, arch, skeleton)
+    opened, info = open_backend(model, backend, device, info=described, threads=threads, cache_dir=cache_dir)
+    if described is None and skeleton is not None:
+        info = info.with_skeleton(skeleton, str(model))
+    return opened, info
 
 
 def _registry_file(
