@@ -18,6 +18,7 @@ import yaml
 
 from pose_perception.depth import DepthConfig
 from pose_perception.detection import DetectorConfig
+from pose_perception.runtime import BACKEND_NAMES, check_device
 from pose_perception.settings import check_settings, setting
 from pose_perception.smoothing import OneEuroConfig
 from pose_perception.tracking import TrackerConfig
@@ -39,9 +40,7 @@ class EstimatorConfig:
         read_only=True,
     )
     arch: str = setting("", "architecture of a .pth checkpoint, e.g. rtmpose-s", read_only=True)
-    backend: str = setting(
-        "onnxruntime", "inference backend", choices=("onnxruntime", "torch"), read_only=True
-    )
+    backend: str = setting("onnxruntime", "inference backend", choices=BACKEND_NAMES, read_only=True)
     device: str = setting("cpu", "cpu | cuda[:N] | tensorrt[:N] | auto", read_only=True)
     flip_test: bool = setting(
         False, "average with the mirrored crop: about +1 AP, 2x compute", read_only=True
@@ -55,10 +54,8 @@ class EstimatorConfig:
     )
 
     def validate(self) -> None:
-        from pose_perception.runtime.onnxruntime_backend import parse_device
-
         check_settings(self)
-        parse_device(self.device)
+        check_device(self.backend, self.device)
         if not self.model:
             raise ValueError("model must not be empty")
 

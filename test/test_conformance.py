@@ -19,7 +19,6 @@ from seeded_weights import FAMILY_DIR, read_key_list, write_seeded_checkpoint
 
 from pose_perception import PoseEstimator
 from pose_perception.codec import decode_simcc
-from pose_perception.estimator import module_info
 from pose_perception.models import build_rtmpose, load_checkpoint
 from pose_perception.runtime.export import export_onnx
 from pose_perception.runtime.onnxruntime_backend import OnnxRuntimeBackend
@@ -72,7 +71,7 @@ def ref_pipeline() -> dict[str, np.ndarray]:
 @pytest.fixture(scope="module")
 def onnx_path(model: torch.nn.Module, tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("onnx") / "rtmpose-t.onnx"
-    export_onnx(model, module_info(model, None), path)
+    export_onnx(model, model.model_info(), path)
     return path
 
 
