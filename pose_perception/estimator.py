@@ -13,7 +13,6 @@ from pose_perception.codec import decode_simcc, flip_simcc
 from pose_perception.model_info import ModelInfo, checkpoint_info
 from pose_perception.runtime.base import Backend
 from pose_perception.runtime.table import (
-    BACKEND_NAMES,
     CHECKPOINT_SUFFIXES,
     MODEL_SUFFIXES,
     backend_row,
@@ -33,8 +32,6 @@ if TYPE_CHECKING:
 
     from pose_perception.config import EstimatorConfig
     from pose_perception.zoo import ZooEntry
-
-BACKENDS = BACKEND_NAMES  # cli.py's --backend choices until it reads runtime.BACKEND_NAMES
 
 
 class PoseEstimator:

@@ -15,8 +15,9 @@ import yaml
 
 from pose_perception.config import Config, load_config
 from pose_perception.detection import DETECTOR_TYPES
-from pose_perception.estimator import BACKENDS, PoseEstimator
+from pose_perception.estimator import PoseEstimator
 from pose_perception.pipeline import PosePipeline
+from pose_perception.runtime import BACKEND_NAMES
 from pose_perception.zoo import ModelUnavailableError
 
 PROG = "pose-perception"
@@ -51,7 +52,7 @@ def add_estimator_options(parser: argparse.ArgumentParser, threshold_help: str) 
     parser.add_argument("--config", help="YAML config (config/rtmpose.yaml format)")
     parser.add_argument("--model", help="registry name, .onnx or .pth file (config: estimator.model)")
     parser.add_argument("--arch", help="architecture of a .pth checkpoint, e.g. rtmpose-s")
-    parser.add_argument("--backend", choices=BACKENDS, help="inference backend")
+    parser.add_argument("--backend", choices=BACKEND_NAMES, help="inference backend")
     parser.add_argument("--device", help="cpu | cuda[:N] | tensorrt[:N] | auto")
     parser.add_argument("--threads", type=non_negative_int, help="intra-op threads (0: runtime default)")
     parser.add_argument(
