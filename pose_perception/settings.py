@@ -106,3 +106,17 @@ def check_settings(obj: Any) -> None:
             raise ValueError(f"{f.name} must be >= {meta['min']}, got {value}")
         if meta.get("max") is not None and value > meta["max"]:
             raise ValueError(f"{f.name} must be <= {meta['max']}, got {value}")
+
+
+def settings_help(obj: Any, prefix: str = "") -> str:
+    """One line per setting of dataclass ``obj`` (nested sections dotted): ``key = default:
+    description``, for ``--help`` epilogs of the commands that read a config YAML."""
+    lines = []
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        if dataclasses.is_dataclass(value):
+            lines.append(settings_help(value, f"{prefix}{f.name}."))
+        else:
+            shown = list(value) if isinstance(value, tuple) else value
+            lines.append(f"  {prefix}{f.name} = {shown!r}: {f.metadata.get('description', '')}")
+    return "\n".join(lines)

@@ -187,3 +187,12 @@ def test_training_configs_use_the_same_rules(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"train\.yaml: channels must be an int, got 1\.5"):
         load_lifter_config(str(path))
     assert load_lifter_config(None, seed=3, iters=None).seed == 3
+
+
+def test_settings_help_lists_nested_keys_with_defaults_and_descriptions() -> None:
+    from pose_perception.settings import settings_help
+
+    lines = settings_help(Outer()).splitlines()
+    assert "  count = 1: a count" in lines
+    assert "  range_ = [0.0, 1.0]: a pair of numbers" in lines
+    assert "  second.ratio = 0.25: a fraction" in lines

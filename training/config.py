@@ -34,15 +34,15 @@ class AugmentConfig:
     shift_prob: float = setting(0.3, "probability of a box shift", min=0.0, max=1.0)
     scale_range: tuple[float, float] = setting((0.6, 1.4), "box scale factor range [low, high]", min=0.0)
     scale_prob: float = setting(1.0, "probability of a box rescale", min=0.0, max=1.0)
-    rotate_factor: float = setting(80.0, "degrees; rotation range (truncated normal, +-2 sigma)", min=0.0)
+    rotate_factor: float = setting(80.0, "degrees; rotation = a truncated normal in [-1, 1] x this", min=0.0)
     rotate_prob: float = setting(0.6, "probability of a rotation", min=0.0, max=1.0)
     # YOLOXHSVRandomAug
     hsv_deltas: tuple[int, int, int] = setting(
         (5, 30, 30), "hue, saturation, value deltas in OpenCV uint8 HSV units", min=0
     )
     # Albumentations
-    blur_prob: float = setting(0.1, "probability of a Gaussian blur", min=0.0, max=1.0)
-    median_blur_prob: float = setting(0.1, "probability of a median blur", min=0.0, max=1.0)
+    blur_prob: float = setting(0.1, "probability of a blur (3-7 px kernel)", min=0.0, max=1.0)
+    median_blur_prob: float = setting(0.1, "probability of a median blur (3-7 px kernel)", min=0.0, max=1.0)
     dropout_prob: float = setting(1.0, "probability of coarse dropout (one hole)", min=0.0, max=1.0)
     dropout_size: tuple[float, float] = setting(
         (0.2, 0.4), "dropout hole side range as a fraction of the crop side", min=0.0, max=1.0

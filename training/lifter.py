@@ -34,7 +34,7 @@ from tqdm import tqdm
 from pose_perception.config_loader import load_dataclass
 from pose_perception.lifting import ROOT, LifterInfo, coco_to_h36m, export_lifter, normalize_2d
 from pose_perception.models.lifter import CausalTemporalLifter
-from pose_perception.settings import check_settings, setting
+from pose_perception.settings import check_settings, setting, settings_help
 from pose_perception.synthetic.body import (
     BodyShape,
     Pose,
@@ -517,7 +517,9 @@ def load_lifter_config(path: str | None, **overrides: Any) -> LifterConfig:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="LifterConfig YAML keys (key = default: description):\n" + settings_help(LifterConfig()),
     )
     parser.add_argument("--config", help="YAML with LifterConfig keys")
     parser.add_argument("--out", help="work dir (default work_dirs/lifter)")
