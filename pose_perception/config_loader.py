@@ -7,7 +7,8 @@ Rules, the same for every config (``test_config_loader.py`` checks each once):
   keep the value of ``base`` (the dataclass defaults unless given);
 - ``bool`` only for ``bool``; ``int`` (not ``bool``) for ``int``; ``int`` or ``float`` (not
   ``bool``) for ``float``, stored as ``float``; ``str`` only for ``str``;
-- ``X | None``: ``None`` (YAML ``null``) or an ``X``; other unions: the first member that fits;
+- ``X | None``: ``None`` (YAML ``null``) or an ``X``; other unions: the first member that fits
+  (scalars, tuples and lists only);
 - ``tuple[A, B]``: a list (YAML) or tuple/array (ROS) of exactly that length, each element by
   these rules; ``tuple[A, ...]`` and ``list[A]``: any length;
 - a nested dataclass: a mapping, loaded by these rules from the base's value.
@@ -39,11 +40,11 @@ _SEQUENCES = (list, tuple, array.array, np.ndarray)  # YAML lists, code tuples, 
 def read_yaml(path: str | os.PathLike[str]) -> dict[str, Any]:
     """The mapping in YAML file ``path`` (``{}`` if empty); ``ValueError`` naming the file otherwise."""
     try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read(MAX_CONFIG_BYTES + 1)
-        if len(text) > MAX_CONFIG_BYTES:
+        with open(path, "rb") as f:
+            raw = f.read(MAX_CONFIG_BYTES + 1)
+        if len(raw) > MAX_CONFIG_BYTES:
             raise ValueError(f"larger than {MAX_CONFIG_BYTES} bytes")
-        data = yaml.safe_load(text)
+        data = yaml.safe_load(raw.decode("utf-8"))
     except (OSError, ValueError, yaml.YAMLError) as err:
         raise ValueError(f"cannot read config {path}: {err}") from None
     if data is None:
@@ -86,74 +87,82 @@ def coerce(hint: Any, value: Any, where: str, base: Any = None) -> Any:
     """``value`` as type ``hint`` by the module's rules; ``base`` seeds a nested dataclass."""
     if dataclasses.is_dataclass(hint):
         return from_dict(typing.cast(type, hint), value, base=base, where=where)
+    try:
+        return _convert(hint, value)
+    except _Mismatch:
+        raise ValueError(f"{where} must be {_expected(hint)}, got {_shown(value)!r}") from None
+    except TypeError as err:
+        raise TypeError(f"{where}: {err}") from None
+
+
+class _Mismatch(Exception):
+    """``value`` does not fit ``hint``; :func:`coerce` says so with the key and the whole value."""
+
+
+def _convert(hint: Any, value: Any) -> Any:
     origin, args = typing.get_origin(hint), typing.get_args(hint)
     if origin in (typing.Union, types.UnionType):
-        return _coerce_union(args, value, where, base)
-    if origin is tuple:
-        return tuple(_coerce_items(args, value, where))
-    if origin is list:
-        return _coerce_items((*args, ...), value, where)
+        if value is None and type(None) in args:
+            return None
+        for option in (a for a in args if a is not type(None)):
+            try:
+                return _convert(option, value)
+            except _Mismatch:
+                continue
+        raise _Mismatch
+    if origin in (tuple, list):
+        items = list(np.asarray(value).reshape(-1)) if isinstance(value, np.ndarray) else value
+        hints = _item_hints(hint, len(items) if isinstance(value, _SEQUENCES) else -1)
+        if not isinstance(value, _SEQUENCES) or hints is None:
+            raise _Mismatch
+        converted = [_convert(h, item) for h, item in zip(hints, items, strict=True)]
+        return tuple(converted) if origin is tuple else converted
     if hint in _SCALAR_NAMES:
-        return _coerce_scalar(hint, value, where)
-    raise TypeError(f"{where}: the config loader has no rule for fields of type {hint}")
+        return _convert_scalar(hint, value)
+    raise TypeError(f"the config loader has no rule for fields of type {hint}")
 
 
-def _coerce_union(options: tuple[Any, ...], value: Any, where: str, base: Any) -> Any:
-    if value is None and type(None) in options:
-        return None
-    errors = []
-    for option in (o for o in options if o is not type(None)):
-        try:
-            return coerce(option, value, where, base)
-        except ValueError as err:
-            errors.append(str(err))
-    if len(errors) == 1:
-        raise ValueError(errors[0] + (" or null" if type(None) in options else ""))
-    raise ValueError(f"{where} must be one of {' | '.join(map(_type_name, options))}, got {value!r}")
+def _item_hints(hint: Any, length: int) -> list[Any] | None:
+    """The element types of a ``length``-long ``tuple[...]``/``list[...]``; ``None``: wrong length."""
+    args = typing.get_args(hint)
+    if typing.get_origin(hint) is list or (len(args) == 2 and args[1] is ...):
+        return [args[0]] * max(length, 0)
+    return list(args) if length == len(args) else None
 
 
-def _coerce_items(args: tuple[Any, ...], value: Any, where: str) -> list[Any]:
-    """The elements of a list-like ``value`` as ``tuple[args]`` (``(A, ...)``: any length)."""
-    variadic = len(args) == 2 and args[1] is ...
-    items = list(np.asarray(value).reshape(-1)) if isinstance(value, np.ndarray) else value
-    if not isinstance(value, _SEQUENCES) or (not variadic and len(items) != len(args)):
-        raise ValueError(f"{where} must be {_list_name(args)}, got {_shown(value)}")
-    hints = [args[0]] * len(items) if variadic else list(args)
-    try:
-        return [coerce(hint, item, where) for hint, item in zip(hints, items, strict=True)]
-    except ValueError:
-        raise ValueError(f"{where} must be {_list_name(args)}, got {_shown(value)}") from None
-
-
-def _coerce_scalar(hint: type, value: Any, where: str) -> Any:
+def _convert_scalar(hint: type, value: Any) -> Any:
     if isinstance(value, np.generic):  # an element of a ROS/numpy array
         value = value.item()
     if hint is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if type(value) is not hint:
-        raise ValueError(f"{where} must be {_SCALAR_NAMES[hint]}, got {value!r}")
+        raise _Mismatch
     return value
 
 
-def _list_name(args: tuple[Any, ...]) -> str:
-    element = args[0]
-    if len(args) == 2 and args[1] is ...:
-        return f"a list of {_plural(element)}"
-    if any(a != element for a in args):
-        return f"a list of {len(args)} values ({', '.join(map(_type_name, args))})"
-    return f"a list of {len(args)} {_plural(element)}"
+def _expected(hint: Any) -> str:
+    """What a value of type ``hint`` looks like in YAML, for error messages."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join("null" if a is type(None) else _expected(a) for a in args)
+    if origin is list or (origin is tuple and len(args) == 2 and args[1] is ...):
+        return f"a list of {_plural(args[0])}"
+    if origin is tuple:
+        if any(a != args[0] for a in args):
+            return f"a list of {len(args)} values ({', '.join(_expected(a) for a in args)})"
+        return f"a list of {len(args)} {_plural(args[0])}"
+    return _SCALAR_NAMES.get(hint, str(hint))
 
 
 def _plural(hint: Any) -> str:
     return {float: "finite numbers", int: "integers", str: "strings", bool: "bools"}.get(hint, "values")
 
 
-def _type_name(hint: Any) -> str:
-    return "null" if hint is type(None) else getattr(hint, "__name__", str(hint))
-
-
 def _shown(value: Any) -> Any:
-    return list(value) if isinstance(value, (tuple, array.array, np.ndarray)) else value
+    """``value`` as the user wrote it: a list for a tuple or a ROS/numpy array."""
+    if isinstance(value, (array.array, np.ndarray)):
+        return value.tolist()
+    return list(value) if isinstance(value, tuple) else value
 
 
 def _dotted(where: str, key: object) -> str:
