@@ -77,10 +77,11 @@ def _check_list(f: dataclasses.Field[Any], value: Any) -> None:
     if not (
         isinstance(value, tuple)
         and len(value) == length
-        and all(type(v) is element and math.isfinite(v) for v in value)
+        and all(isinstance(v, element) and not isinstance(v, bool) and math.isfinite(v) for v in value)
     ):
         shown = list(value) if isinstance(value, tuple) else value
-        raise ValueError(f"{f.name} must be a list of {length} finite numbers, got {shown!r}")
+        noun = "integers" if element is int else "finite numbers"
+        raise ValueError(f"{f.name} must be a list of {length} {noun}, got {shown!r}")
     meta = f.metadata
     for v in value:
         if meta.get("min") is not None and v < meta["min"]:

@@ -196,3 +196,22 @@ def test_settings_help_lists_nested_keys_with_defaults_and_descriptions() -> Non
     assert "  count = 1: a count" in lines
     assert "  range_ = [0.0, 1.0]: a pair of numbers" in lines
     assert "  second.ratio = 0.25: a fraction" in lines
+
+
+def test_list_settings_keep_their_element_type() -> None:
+    """check_settings: a tuple setting's elements are of its default's type (int tuples stay ints)."""
+
+    @dataclass(frozen=True)
+    class Pairs:
+        sizes: tuple[int, int] = setting((1, 2), "integers", min=0)
+        ratios: tuple[float, float] = setting((0.5, 1.0), "numbers", min=0.0)
+
+    check_settings(Pairs(sizes=(3, 4), ratios=(np.float64(0.1), 2.0)))
+    for bad, message in [
+        (Pairs(sizes=(3.0, 4.0)), r"sizes must be a list of 2 integers"),  # type: ignore[arg-type]
+        (Pairs(sizes=(True, 4)), r"sizes must be a list of 2 integers"),
+        (Pairs(ratios=(float("nan"), 1.0)), r"ratios must be a list of 2 finite numbers"),
+        (Pairs(sizes=(-1, 4)), r"sizes elements must be >= 0"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            check_settings(bad)
