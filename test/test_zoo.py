@@ -309,13 +309,14 @@ def _constant_onnx(
     input_shape: list[int | str],
     outputs: dict[str, np.ndarray],
     shapes: dict[str, list[int | str]] | None = None,
+    input_type: type | None = None,
 ) -> bytes:
     pytest.importorskip("onnx")
-    return constant_onnx(input_shape, outputs, shapes)
+    return constant_onnx(input_shape, outputs, shapes, None if input_type is None else np.dtype(input_type))
 
 
-def _detector_onnx(size: int = DET_SIZE) -> bytes:
-    return _constant_onnx([1, 3, size, size], {"dets": DETS, "labels": LABELS})
+def _detector_onnx(size: int = DET_SIZE, input_type: type | None = None) -> bytes:
+    return _constant_onnx([1, 3, size, size], {"dets": DETS, "labels": LABELS}, input_type=input_type)
 
 
 def _zip(members: dict[str, bytes], compression: int = zipfile.ZIP_DEFLATED) -> bytes:
@@ -454,11 +455,14 @@ def test_zip_with_a_path_traversal_member_is_refused(server, tmp_path, members):
 
 def test_member_with_the_wrong_input_size_or_outputs_is_refused(server, tmp_path):
     entry = _serve_archive(server, _sdk_zip(_detector_onnx(size=256)))
-    with pytest.raises(ValueError, match=r"input shape \[1, 3, 256, 256\], expected \[1, 3, 320, 320\]"):
+    with pytest.raises(ValueError, match=r"of shape \[1, 3, 256, 256\], expected \[1, 3, 320, 320\]"):
         zoo.resolve("det", cache_dir=tmp_path, registry={"det": entry}, progress=False)
     pose_like = _constant_onnx([1, 3, DET_SIZE, DET_SIZE], {"simcc_x": np.zeros((1, 17, 8), np.float32)})
     server.serve("/onnx_sdk/" + ZIP_NAME, _sdk_zip(pose_like))
     with pytest.raises(ValueError, match="expected dets"):
+        zoo.resolve("det", cache_dir=tmp_path, registry={"det": entry}, progress=False)
+    server.serve("/onnx_sdk/" + ZIP_NAME, _sdk_zip(_detector_onnx(input_type=np.uint8)))
+    with pytest.raises(ValueError, match="has input 'input' of type uint8, expected float"):
         zoo.resolve("det", cache_dir=tmp_path, registry={"det": entry}, progress=False)
     server.serve("/onnx_sdk/" + ZIP_NAME, _sdk_zip(b"this is not protobuf \xff\xff\xff"))
     with pytest.raises(ValueError, match="not a readable ONNX model"):
@@ -478,8 +482,8 @@ def test_dynamic_dimensions_are_accepted(server, tmp_path):
     entry = _serve_archive(server, _sdk_zip(graph))
     path, _ = zoo.resolve("det", cache_dir=tmp_path, registry={"det": entry}, progress=False)
     assert zoo.onnx_io(path) == (
-        [("input", ("batch", 3, DET_SIZE, DET_SIZE))],
-        [("dets", ("batch", "num_dets", 5)), ("labels", ("batch", "num_dets"))],
+        [("input", ("batch", 3, DET_SIZE, DET_SIZE), "float")],
+        [("dets", ("batch", "num_dets", 5), "float"), ("labels", ("batch", "num_dets"), "int64")],
     )
     boxes, _ = OnnxDetector(path, "rtmdet").detect(np.zeros((DET_SIZE, DET_SIZE, 3), np.uint8))
     np.testing.assert_allclose(boxes, [[40, 60, 120, 260]])
