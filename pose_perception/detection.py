@@ -199,6 +199,7 @@ class OnnxDetector:
         threads: int | None = None,
     ) -> None:
         from pose_perception.runtime.onnxruntime_backend import open_session
+        from pose_perception.zoo.onnx_checks import check_image_input, session_io
 
         if kind not in DETECTOR_KINDS:
             raise ValueError(f"detector kind must be one of {DETECTOR_KINDS}, got {kind!r}")
@@ -206,9 +207,13 @@ class OnnxDetector:
         self.filter = detection_filter or DetectionFilter()
         self.person_class = person_class
         self.session = open_session(path, device, threads)
+        try:  # a 1-channel or uint8 input would load, then fail on every frame
+            check_image_input(session_io(self.session)[0], (None, 3, None, None))
+        except ValueError as err:
+            raise ValueError(f"{path}: cannot be run as a detector: it {err}") from None
         inputs, outputs = self.session.get_inputs(), self.session.get_outputs()
         shape = inputs[0].shape
-        if len(inputs) != 1 or len(shape) != 4 or not all(isinstance(v, int) for v in shape[2:]):
+        if not all(isinstance(v, int) for v in shape[2:]):
             raise ValueError(f"{path}: expected one 1x3xHxW input with a fixed H, W; got {shape}")
         self.input_name = inputs[0].name
         self.input_size = (int(shape[3]), int(shape[2]))  # w, h

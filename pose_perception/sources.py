@@ -1,8 +1,10 @@
 """Frame sources for the CLI: an image, a folder of images, a video file or a camera.
 
 ``open_source(spec)`` decides from the spec alone and fails early (missing path,
-undecodable image or video, camera that does not open) so the CLI can report a
-clear error before any model is loaded.
+undecodable image or video, camera that does not open, an image or video larger than
+``max_pixels``) so the CLI can report a clear error before any model is loaded. Image sizes
+are read from the file header before any pixel is decoded; in a folder, an image too large
+is skipped with a warning, as an unreadable one is.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from typing import Any
 
 import cv2
 import numpy as np
+
+from pose_perception.image_header import file_image_size, too_many_pixels
 
 log = logging.getLogger(__name__)
 
@@ -68,17 +72,18 @@ class FrameSource:
         self.close()
 
 
-def open_source(spec: str) -> FrameSource:
-    """An existing path (image, folder, video), else a camera index such as ``"0"``."""
+def open_source(spec: str, max_pixels: int | None = None) -> FrameSource:
+    """An existing path (image, folder, video), else a camera index such as ``"0"``; frames of
+    more than ``max_pixels`` pixels (``input.max_image_pixels``) are refused (None: no limit)."""
     path = Path(spec).expanduser()
     if path.exists():
         if path.is_dir():
-            return ImageSource(spec, _folder_images(path), kind="folder")
+            return ImageSource(spec, _folder_images(path, max_pixels), kind="folder", max_pixels=max_pixels)
         if path.suffix.lower() in IMAGE_EXTENSIONS:
-            return ImageSource(spec, [path], kind="image")
-        return VideoSource(spec, path)
+            return ImageSource(spec, [path], kind="image", max_pixels=max_pixels)
+        return VideoSource(spec, path, max_pixels)
     if re.fullmatch(r"[0-9]+", spec.strip()):
-        return CameraSource(int(spec))
+        return CameraSource(int(spec), max_pixels)
     raise FileNotFoundError(f"source not found: {spec} (not a file, a folder nor a camera index)")
 
 
@@ -87,7 +92,22 @@ def _natural_key(path: Path) -> list[Any]:
     return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", path.name)]
 
 
-def _folder_images(folder: Path) -> list[Path]:
+def _oversized(path: Path, max_pixels: int | None) -> str | None:
+    """Why ``path`` is too large by the size its header declares (nothing is decoded), or None."""
+    if max_pixels is None:
+        return None
+    size = file_image_size(path)
+    return None if size is None else too_many_pixels(*size, max_pixels)
+
+
+def _capture_oversized(capture: cv2.VideoCapture, max_pixels: int | None) -> str | None:
+    """Why an opened video or camera's frames are too large (its announced size), or None."""
+    width = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH) or 0)
+    height = int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT) or 0)
+    return None if max_pixels is None else too_many_pixels(height, width, max_pixels)
+
+
+def _folder_images(folder: Path, max_pixels: int | None = None) -> list[Path]:
     candidates = sorted(
         (p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS),
         key=_natural_key,
@@ -96,24 +116,30 @@ def _folder_images(folder: Path) -> list[Path]:
         raise ValueError(f"{folder}: no images ({', '.join(IMAGE_EXTENSIONS)}) in this folder")
     readable = []
     for p in candidates:
-        if cv2.haveImageReader(str(p)):
-            readable.append(p)
-        else:
+        if not cv2.haveImageReader(str(p)):
             log.warning("skipping %s: not a readable image", p)
+        elif reason := _oversized(p, max_pixels):
+            log.warning("skipping %s: %s", p, reason)
+        else:
+            readable.append(p)
     if not readable:
-        raise ValueError(f"{folder}: none of the {len(candidates)} image files could be read")
+        count = len(candidates)
+        raise ValueError(f"{folder}: none of the {count} image files could be read (see the warnings)")
     return readable
 
 
 class ImageSource(FrameSource):
     """Still images; stamps are the frame index (1 s apart) so they stay monotonic."""
 
-    def __init__(self, spec: str, paths: list[Path], kind: str) -> None:
+    def __init__(self, spec: str, paths: list[Path], kind: str, max_pixels: int | None = None) -> None:
         super().__init__(spec)
         self.kind = kind
         self.paths = paths
+        self.max_pixels = max_pixels
         if kind == "image" and not cv2.haveImageReader(str(paths[0])):
             raise ValueError(f"{paths[0]}: not a readable image")
+        if kind == "image" and (reason := _oversized(paths[0], max_pixels)):
+            raise ValueError(f"{paths[0]}: {reason}")
 
     @property
     def frame_count(self) -> int | None:
@@ -122,16 +148,32 @@ class ImageSource(FrameSource):
     def __iter__(self) -> Iterator[Frame]:
         index = 0
         for path in self.paths:
-            image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+            image, problem = self._read(path)
             if image is None:
                 if self.kind == "image":
-                    raise ValueError(f"{path}: cannot decode image")
-                log.warning("skipping %s: cannot decode image", path)
+                    raise ValueError(f"{path}: {problem}")
+                log.warning("skipping %s: %s", path, problem)
                 continue
             yield Frame(index, path.name, image, float(index))
             index += 1
         if index == 0:
             raise ValueError(f"{self.spec}: none of the images could be decoded")
+
+    def _read(self, path: Path) -> tuple[np.ndarray | None, str]:
+        """The decoded image, or None and why; the size check after decoding covers the formats
+        whose header :mod:`pose_perception.image_header` does not read (TIFF, ...)."""
+        try:
+            image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        except cv2.error:  # OpenCV refuses sizes over its own limit with an exception
+            image = None
+        if image is None:
+            return None, "cannot decode image"
+        reason = (
+            None
+            if self.max_pixels is None
+            else too_many_pixels(image.shape[0], image.shape[1], self.max_pixels)
+        )
+        return (None, reason) if reason else (image, "")
 
 
 def _frame_name(index: int) -> str:
@@ -149,11 +191,13 @@ class VideoSource(FrameSource):
     kind = "video"
     is_video = True
 
-    def __init__(self, spec: str, path: Path) -> None:
+    def __init__(self, spec: str, path: Path, max_pixels: int | None = None) -> None:
         super().__init__(spec)
         self.path = path
         capture = self._open()
         try:
+            if reason := _capture_oversized(capture, max_pixels):
+                raise ValueError(f"{path}: frames of {reason}")
             ok, _ = capture.read()
             if not ok:
                 raise ValueError(f"{path}: not an image or a decodable video")
@@ -218,13 +262,16 @@ class CameraSource(FrameSource):
     kind = "camera"
     is_video = True
 
-    def __init__(self, index: int) -> None:
+    def __init__(self, index: int, max_pixels: int | None = None) -> None:
         super().__init__(str(index))
         self.index = index
         self.capture = cv2.VideoCapture(index)
         if not self.capture.isOpened():
             self.capture.release()
             raise ValueError(f"cannot open camera {index} (no such device, or it is busy)")
+        if reason := _capture_oversized(self.capture, max_pixels):
+            self.capture.release()
+            raise ValueError(f"camera {index}: frames of {reason}")
         self.fps = _fps_of(self.capture)
 
     @property

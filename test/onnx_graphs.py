@@ -14,8 +14,10 @@ def constant_onnx(
     input_shape: list[int | str],
     outputs: dict[str, np.ndarray],
     shapes: dict[str, list[int | str]] | None = None,
+    input_type: np.dtype | None = None,
 ) -> bytes:
-    """Serialized graph with one float input named ``input`` whose outputs are ``outputs``.
+    """Serialized graph with one input named ``input`` (float32 unless ``input_type``) whose
+    outputs are ``outputs``.
 
     ``shapes`` declares an output's shape (names for dynamic dimensions) instead of the value's.
     """
@@ -28,7 +30,8 @@ def constant_onnx(
         nodes.append(helper.make_node("Identity", [const], [name]))
         dtype = helper.np_dtype_to_tensor_dtype(value.dtype)
         infos.append(helper.make_tensor_value_info(name, dtype, (shapes or {}).get(name, list(value.shape))))
-    image = helper.make_tensor_value_info("input", TensorProto.FLOAT, input_shape)
+    image_type = TensorProto.FLOAT if input_type is None else helper.np_dtype_to_tensor_dtype(input_type)
+    image = helper.make_tensor_value_info("input", image_type, input_shape)
     model = helper.make_model(
         helper.make_graph(nodes, "end2end", [image], infos), opset_imports=[helper.make_opsetid("", 17)]
     )

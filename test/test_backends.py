@@ -12,6 +12,7 @@ import onnxruntime as ort
 import pytest
 import torch
 
+from onnx_graphs import constant_onnx
 from pose_perception import PoseEstimator
 from pose_perception.config import EstimatorConfig
 from pose_perception.estimator import validate_boxes, validate_image
@@ -178,6 +179,40 @@ def test_bogus_onnx_file_is_value_error_naming_path(tmp_path):
     assert str(path) in str(err.value)
     with pytest.raises(FileNotFoundError):
         OnnxRuntimeBackend(tmp_path / "absent.onnx")
+
+
+SIMCC = {"simcc_x": np.zeros((1, 17, 384), np.float32), "simcc_y": np.zeros((1, 17, 512), np.float32)}
+FLAT_SIMCC = {"simcc_x": np.zeros((1, 384), np.float32), "simcc_y": np.zeros((1, 512), np.float32)}
+
+
+@pytest.mark.parametrize(
+    ("input_shape", "input_type", "outputs", "problem"),
+    [
+        ([1, 1, 256, 192], None, SIMCC, "has input 'input' of shape [1, 1, 256, 192], expected [N, 3, N, N]"),
+        ([1, 3, 256, 192], np.dtype(np.uint8), SIMCC, "has input 'input' of type uint8, expected float"),
+        ([1, 3, 256, 192], None, FLAT_SIMCC, "has outputs {'simcc_x': [1, 384], 'simcc_y': [1, 512]}"),
+        ([1, 3, 256, 192], None, {"out": SIMCC["simcc_x"]}, "has outputs {'out': [1, 17, 384]}"),
+    ],
+)
+def test_onnx_that_cannot_run_is_refused_at_load_naming_the_file(
+    tmp_path, input_shape, input_type, outputs, problem
+):
+    """Such graphs load in ONNX Runtime but fail on the first frame: refuse them when opened."""
+    path = tmp_path / "odd.onnx"
+    path.write_bytes(constant_onnx(input_shape, outputs, input_type=input_type))
+    with pytest.raises(ValueError) as err:
+        PoseEstimator(path)
+    assert str(err.value).startswith(f"{path}: cannot be run as a pose model: it {problem}")
+    assert "\n" not in str(err.value)
+
+
+def test_onnx_with_unnamed_outputs_runs_them_in_file_order(tmp_path):
+    path = tmp_path / "renamed.onnx"
+    path.write_bytes(constant_onnx([1, 3, 256, 192], {"a": SIMCC["simcc_x"], "b": SIMCC["simcc_y"]}))
+    backend = OnnxRuntimeBackend(path)
+    assert backend.output_names == ["a", "b"]
+    simcc_x, simcc_y = backend.infer(_batch(1))
+    assert simcc_x.shape == (1, 17, 384) and simcc_y.shape == (1, 17, 512)
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="a CUDA GPU is present")

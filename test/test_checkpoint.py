@@ -281,7 +281,15 @@ def test_other_variant_checkpoint_is_rejected(tmp_path):
     before = {k: v.clone() for k, v in model.state_dict().items()}
     with pytest.raises(CheckpointMismatchError, match="shape mismatch") as err:
         load_checkpoint(model, path)
-    assert "backbone.stem.0.conv.weight" in str(err.value)
+    first, *details = str(err.value).splitlines()
+    assert first == (
+        f"{path}: checkpoint does not match the model (0 missing, 36 unexpected, 174 shape mismatch "
+        "key(s) among the model's 218; another architecture or keypoint count?)"
+    )
+    assert [line.split(":")[0] for line in details] == ["  unexpected", "  shape mismatch"]
+    shown = "backbone.stage1.0.bn.bias: checkpoint (64,) vs model (48,)"
+    assert details[1].startswith(f"  shape mismatch: {shown}; ")
+    assert details[0].endswith("; ... (33 more)") and details[1].endswith("; ... (171 more)")
     _assert_weights_equal(model, before)
 
 

@@ -16,6 +16,8 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("onnx")
 
+from crafted_images import write_huge_png  # noqa: E402
+
 from pose_perception import cli  # noqa: E402
 from pose_perception.camera import PinholeCamera  # noqa: E402
 from pose_perception.estimator import PoseEstimator  # noqa: E402
@@ -412,6 +414,8 @@ def test_run_lifter_joints_project_onto_true_keypoints(tmp_path: Path) -> None:
         (["run", "{image}", "--model", "{model}", "--threshold", "2"], "keypoint_threshold"),
         (["run", "{image}", "--model", "{model}", "--boxes", "{tmp}/none.json"], "none.json"),
         (["run", "{image}", "--model", "{model}", "--boxes", "{bad_json}"], "not valid JSON"),
+        (["run", "{image}", "--model", "{model}", "--boxes", "{latin1}"], "latin1.json: not UTF-8"),
+        (["run", "{huge}", "--model", "{model}"], "huge.png: 40000x40000 = 1600000000 pixels, more than"),
         (
             ["run", "{image}", "--model", "{model}", "--box", "1,1,5,5", "--boxes", "{bad_json}"],
             "not allowed",
@@ -489,8 +493,12 @@ def test_user_errors_exit_2_with_a_message(
 ) -> None:
     bad_json = tmp_path / "bad.json"
     bad_json.write_text("{not json")
+    latin1 = tmp_path / "latin1.json"
+    latin1.write_bytes('{"caf\xe9.png": [[1, 1, 5, 5]]}'.encode("latin-1"))
     image = _write_image(tmp_path / "img.png")
+    huge = write_huge_png(tmp_path / "huge.png")
     fields = {"tmp": tmp_path, "model": onnx_model, "image": image, "bad_json": bad_json}
+    fields |= {"latin1": latin1, "huge": huge}
     assert cli.main([a.format(**fields) for a in args]) == 2
     err = capsys.readouterr().err
     assert "pose-perception: error: " in err

@@ -97,6 +97,22 @@ def test_unknown_output_format_is_a_clear_error(tmp_path):
         OnnxDetector(path, "ssd")
 
 
+@pytest.mark.parametrize(
+    ("shape", "input_type", "problem"),
+    [
+        ([1, 1, SIZE, SIZE], None, f"of shape [1, 1, {SIZE}, {SIZE}], expected [N, 3, N, N]"),
+        ([1, 3, SIZE, SIZE], np.dtype(np.uint8), "of type uint8, expected float"),
+    ],
+)
+def test_detector_input_that_cannot_be_fed_is_refused_at_load(tmp_path, shape, input_type, problem):
+    outputs = {"dets": np.zeros((1, 1, 5), np.float32), "labels": np.zeros((1, 1), np.int64)}
+    path = tmp_path / "odd.onnx"
+    path.write_bytes(constant_onnx(shape, outputs, input_type=input_type))
+    with pytest.raises(ValueError) as err:
+        OnnxDetector(path, "rtmdet")
+    assert str(err.value).startswith(f"{path}: cannot be run as a detector: it has input 'input' {problem}")
+
+
 def test_filter_threshold_size_nms_and_max_people():
     boxes = np.array(
         [[0, 0, 100, 200], [2, 2, 102, 202], [300, 0, 400, 200], [0, 0, 5, 5], [500, 0, 600, 200]]

@@ -10,7 +10,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from crafted_images import write_huge_png
 
+from pose_perception.image_header import file_image_size
 from pose_perception.skeletons import COCO17, Skeleton
 from pose_perception.sources import CameraSource, open_source
 from pose_perception.viz import draw_poses
@@ -321,3 +323,48 @@ def test_complete_video_and_stopping_early_are_not_reported(
         assert len(list(itertools.islice(source, 2))) == 2  # --max-frames: the reader stops, not the file
     assert source.missing_frames == 0
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+# ---------------------------------------------------------------------------- size limit before decoding
+
+
+@pytest.mark.parametrize("ext", [".png", ".jpg", ".bmp", ".webp"])
+def test_header_size_is_the_decoded_size(tmp_path: Path, ext: str) -> None:
+    path = _write_image(tmp_path / f"img{ext}", 9, size=(37, 53))
+    assert file_image_size(path) == (37, 53)
+    assert file_image_size(write_huge_png(tmp_path / "huge.png")) == (40000, 40000)
+
+
+def test_single_image_over_the_limit_is_refused_before_decoding(tmp_path: Path) -> None:
+    huge = write_huge_png(tmp_path / "huge.png")
+    with pytest.raises(ValueError, match=r"huge\.png: 40000x40000 = 1600000000 pixels, more than input\.max"):
+        open_source(str(huge), max_pixels=4096 * 4096)
+
+
+def test_folder_skips_images_over_the_limit_with_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    _write_image(tmp_path / "a.png", 1)
+    write_huge_png(tmp_path / "b.png", 20000, 20000)
+    with caplog.at_level(logging.WARNING, logger="pose_perception.sources"):
+        source = open_source(str(tmp_path), max_pixels=4096 * 4096)
+    assert [f.name for f in source] == ["a.png"]
+    assert [r.getMessage() for r in caplog.records] == [
+        f"skipping {tmp_path / 'b.png'}: 20000x20000 = 400000000 pixels, more than "
+        "input.max_image_pixels=16777216"
+    ]
+
+
+def test_formats_without_a_parsed_header_are_checked_after_decoding(tmp_path: Path) -> None:
+    path = _write_image(tmp_path / "img.tiff", 9, size=(40, 50))
+    assert file_image_size(path) is None
+    with pytest.raises(ValueError, match=r"img\.tiff: 50x40 = 2000 pixels, more than"):
+        list(open_source(str(path), max_pixels=1999))
+    assert len(list(open_source(str(path), max_pixels=2000))) == 1
+
+
+def test_video_over_the_limit_is_refused_by_its_frame_size(tmp_path: Path) -> None:
+    path = _write_video(tmp_path / "clip.mp4")
+    with pytest.raises(ValueError, match=r"clip\.mp4: frames of 64x48 = 3072 pixels, more than"):
+        open_source(str(path), max_pixels=3071)
+    assert open_source(str(path), max_pixels=3072).frame_count == 5

@@ -8,10 +8,13 @@ import io
 import json
 import os
 import re
+import signal
 import socket
 import struct
+import subprocess
 import sys
 import threading
+import time
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +32,7 @@ from pose_perception.zoo import ModelUnavailableError, ZooEntry
 @dataclass
 class Route:
     body: bytes
-    mode: str = "ok"  # ok | short (half the body, clean close) | abort (half, then a reset)
+    mode: str = "ok"  # ok | short (half the body, clean close) | abort (half, then a reset) | stall
 
 
 @dataclass
@@ -37,6 +40,7 @@ class FakeServer:
     base_url: str
     routes: dict[str, Route] = field(default_factory=dict)
     requests: list[str] = field(default_factory=list)
+    release: threading.Event = field(default_factory=threading.Event)  # ends "stall" transfers
 
     def serve(self, path: str, body: bytes, mode: str = "ok") -> str:
         self.routes[path] = Route(body, mode)
@@ -61,6 +65,12 @@ def server():
                 self.wfile.write(route.body[: len(route.body) // 2])
                 self.close_connection = True
                 return
+            if route.mode == "stall":  # half the body, then nothing until the test releases it
+                self.wfile.write(route.body[: len(route.body) // 2])
+                self.wfile.flush()
+                state.release.wait(30)
+                self.close_connection = True
+                return
             if route.mode == "abort":
                 self.wfile.write(route.body[: len(route.body) // 2])
                 self.wfile.flush()
@@ -81,6 +91,7 @@ def server():
     try:
         yield state
     finally:
+        state.release.set()
         httpd.shutdown()
         httpd.server_close()
         thread.join(timeout=5)
@@ -309,13 +320,14 @@ def _constant_onnx(
     input_shape: list[int | str],
     outputs: dict[str, np.ndarray],
     shapes: dict[str, list[int | str]] | None = None,
+    input_type: type | None = None,
 ) -> bytes:
     pytest.importorskip("onnx")
-    return constant_onnx(input_shape, outputs, shapes)
+    return constant_onnx(input_shape, outputs, shapes, None if input_type is None else np.dtype(input_type))
 
 
-def _detector_onnx(size: int = DET_SIZE) -> bytes:
-    return _constant_onnx([1, 3, size, size], {"dets": DETS, "labels": LABELS})
+def _detector_onnx(size: int = DET_SIZE, input_type: type | None = None) -> bytes:
+    return _constant_onnx([1, 3, size, size], {"dets": DETS, "labels": LABELS}, input_type=input_type)
 
 
 def _zip(members: dict[str, bytes], compression: int = zipfile.ZIP_DEFLATED) -> bytes:
@@ -454,11 +466,14 @@ def test_zip_with_a_path_traversal_member_is_refused(server, tmp_path, members):
 
 def test_member_with_the_wrong_input_size_or_outputs_is_refused(server, tmp_path):
     entry = _serve_archive(server, _sdk_zip(_detector_onnx(size=256)))
-    with pytest.raises(ValueError, match=r"input shape \[1, 3, 256, 256\], expected \[1, 3, 320, 320\]"):
+    with pytest.raises(ValueError, match=r"of shape \[1, 3, 256, 256\], expected \[1, 3, 320, 320\]"):
         zoo.resolve("det", cache_dir=tmp_path, registry={"det": entry}, progress=False)
     pose_like = _constant_onnx([1, 3, DET_SIZE, DET_SIZE], {"simcc_x": np.zeros((1, 17, 8), np.float32)})
     server.serve("/onnx_sdk/" + ZIP_NAME, _sdk_zip(pose_like))
     with pytest.raises(ValueError, match="expected dets"):
+        zoo.resolve("det", cache_dir=tmp_path, registry={"det": entry}, progress=False)
+    server.serve("/onnx_sdk/" + ZIP_NAME, _sdk_zip(_detector_onnx(input_type=np.uint8)))
+    with pytest.raises(ValueError, match="has input 'input' of type uint8, expected float"):
         zoo.resolve("det", cache_dir=tmp_path, registry={"det": entry}, progress=False)
     server.serve("/onnx_sdk/" + ZIP_NAME, _sdk_zip(b"this is not protobuf \xff\xff\xff"))
     with pytest.raises(ValueError, match="not a readable ONNX model"):
@@ -478,8 +493,8 @@ def test_dynamic_dimensions_are_accepted(server, tmp_path):
     entry = _serve_archive(server, _sdk_zip(graph))
     path, _ = zoo.resolve("det", cache_dir=tmp_path, registry={"det": entry}, progress=False)
     assert zoo.onnx_io(path) == (
-        [("input", ("batch", 3, DET_SIZE, DET_SIZE))],
-        [("dets", ("batch", "num_dets", 5)), ("labels", ("batch", "num_dets"))],
+        [("input", ("batch", 3, DET_SIZE, DET_SIZE), "float")],
+        [("dets", ("batch", "num_dets", 5), "float"), ("labels", ("batch", "num_dets"), "int64")],
     )
     boxes, _ = OnnxDetector(path, "rtmdet").detect(np.zeros((DET_SIZE, DET_SIZE, 3), np.uint8))
     np.testing.assert_allclose(boxes, [[40, 60, 120, 260]])
@@ -758,3 +773,79 @@ def test_estimator_config_falls_back_offline(bundled_dir, tmp_path, monkeypatch)
         PoseEstimator.from_config(EstimatorConfig(fallback_to_bundled=False), cache_dir=tmp_path)
     with pytest.raises(ModelUnavailableError):  # the torch backend cannot run the ONNX file
         PoseEstimator.from_config(EstimatorConfig(backend="torch"), cache_dir=tmp_path)
+
+
+# ---------------------------------------------------------------------------- interrupted downloads
+
+_DOWNLOAD = """
+import sys
+from pose_perception import zoo
+entry = zoo.ZooEntry("m", "rtmpose-t", sys.argv[1], sys.argv[2])
+zoo.resolve("m", cache_dir=sys.argv[3], registry={"m": entry}, progress=False)
+"""
+
+
+def _age(path: Path, seconds: float) -> None:
+    then = time.time() - seconds
+    os.utime(path, (then, then))
+
+
+def _wait_for(condition, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def test_a_killed_download_leaves_a_temp_file_the_next_download_removes(server, payload, tmp_path):
+    """SIGKILL mid-transfer leaves pooch's temp file; while its download runs (here: stalled) no
+    cleaner removes it, however old; once its process is dead and it is stale, the next download does."""
+    from pose_perception.zoo import tempfiles
+
+    url = server.serve("/m.pth", payload, mode="stall")
+    sha = hashlib.sha256(payload).hexdigest()
+    child = subprocess.Popen([sys.executable, "-c", _DOWNLOAD, url, sha, str(tmp_path)])
+    try:
+        _wait_for(lambda: any(p.stat().st_size > 0 for p in tmp_path.glob("tmp*")))
+        (partial,) = tmp_path.glob("tmp*")
+        _age(partial, 3600)
+        assert tempfiles.remove_stale(tmp_path) == []  # held by the live download
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=30)
+    finally:
+        child.kill()
+        child.wait()
+    assert partial.is_file() and 0 < partial.stat().st_size <= len(payload) // 2
+    _age(partial, tempfiles.STALE_AFTER_S + 1)
+    server.serve("/m.pth", payload)
+    path, _ = zoo.resolve("m", cache_dir=tmp_path, registry={"m": _entry("m", url, payload)}, progress=False)
+    assert _cache_files(tmp_path) == ["m.pth"] and path.read_bytes() == payload
+
+
+def test_only_stale_unheld_temp_files_of_ours_are_removed(server, payload, tmp_path):
+    import fcntl
+
+    from pose_perception.zoo import tempfiles
+
+    names = ["tmpdead_beef", "tmpdeadbeef", ".det.onnx.k2j4h5.part", ".det.onnx.k2j4h5.part.json"]
+    names += ["tmpfresh_01", "tmpheld_001", "tmpUPPERCAS", "notes.part.txt", "mytmpfile", "model.part"]
+    for name in names:
+        (tmp_path / name).write_bytes(b"x" * 10)
+        if name != "tmpfresh_01":
+            _age(tmp_path / name, tempfiles.STALE_AFTER_S + 1)
+    with open(tmp_path / "tmpheld_001", "rb") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)  # as a download in progress in another process holds it
+        url = server.serve("/m.pth", payload)
+        zoo.resolve("m", cache_dir=tmp_path, registry={"m": _entry("m", url, payload)}, progress=False)
+    assert _cache_files(tmp_path) == sorted(
+        [
+            "m.pth",
+            "tmpdead_beef",
+            "tmpfresh_01",
+            "tmpheld_001",
+            "tmpUPPERCAS",
+            "notes.part.txt",
+            "mytmpfile",
+            "model.part",
+        ]
+    )

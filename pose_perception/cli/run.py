@@ -83,7 +83,7 @@ def run_command(args: argparse.Namespace) -> int:
     intrinsics = Intrinsics.from_args(args, config)
     if plan.fixed is not None:
         config.detector.type = "full_frame"  # every frame has the given boxes: no detector to load
-    source = open_source(args.source)
+    source = open_source(args.source, config.input.max_image_pixels)
     output_dir = Path(args.output_dir)
     _refuse_overwriting_inputs(source, output_dir, args.no_images)
     pipeline = make_pipeline(config)

@@ -45,7 +45,10 @@ def build_rtmpose(name: str, num_keypoints: int = 17) -> RTMPose:
 
 
 class CheckpointMismatchError(ValueError):
-    """A checkpoint does not fit the model; the message lists every offending key."""
+    """A checkpoint does not fit the model; the message counts the offending keys and shows a few."""
+
+
+SHOWN_KEYS = 3  # per kind: a checkpoint of another architecture differs in ~200 keys, not worth a screen
 
 
 def read_state_dict(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
@@ -63,7 +66,8 @@ def read_state_dict(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
 
 
 def check_state_dict(model: nn.Module, state: dict[str, torch.Tensor]) -> None:
-    """Raise CheckpointMismatchError listing missing, unexpected and shape-mismatched keys."""
+    """Raise CheckpointMismatchError counting missing, unexpected and shape-mismatched keys,
+    with the first :data:`SHOWN_KEYS` of each (sorted): one short block whatever the mismatch."""
     expected = model.state_dict()
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))
@@ -72,16 +76,20 @@ def check_state_dict(model: nn.Module, state: dict[str, torch.Tensor]) -> None:
         for k in set(expected) & set(state)
         if state[k].shape != expected[k].shape
     )
-    if missing or unexpected or mismatched:
-        parts = []
-        for title, keys in (
-            ("missing", missing),
-            ("unexpected", unexpected),
-            ("shape mismatch", mismatched),
-        ):
-            if keys:
-                parts.append(f"{len(keys)} {title}:\n  " + "\n  ".join(keys))
-        raise CheckpointMismatchError("checkpoint does not match the model\n" + "\n".join(parts))
+    kinds = (("missing", missing), ("unexpected", unexpected), ("shape mismatch", mismatched))
+    if not any(keys for _, keys in kinds):
+        return
+    counts = ", ".join(f"{len(keys)} {title}" for title, keys in kinds)
+    lines = [f"  {title}: {_first_keys(keys)}" for title, keys in kinds if keys]
+    raise CheckpointMismatchError(
+        f"checkpoint does not match the model ({counts} key(s) among the model's {len(expected)}; "
+        "another architecture or keypoint count?)\n" + "\n".join(lines)
+    )
+
+
+def _first_keys(keys: list[str]) -> str:
+    shown = "; ".join(keys[:SHOWN_KEYS])
+    return shown if len(keys) <= SHOWN_KEYS else f"{shown}; ... ({len(keys) - SHOWN_KEYS} more)"
 
 
 def load_checkpoint(model: nn.Module, path: str | os.PathLike[str]) -> nn.Module:

@@ -29,6 +29,8 @@ from typing import Any, TypeVar
 import cv2
 import numpy as np
 
+from pose_perception.image_header import JPEG_SOI, PNG_SIGNATURE, jpeg_size, png_size
+
 log = logging.getLogger(__name__)
 
 SUPPORTED_ENCODINGS = ("rgb8", "bgr8", "rgba8", "bgra8", "mono8")
@@ -56,13 +58,6 @@ _TO_BGR = {
     "bgra8": cv2.COLOR_BGRA2BGR,
     "mono8": cv2.COLOR_GRAY2BGR,
 }
-
-_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-_JPEG_SOI = b"\xff\xd8\xff"
-# Start-of-frame markers (baseline, progressive, lossless, arithmetic); not DHT/JPG/DAC.
-_JPEG_SOF = frozenset({0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF})
-_JPEG_STANDALONE = frozenset({0x01, *range(0xD0, 0xD8)})  # TEM, RST0-7: no length field
-_JPEG_MAX_MARKERS = 1024  # bounds the header scan on hostile data (e.g. a run of 0xFF fill bytes)
 
 _MsgT = TypeVar("_MsgT")
 
@@ -275,44 +270,13 @@ def image_to_bgr(msg: Any, max_pixels: int, use_cv_bridge: bool | None = None) -
 # --------------------------------------------------------------------------- CompressedImage -> BGR
 
 
-def _png_size(buf: memoryview) -> tuple[int, int] | None:
-    """(height, width) from the IHDR chunk that must follow the PNG signature."""
-    if len(buf) < 24 or buf[12:16] != b"IHDR":
-        return None
-    width = int.from_bytes(buf[16:20], "big")
-    height = int.from_bytes(buf[20:24], "big")
-    return height, width
-
-
-def _jpeg_size(buf: memoryview) -> tuple[int, int] | None:
-    """(height, width) from the first start-of-frame segment, or None if not found cheaply."""
-    pos = 2  # after SOI
-    for _ in range(_JPEG_MAX_MARKERS):
-        if pos + 9 > len(buf) or buf[pos] != 0xFF:
-            return None
-        marker = buf[pos + 1]
-        if marker == 0xFF:  # fill byte
-            pos += 1
-        elif marker in _JPEG_STANDALONE:
-            pos += 2
-        elif marker in _JPEG_SOF:
-            height = int.from_bytes(buf[pos + 5 : pos + 7], "big")
-            width = int.from_bytes(buf[pos + 7 : pos + 9], "big")
-            return (height, width) if height > 0 else None  # 0: height comes later (DNL)
-        elif marker in (0xD9, 0xDA):  # end of image / start of scan before any frame header
-            return None
-        else:
-            pos += 2 + int.from_bytes(buf[pos + 2 : pos + 4], "big")
-    return None
-
-
 def _header_size(flat: np.ndarray) -> tuple[int, int] | None:
     """Image size from the JPEG/PNG header; rejects data that is neither format."""
     buf = flat.data  # memoryview of the contiguous 1-D uint8 array, no copy
-    if buf[:8] == _PNG_SIGNATURE:
-        return _png_size(buf)
-    if buf[:3] == _JPEG_SOI:
-        return _jpeg_size(buf)
+    if buf[:8] == PNG_SIGNATURE:
+        return png_size(buf)
+    if buf[:3] == JPEG_SOI:
+        return jpeg_size(buf)
     raise ImageRejected("undecodable", f"data is neither JPEG nor PNG (starts with {bytes(buf[:8])!r})")
 
 

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from pose_perception.model_info import ModelInfo
+from pose_perception.zoo.onnx_checks import check_image_input, check_outputs, session_io
 
 DEVICES = ("cpu", "cuda", "tensorrt", "auto")
 
@@ -96,18 +97,10 @@ class OnnxRuntimeBackend:
 
     def __init__(self, path: str | os.PathLike[str], device: str = "cpu", threads: int | None = None):
         self.session = open_session(path, device, threads)
-        inputs = self.session.get_inputs()
-        outputs = self.session.get_outputs()
-        if len(inputs) != 1 or len(outputs) != 2 or len(inputs[0].shape) != 4:
-            raise ValueError(
-                f"{path}: expected one N×3×H×W input and two outputs (simcc_x, simcc_y), got "
-                f"inputs {[i.name for i in inputs]} outputs {[o.name for o in outputs]}"
-            )
         self.path = os.fspath(path)
+        self.output_names = _check_pose_graph(self.session, self.path)
+        inputs = self.session.get_inputs()
         self.input_name = inputs[0].name
-        self.output_names = [o.name for o in outputs]
-        if set(self.output_names) == {"simcc_x", "simcc_y"}:
-            self.output_names = ["simcc_x", "simcc_y"]
         batch_dim = inputs[0].shape[0]
         self.fixed_batch = batch_dim if isinstance(batch_dim, int) else None
         self.providers = self.session.get_providers()
@@ -145,3 +138,20 @@ class OnnxRuntimeBackend:
             np.concatenate([p[0] for p in parts]),
             np.concatenate([p[1] for p in parts]),
         )
+
+
+def _check_pose_graph(session: Any, path: str) -> list[str]:
+    """The output names in (simcc_x, simcc_y) order, once the graph is known to run: one float
+    N×3×H×W input and two rank-3 outputs; ValueError naming ``path`` otherwise. Outputs named
+    otherwise are taken in file order (exports that lost the names)."""
+    inputs, outputs = session_io(session)
+    names = [name for name, _, _ in outputs]
+    if len(outputs) == 2 and set(names) != {"simcc_x", "simcc_y"}:
+        roles = ("simcc_x", "simcc_y")
+        outputs = [(role, dims, dtype) for role, (_, dims, dtype) in zip(roles, outputs, strict=True)]
+    try:
+        check_image_input(inputs, (None, 3, None, None))
+        check_outputs(outputs, {"simcc_x": (None, None, None), "simcc_y": (None, None, None)})
+    except ValueError as err:
+        raise ValueError(f"{path}: cannot be run as a pose model: it {err}") from None
+    return ["simcc_x", "simcc_y"] if set(names) == {"simcc_x", "simcc_y"} else names

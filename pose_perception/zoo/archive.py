@@ -26,12 +26,13 @@ import zipfile
 import zlib
 from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, BinaryIO
 
 from pose_perception.zoo.fetch import fetch
 from pose_perception.zoo.onnx_checks import check_onnx
 from pose_perception.zoo.pins import check_file, match_hashes, pin_env_var, sha256_of
 from pose_perception.zoo.registry import ZooEntry
+from pose_perception.zoo.tempfiles import holding, remove_stale
 
 logger = logging.getLogger(__name__)
 MAX_MEMBER_BYTES = 2**31  # ONNX protobufs cannot be larger; guards against zip bombs
@@ -166,41 +167,49 @@ def _install_member(
     The member's path inside the archive is never used to name anything on disk.
     """
     target.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale(target.parent)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
     tmp = Path(tmp_name)
     record_tmp = tmp.with_name(tmp.name + ".json")
     try:
-        digest = hashlib.sha256()
-        with os.fdopen(fd, "wb") as out:
+        with holding(tmp):  # until renamed: a cleaner in another process leaves it alone
+            with os.fdopen(fd, "wb") as out:
+                sha256 = _copy_member(entry, archive_path, out, origin, remedy)
             try:
-                with zipfile.ZipFile(archive_path) as archive:
-                    info = _find_member(entry, archive, origin, remedy)
-                    written = 0
-                    with archive.open(info) as src:
-                        for chunk in iter(lambda: src.read(1 << 20), b""):
-                            written += len(chunk)
-                            if written > info.file_size:
-                                raise zipfile.BadZipFile(f"{info.filename} is longer than its header says")
-                            digest.update(chunk)
-                            out.write(chunk)
-            except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError) as err:
-                raise ValueError(
-                    f"{origin}: not a valid zip archive, or {entry.member} in it is corrupt ({err}); {remedy}"
-                ) from None
-        try:
-            check_onnx(tmp, entry)
-        except ValueError as err:
-            raise ValueError(f"{origin}: {entry.member} {err}; {remedy}") from None
-        record = {
-            "name": entry.name,
-            "url": entry.url,
-            "member": entry.member,
-            "archive_sha256": archive_sha,
-            "sha256": digest.hexdigest(),
-        }
-        record_tmp.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
-        os.replace(record_tmp, record_path(target))  # the record first: renaming the .onnx commits
-        os.replace(tmp, target)
+                check_onnx(tmp, entry)
+            except ValueError as err:
+                raise ValueError(f"{origin}: {entry.member} {err}; {remedy}") from None
+            record = {
+                "name": entry.name,
+                "url": entry.url,
+                "member": entry.member,
+                "archive_sha256": archive_sha,
+                "sha256": sha256,
+            }
+            record_tmp.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+            os.replace(record_tmp, record_path(target))  # the record first: renaming the .onnx commits
+            os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
         record_tmp.unlink(missing_ok=True)
+
+
+def _copy_member(entry: ZooEntry, archive_path: Path, out: BinaryIO, origin: str, remedy: str) -> str:
+    """Stream ``entry.member`` into ``out``, no longer than its header says; its SHA-256."""
+    digest = hashlib.sha256()
+    try:
+        with zipfile.ZipFile(archive_path) as archive:
+            info = _find_member(entry, archive, origin, remedy)
+            written = 0
+            with archive.open(info) as src:
+                for chunk in iter(lambda: src.read(1 << 20), b""):
+                    written += len(chunk)
+                    if written > info.file_size:
+                        raise zipfile.BadZipFile(f"{info.filename} is longer than its header says")
+                    digest.update(chunk)
+                    out.write(chunk)
+    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError) as err:
+        raise ValueError(
+            f"{origin}: not a valid zip archive, or {entry.member} in it is corrupt ({err}); {remedy}"
+        ) from None
+    return digest.hexdigest()

@@ -7,6 +7,8 @@ Content-Length bytes is a truncated file) and the size and SHA-256 pins on that
 temporary file, because pooch's ``known_hash`` takes one full digest, not the 8-hex
 prefixes of the official names. ``known_hash`` is therefore always None; pooch's log
 line suggesting to pin it is silenced (ours says how: :func:`~pose_perception.zoo.pins.pin_env_var`).
+The temporary file is locked while it is written, and the stale ones that killed downloads
+left behind are removed before and after each download (:mod:`~pose_perception.zoo.tempfiles`).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Any
 
 from pose_perception.zoo.pins import check_file
 from pose_perception.zoo.registry import ZooEntry
+from pose_perception.zoo.tempfiles import holding, remove_stale
 
 # pooch's processor protocol: (file path, "download" | "update" | "fetch", Pooch or None) -> result
 Processor = Callable[[str, str, Any], Any]
@@ -64,19 +67,25 @@ def fetch(
     """
     import pooch
 
-    if not target.is_file():
+    downloading = not target.is_file()
+    if downloading:
         if is_offline():
             raise ModelUnavailableError(offline_message(entry, target, "POSE_PERCEPTION_OFFLINE is set"))
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
         except OSError as err:
             raise ModelUnavailableError(offline_message(entry, target, str(err))) from err
+        remove_stale(target.parent)
     downloader = _CheckedDownload(entry, target, hashes, timeout, progress)
-    with _quiet(pooch.get_logger()):
-        result = pooch.retrieve(
-            entry.url, known_hash=None, fname=target.name, path=target.parent,
-            processor=processor, downloader=downloader,
-        )  # fmt: skip
+    try:
+        with _quiet(pooch.get_logger()):
+            result = pooch.retrieve(
+                entry.url, known_hash=None, fname=target.name, path=target.parent,
+                processor=processor, downloader=downloader,
+            )  # fmt: skip
+    finally:
+        if downloading:  # what was too recent to remove before may be stale by now
+            remove_stale(target.parent)
     return target if processor is None else result
 
 
@@ -95,7 +104,8 @@ class _CheckedDownload:
         try:
             progressbar = False if bar is None else bar
             transfer = pooch.HTTPDownloader(progressbar=progressbar, chunk_size=1 << 16, timeout=self.timeout)
-            transfer(url, output_file, pooch_)
+            with holding(output_file):  # a cleaner in another process leaves it alone
+                transfer(url, output_file, pooch_)
         except requests.exceptions.ChunkedEncodingError as err:
             if not _cut_short(err):
                 raise ModelUnavailableError(offline_message(self.entry, self.target, str(err))) from err
