@@ -33,6 +33,7 @@ from pose_perception.people import Person
 from pose_perception.pipeline import PosePipeline
 from pose_perception.skeletons import Skeleton, get_skeleton
 from pose_perception.sources import Frame, FrameSource, ImageSource, open_source
+from pose_perception.three_d import LifterUnavailable
 from pose_perception.viz import draw_people
 from pose_perception.zoo import REGISTRY, ModelUnavailableError, cached_path, default_cache_dir, resolve
 
@@ -335,7 +336,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
     source = open_source(args.source)
     output_dir = Path(args.output_dir)
     _refuse_overwriting_inputs(source, output_dir, args.no_images)
-    pipeline = _make_pipeline(config)
+    # The CLI lifts itself (Lifting, with its --fx/--fy camera); the pipeline stays 2D.
+    two_d = dataclasses.replace(config.three_d, mode="off")
+    pipeline = _make_pipeline(dataclasses.replace(config, three_d=two_d))
     lifting = None if intrinsics is None else Lifting(_open_lifter(config, pipeline), config, intrinsics)
     output_dir.mkdir(parents=True, exist_ok=True)
     writer = None if args.no_images else _frame_writer(source, output_dir)
@@ -417,6 +420,8 @@ def _make_pipeline(config: Config) -> PosePipeline:
         raise CliError(str(err)) from err
     try:
         return PosePipeline(config, estimator)
+    except LifterUnavailable:
+        raise  # bag mode names the lifter in its message
     except (ModelUnavailableError, KeyError, OSError, RuntimeError, ValueError) as err:
         hint = "; --detector hog needs no weights, --box/--boxes give the boxes yourself"
         raise CliError(f"cannot load the person detector {config.detector.model!r}: {err}{hint}") from err
@@ -689,11 +694,11 @@ def _person(person: Person) -> dict[str, Any]:
             for (x, y), s in zip(person.keypoints, person.keypoint_scores, strict=True)
         ],
     }
-    if person.keypoints_3d is not None and person.keypoints_3d_valid is not None:
+    if person.joints_3d is not None:
         # Like Keypoint.position / has_position on /poses: JSON has no NaN, so a joint
         # without 3D is [0, 0, 0] with valid false.
-        points = np.asarray(person.keypoints_3d, np.float64).reshape(-1, 3)
-        valid = person.joints_with_3d()
+        points = np.asarray(person.joints_3d.positions, np.float64).reshape(-1, 3)
+        valid = person.joints_3d.has_position()
         record["keypoints_3d"] = [
             [round(float(v), 4) for v in xyz] if ok else [0.0, 0.0, 0.0]
             for xyz, ok in zip(points, valid, strict=True)
