@@ -35,9 +35,11 @@ setup(
         "numpy>=1.23",
         "opencv-contrib-python-headless>=4.7",  # contrib: OpenCV 5 keeps the HOG people detector there
         "onnxruntime>=1.16",
+        "pooch>=1.8",  # model zoo downloads: temp file, atomic rename, cache (zoo/fetch.py)
         "pyyaml>=6",
         "scipy>=1.9",  # Hungarian assignment in the tracker
         "tqdm>=4.60",
+        "urllib3>=2",  # under pooch/requests: a transfer shorter than its Content-Length fails
     ],
     extras_require={
         # torch is never a hard requirement: an unpinned torch pulls GB of CUDA wheels,

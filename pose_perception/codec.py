@@ -1,9 +1,10 @@
 """SimCC coordinate classification codec with the official MMPose semantics.
 
 Each keypoint coordinate is a 1-D classification over ``split_ratio`` bins per input
-pixel. Decode: argmax / split_ratio; score = the smaller of the x and y maxima; a
-keypoint whose score is ≤ 0 gets location −1 (before scaling by the split ratio, as
-the official decoder does). Encode: Gaussian targets for training.
+pixel. Decode: plain argmax / split_ratio (the first bin wins only an exact tie, as in
+MMPose); score = the smaller of the x and y maxima; a keypoint whose score is ≤ 0 gets
+location −1 (before scaling by the split ratio, as the official decoder does).
+Encode: Gaussian targets for training.
 """
 
 from __future__ import annotations
@@ -11,9 +12,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-
-# Relative slack under which two SimCC bins are numerically indistinguishable (float32).
-TIE_TOLERANCE = 1e-5
 
 
 class SimCCCodec:
@@ -65,32 +63,18 @@ def decode_simcc(
     simcc_x: np.ndarray,
     simcc_y: np.ndarray,
     split_ratio: float = 2.0,
-    tie_tolerance: float = TIE_TOLERANCE,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Official SimCC maximum decoding (see module docstring).
 
-    Bins within ``tie_tolerance`` × max|logit| of the maximum count as tied and the
-    first one wins, as ``argmax`` does on an exact tie. Such ties are real: flip-test
-    averaging of a left/right-symmetric joint (the nose) gives mathematically equal
-    sums that float32 noise (different BLAS, threads, ONNX Runtime vs PyTorch) would
-    otherwise break at random.
+    No tolerance for near-ties: MMPose takes the plain argmax, and any slack picks other
+    bins than it does (the mirrored near-ties of random-weight models under the flip test
+    are excused by the conformance test, not here).
     """
-    keypoints = np.stack(
-        (_first_max(simcc_x, tie_tolerance), _first_max(simcc_y, tie_tolerance)), axis=-1
-    ).astype(np.float32)
+    keypoints = np.stack((simcc_x.argmax(axis=-1), simcc_y.argmax(axis=-1)), axis=-1).astype(np.float32)
     scores = np.minimum(simcc_x.max(axis=-1), simcc_y.max(axis=-1)).astype(np.float32)
     keypoints[scores <= 0] = -1
     keypoints /= split_ratio
     return keypoints, scores
-
-
-def _first_max(logits: np.ndarray, tie_tolerance: float) -> np.ndarray:
-    if tie_tolerance <= 0:
-        return logits.argmax(axis=-1)
-    peak = logits.max(axis=-1, keepdims=True)
-    # max|logit| = max(peak, −min): avoids an abs() temporary on the per-frame path
-    slack = np.maximum(peak, -logits.min(axis=-1, keepdims=True)) * tie_tolerance
-    return (logits >= peak - slack).argmax(axis=-1)
 
 
 def flip_simcc(

@@ -2,27 +2,24 @@
 
 The YAML file is a ROS 2 parameter file (``/**: ros__parameters: ...``) so the very same
 file configures the node; plain YAML with the same sections is accepted too. Unknown
-keys and wrongly typed values fail at load time with the file and key in the message.
+keys and wrongly typed values fail at load time with the file and key in the message
+(``config_loader``: the one loader, shared with the training configs).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
-import types
-import typing
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
-import yaml
-
+from pose_perception.config_loader import from_dict, read_yaml
 from pose_perception.depth import DepthConfig
 from pose_perception.detection import DetectorConfig
+from pose_perception.runtime import BACKEND_NAMES, check_device
 from pose_perception.settings import check_settings, setting
 from pose_perception.smoothing import OneEuroConfig
 from pose_perception.tracking import TrackerConfig
-
-T = TypeVar("T")
 
 
 @dataclass
@@ -39,9 +36,7 @@ class EstimatorConfig:
         read_only=True,
     )
     arch: str = setting("", "architecture of a .pth checkpoint, e.g. rtmpose-s", read_only=True)
-    backend: str = setting(
-        "onnxruntime", "inference backend", choices=("onnxruntime", "torch"), read_only=True
-    )
+    backend: str = setting("onnxruntime", "inference backend", choices=BACKEND_NAMES, read_only=True)
     device: str = setting("cpu", "cpu | cuda[:N] | tensorrt[:N] | auto", read_only=True)
     flip_test: bool = setting(
         False, "average with the mirrored crop: about +1 AP, 2x compute", read_only=True
@@ -55,10 +50,8 @@ class EstimatorConfig:
     )
 
     def validate(self) -> None:
-        from pose_perception.runtime.onnxruntime_backend import parse_device
-
         check_settings(self)
-        parse_device(self.device)
+        check_device(self.backend, self.device)
         if not self.model:
             raise ValueError("model must not be empty")
 
@@ -221,64 +214,20 @@ class Config:
 
 
 def load_config(path: str | os.PathLike[str] | None = None) -> Config:
-    """Defaults, overridden by the YAML file if given; validated."""
-    if path is None:
-        config = Config()
-    else:
-        try:
-            with open(path, encoding="utf-8") as f:
-                data = yaml.safe_load(f) or {}
-        except (OSError, yaml.YAMLError) as err:
-            raise ValueError(f"cannot read config {path}: {err}") from err
-        config = from_dict(Config, _unwrap_ros_parameters(data), source=str(path))
+    """Defaults, overridden by the YAML file if given (see ``config_loader`` for the rules); validated."""
+    data = _unwrap_ros_parameters(read_yaml(path)) if path is not None else {}
     try:
+        config = from_dict(Config, data)
         config.validate()
     except ValueError as err:
         raise ValueError(f"{path or 'default config'}: {err}") from None
     return config
 
 
-def _unwrap_ros_parameters(data: Any) -> Any:
+def _unwrap_ros_parameters(data: dict[str, Any]) -> Any:
     """Accept ``<node or /**>: {ros__parameters: {...}}`` as well as the plain mapping."""
-    if isinstance(data, dict) and len(data) == 1:
+    if len(data) == 1:
         (inner,) = data.values()
         if isinstance(inner, dict) and "ros__parameters" in inner:
             return inner["ros__parameters"]
     return data
-
-
-def from_dict(cls: type[T], data: Any, source: str = "config") -> T:
-    """Build a (nested) dataclass from plain data, rejecting unknown keys and wrong types."""
-    if not isinstance(data, dict):
-        raise ValueError(f"{source}: expected a mapping for {cls.__name__}, got {type(data).__name__}")
-    hints = typing.get_type_hints(cls)
-    fields = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
-    unknown = sorted(set(data) - fields)
-    if unknown:
-        raise ValueError(f"{source}: unknown key(s) {unknown} in {cls.__name__}; known: {sorted(fields)}")
-    values = {}
-    for key, value in data.items():
-        values[key] = _coerce(hints[key], value, f"{source}: {key}")
-    return cls(**values)
-
-
-def _coerce(hint: Any, value: Any, where: str) -> Any:
-    if dataclasses.is_dataclass(hint):
-        return from_dict(hint, value, where)  # type: ignore[arg-type]
-    origin = typing.get_origin(hint)
-    if origin in (typing.Union, types.UnionType):
-        for option in typing.get_args(hint):
-            if option is type(None) and value is None:
-                return None
-            try:
-                return _coerce(option, value, where)
-            except ValueError:
-                continue
-        raise ValueError(f"{where}: {value!r} does not fit {hint}")
-    if hint is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    if hint in (bool, int, float, str):
-        if type(value) is not hint:
-            raise ValueError(f"{where}: expected {hint.__name__}, got {value!r}")
-        return value
-    return value

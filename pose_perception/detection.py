@@ -144,14 +144,28 @@ class HogDetector:
         self._hog.setSVMDetector(module.HOGDescriptor_getDefaultPeopleDetector())
 
     def detect(self, image_bgr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if not self.fits_window(image_bgr):
+            return _no_boxes()
         rects, weights = self._hog.detectMultiScale(image_bgr, winStride=(8, 8), scale=self.scale)
         if len(rects) == 0:
-            return np.zeros((0, 4), np.float32), np.zeros(0, np.float32)
+            return _no_boxes()
         rects = np.asarray(rects, np.float32).reshape(-1, 4)
         boxes = np.column_stack([rects[:, :2], rects[:, :2] + rects[:, 2:]])
         # SVM margins -> (0, 1) so one score threshold serves every detector.
         scores = 1.0 / (1.0 + np.exp(-np.asarray(weights, np.float32).reshape(-1)))
         return self.filter.apply(boxes, scores)
+
+    def fits_window(self, image_bgr: np.ndarray) -> bool:
+        """Whether one detection window (64x128 px) fits in the image. OpenCV reads past a smaller
+        image (SIGSEGV or abort); and since the pyramid only shrinks the image, a person smaller
+        than the window is never found at any scale: such an image has nobody in it for HOG."""
+        window_width, window_height = self._hog.winSize
+        height, width = image_bgr.shape[:2]
+        return width >= window_width and height >= window_height
+
+
+def _no_boxes() -> tuple[np.ndarray, np.ndarray]:
+    return np.zeros((0, 4), np.float32), np.zeros(0, np.float32)
 
 
 def hog_module() -> Any:

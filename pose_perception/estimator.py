@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import threading
 from pathlib import Path
@@ -11,8 +10,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from pose_perception.codec import decode_simcc, flip_simcc
-from pose_perception.model_info import ModelInfo
+from pose_perception.model_info import ModelInfo, checkpoint_info
 from pose_perception.runtime.base import Backend
+from pose_perception.runtime.table import (
+    CHECKPOINT_SUFFIXES,
+    MODEL_SUFFIXES,
+    backend_row,
+    open_backend,
+    runs_onnx,
+)
 from pose_perception.skeletons import Skeleton, get_skeleton
 from pose_perception.topdown import (
     boxes_to_center_scale,
@@ -25,8 +31,7 @@ if TYPE_CHECKING:
     from torch import nn
 
     from pose_perception.config import EstimatorConfig
-
-BACKENDS = ("onnxruntime", "torch")
+    from pose_perception.zoo import ZooEntry
 
 
 class PoseEstimator:
@@ -49,12 +54,11 @@ class PoseEstimator:
         cache_dir: str | os.PathLike[str] | None = None,
         fallback_to_bundled: bool = False,
     ) -> None:
-        if backend not in BACKENDS:
-            raise ValueError(f"unknown backend {backend!r}; use one of {', '.join(BACKENDS)}")
+        backend_row(backend)  # an unknown name fails here, before any model is read
         self.flip_test = flip_test
         if isinstance(skeleton, str):
             skeleton = get_skeleton(skeleton)
-        self.backend, self.info = _open_backend(
+        self.backend, self.info = _open_model(
             model, backend, device, arch, skeleton, threads, cache_dir, fallback_to_bundled
         )
         # Reused across calls (a fresh multi-MB batch per frame costs page faults);
@@ -182,7 +186,7 @@ def validate_boxes(bboxes: Any) -> np.ndarray:
     return boxes
 
 
-def _open_backend(
+def _open_model(
     model: Any,
     backend: str,
     device: str,
@@ -192,106 +196,46 @@ def _open_backend(
     cache_dir: str | os.PathLike[str] | None,
     fallback_to_bundled: bool = False,
 ) -> tuple[Backend, ModelInfo]:
-    if not isinstance(model, (str, os.PathLike)):
-        return _module_backend(model, backend, device, skeleton, cache_dir)
-    path = Path(model)
-    if path.suffix == ".onnx":
-        if backend != "onnxruntime":
-            raise ValueError(f"{path}: an ONNX file runs on backend='onnxruntime', not {backend!r}")
-        from pose_perception.runtime.onnxruntime_backend import OnnxRuntimeBackend
-
-        ort_backend = OnnxRuntimeBackend(path, device, threads)
-        info = ort_backend.model_info()
-        if skeleton is not None:
-            info = _with_skeleton(info, skeleton, str(path))
-        return ort_backend, info
-    if path.suffix in (".pth", ".pt"):
-        if arch is None:
-            raise ValueError(f"{path}: a .pth checkpoint needs the architecture, e.g. arch='rtmpose-s'")
-        return _checkpoint_backend(path, arch, backend, device, skeleton, threads, cache_dir)
-    from pose_perception import zoo
-
-    if str(model) in zoo.REGISTRY:
-        # the bundled models are ONNX files: a fallback only where ONNX Runtime runs them
-        fallback = fallback_to_bundled and backend == "onnxruntime"
-        file, entry = zoo.resolve(str(model), cache_dir=cache_dir, task="pose", fallback=fallback)
-        return _open_backend(
+    """A registry name is resolved to its file; a module or checkpoint is described by its
+    architecture and ``skeleton`` here, a model file by itself (``skeleton`` overrides)."""
+    if isinstance(model, (str, os.PathLike)) and Path(model).suffix not in MODEL_SUFFIXES:
+        file, entry = _registry_file(str(model), backend, cache_dir, fallback_to_bundled)
+        return _open_model(
             file, backend, device, arch or entry.arch,
             skeleton or get_skeleton(entry.skeleton), threads, cache_dir,
         )  # fmt: skip
-    raise ValueError(
-        f"model {str(model)!r} is not a .onnx/.pth file nor a registry name "
-        f"({', '.join(sorted(zoo.REGISTRY))})"
-    )
+    described = _described(model, arch, skeleton)
+    opened, info = open_backend(model, backend, device, info=described, threads=threads, cache_dir=cache_dir)
+    if described is None and skeleton is not None:
+        info = info.with_skeleton(skeleton, str(model))
+    return opened, info
 
 
-def _with_skeleton(info: ModelInfo, skeleton: Skeleton, source: str) -> ModelInfo:
-    if skeleton.num_keypoints != info.num_keypoints:
+def _registry_file(
+    name: str, backend: str, cache_dir: str | os.PathLike[str] | None, fallback_to_bundled: bool
+) -> tuple[Path, ZooEntry]:
+    from pose_perception import zoo
+
+    if name not in zoo.REGISTRY:
         raise ValueError(
-            f"{source}: skeleton {skeleton.name!r} has {skeleton.num_keypoints} keypoints, "
-            f"model has {info.num_keypoints}"
+            f"model {name!r} is not a {'/'.join(MODEL_SUFFIXES)} file nor a registry name "
+            f"({', '.join(sorted(zoo.REGISTRY))})"
         )
-    from dataclasses import replace
-
-    return replace(info, skeleton=skeleton)
-
-
-def module_info(model: nn.Module, skeleton: Skeleton | None) -> ModelInfo:
-    """ModelInfo of an RTMPose module (its variant) and a schema (COCO-17 by default)."""
-    from pose_perception.models import RTMPose
-
-    if not isinstance(model, RTMPose):
-        raise TypeError("an nn.Module model must be pose_perception.models.RTMPose")
-    skeleton = skeleton or (get_skeleton("coco17") if model.num_keypoints == 17 else None)
-    if skeleton is None:
-        raise ValueError(f"model has {model.num_keypoints} keypoints: pass its skeleton")
-    info = ModelInfo(
-        input_size=model.variant.input_size,
-        simcc_split_ratio=model.variant.simcc_split_ratio,
-        arch=model.variant.name,
-    )
-    return _with_skeleton(info, skeleton, model.variant.name)
+    # the bundled models are ONNX files: a fallback only where an ONNX backend runs them
+    fallback = fallback_to_bundled and runs_onnx(backend)
+    return zoo.resolve(name, cache_dir=cache_dir, task="pose", fallback=fallback)
 
 
-def _module_backend(
-    model: nn.Module,
-    backend: str,
-    device: str,
-    skeleton: Skeleton | None,
-    cache_dir: str | os.PathLike[str] | None,
-) -> tuple[Backend, ModelInfo]:
-    info = module_info(model, skeleton)
-    if backend == "torch":
-        from pose_perception.runtime.torch_backend import TorchBackend
+def _described(model: Any, arch: str | None, skeleton: Skeleton | None) -> ModelInfo | None:
+    """The ModelInfo of a module or checkpoint (which carry none); None for a model file."""
+    if not isinstance(model, (str, os.PathLike)):
+        from pose_perception.models import RTMPose
 
-        return TorchBackend(model, device), info
-    raise ValueError("an nn.Module runs on backend='torch'; export it to ONNX for onnxruntime")
-
-
-def _checkpoint_backend(
-    path: Path,
-    arch: str,
-    backend: str,
-    device: str,
-    skeleton: Skeleton | None,
-    threads: int | None,
-    cache_dir: str | os.PathLike[str] | None,
-) -> tuple[Backend, ModelInfo]:
-    from pose_perception.models import build_rtmpose, load_checkpoint
-
-    num_keypoints = skeleton.num_keypoints if skeleton is not None else 17
-    model = load_checkpoint(build_rtmpose(arch, num_keypoints), path)
-    info = module_info(model, skeleton)
-    if backend == "torch":
-        from pose_perception.runtime.torch_backend import TorchBackend
-
-        return TorchBackend(model, device), info
-    from pose_perception.runtime.export import export_onnx
-    from pose_perception.runtime.onnxruntime_backend import OnnxRuntimeBackend
-    from pose_perception.zoo import default_cache_dir, sha256_of
-
-    key = hashlib.sha256(f"{sha256_of(path)}:{info.to_metadata()}".encode()).hexdigest()[:16]
-    onnx_path = Path(cache_dir or default_cache_dir()) / "onnx" / f"{path.stem}-{arch}-{key}.onnx"
-    if not onnx_path.is_file():
-        export_onnx(model, info, onnx_path)
-    return OnnxRuntimeBackend(onnx_path, device, threads), info
+        if not isinstance(model, RTMPose):
+            raise TypeError("an nn.Module model must be pose_perception.models.RTMPose")
+        return model.model_info(skeleton)
+    if Path(model).suffix not in CHECKPOINT_SUFFIXES:
+        return None
+    if arch is None:
+        raise ValueError(f"{model}: a .pth checkpoint needs the architecture, e.g. arch='rtmpose-s'")
+    return checkpoint_info(arch, skeleton)

@@ -8,10 +8,11 @@ with the input size and split ratio read from the graph's shapes.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from pose_perception.skeletons import COCO17, Skeleton
 from pose_perception.topdown import IMAGENET_MEAN_RGB, IMAGENET_STD_RGB
+from pose_perception.variants import RTMPoseVariant, get_variant
 
 METADATA_VERSION = "1"
 
@@ -30,6 +31,11 @@ class ModelInfo:
     @property
     def num_keypoints(self) -> int:
         return self.skeleton.num_keypoints
+
+    def with_skeleton(self, skeleton: Skeleton, source: str) -> ModelInfo:
+        """This info with another keypoint schema of the same size (``source`` names the model)."""
+        check_skeleton(skeleton, self.num_keypoints, source)
+        return replace(self, skeleton=skeleton)
 
     def to_metadata(self) -> dict[str, str]:
         """String key/values for ONNX ``metadata_props`` (JSON values, readable in Netron)."""
@@ -126,6 +132,36 @@ class ModelInfo:
             arch=meta.get("arch", "unknown"),
             extra={k: v for k, v in meta.items() if k not in known},
         )
+
+
+def rtmpose_info(variant: RTMPoseVariant, num_keypoints: int, skeleton: Skeleton | None) -> ModelInfo:
+    """The info of an RTMPose network: its variant's input size and split ratio, and a
+    schema of ``num_keypoints`` (COCO-17 by default, else it must be given)."""
+    skeleton = skeleton or (COCO17 if num_keypoints == COCO17.num_keypoints else None)
+    if skeleton is None:
+        raise ValueError(f"model has {num_keypoints} keypoints: pass its skeleton")
+    check_skeleton(skeleton, num_keypoints, variant.name)
+    return ModelInfo(
+        input_size=variant.input_size,
+        simcc_split_ratio=variant.simcc_split_ratio,
+        arch=variant.name,
+        skeleton=skeleton,
+    )
+
+
+def check_skeleton(skeleton: Skeleton, num_keypoints: int, source: str) -> None:
+    if skeleton.num_keypoints != num_keypoints:
+        raise ValueError(
+            f"{source}: skeleton {skeleton.name!r} has {skeleton.num_keypoints} keypoints, "
+            f"model has {num_keypoints}"
+        )
+
+
+def checkpoint_info(arch: str, skeleton: Skeleton | None) -> ModelInfo:
+    """The info of a checkpoint of the named variant (as many keypoints as ``skeleton``,
+    else COCO-17's): what it needs besides its weights, known before torch loads them."""
+    num_keypoints = skeleton.num_keypoints if skeleton is not None else COCO17.num_keypoints
+    return rtmpose_info(get_variant(arch), num_keypoints, skeleton)
 
 
 def _triple(values: list[float]) -> tuple[float, float, float]:

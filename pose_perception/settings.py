@@ -6,7 +6,9 @@ declare their own settings without importing the whole configuration.
 A setting whose default is a tuple of floats is a fixed-length list of numbers (a ROS
 double-array parameter, a YAML list): :func:`float_tuple` normalises what YAML or ROS
 hand over (list, tuple, ``array.array``) and :func:`check_settings` checks its length,
-that every element is a finite number and, per element, ``min``/``max``.
+that every element is a finite number of the default's element type and, per element,
+``min``/``max``. The node's ``Config`` and the training configs declare fields this way;
+``config_loader`` turns YAML into them.
 """
 
 from __future__ import annotations
@@ -71,14 +73,15 @@ def normalise_list_settings(obj: Any) -> None:
 
 def _check_list(f: dataclasses.Field[Any], value: Any) -> None:
     assert isinstance(f.default, tuple)
-    length = len(f.default)
+    length, element = len(f.default), type(f.default[0])  # float, or int (e.g. training's hsv_deltas)
     if not (
         isinstance(value, tuple)
         and len(value) == length
-        and all(isinstance(v, float) and math.isfinite(v) for v in value)
+        and all(isinstance(v, element) and not isinstance(v, bool) and math.isfinite(v) for v in value)
     ):
         shown = list(value) if isinstance(value, tuple) else value
-        raise ValueError(f"{f.name} must be a list of {length} finite numbers, got {shown!r}")
+        noun = "integers" if element is int else "finite numbers"
+        raise ValueError(f"{f.name} must be a list of {length} {noun}, got {shown!r}")
     meta = f.metadata
     for v in value:
         if meta.get("min") is not None and v < meta["min"]:
@@ -104,3 +107,17 @@ def check_settings(obj: Any) -> None:
             raise ValueError(f"{f.name} must be >= {meta['min']}, got {value}")
         if meta.get("max") is not None and value > meta["max"]:
             raise ValueError(f"{f.name} must be <= {meta['max']}, got {value}")
+
+
+def settings_help(obj: Any, prefix: str = "") -> str:
+    """One line per setting of dataclass ``obj`` (nested sections dotted): ``key = default:
+    description``, for ``--help`` epilogs of the commands that read a config YAML."""
+    lines = []
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        if dataclasses.is_dataclass(value):
+            lines.append(settings_help(value, f"{prefix}{f.name}."))
+        else:
+            shown = list(value) if isinstance(value, tuple) else value
+            lines.append(f"  {prefix}{f.name} = {shown!r}: {f.metadata.get('description', '')}")
+    return "\n".join(lines)

@@ -40,6 +40,7 @@ class FrameSource:
     kind: str = ""
     is_video: bool = False  # a timed stream (video file or camera), not independent images
     fps: float | None = None
+    missing_frames = 0  # frames announced (frame_count) but not delivered by the last full reading
 
     def __init__(self, spec: str) -> None:
         self.spec = spec
@@ -180,6 +181,7 @@ class VideoSource(FrameSource):
             while True:
                 ok, image = capture.read()
                 if not ok:
+                    self._check_complete(index)
                     return
                 stamp = self._stamp(capture.get(cv2.CAP_PROP_POS_MSEC), index, previous)
                 previous = stamp
@@ -187,6 +189,20 @@ class VideoSource(FrameSource):
                 index += 1
         finally:
             capture.release()
+
+    def _check_complete(self, frames_read: int) -> None:
+        """A video that stops before the frame count in its header is damaged or truncated: say so,
+        since what was read still ends the run normally."""
+        self.missing_frames = max(0, (self._count or 0) - frames_read)
+        if self.missing_frames:
+            log.warning(
+                "%s: the video ended after %d of the %d frames its header announces (damaged or "
+                "truncated file); the remaining %d are not processed",
+                self.path,
+                frames_read,
+                self._count,
+                self.missing_frames,
+            )
 
     def _stamp(self, msec: float, index: int, previous: float) -> float:
         """The container's timestamp when it is sane (increasing), else index / fps."""

@@ -1,32 +1,13 @@
-"""Shared test helpers: where the official conformance fixtures live, the random model,
-and the rclpy fixtures of the node tests."""
+"""Shared test helpers: the random model and the rclpy fixtures of the node tests
+(the conformance fixtures are vendored: see seeded_weights.py)."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-
-REPO_ROOT = Path(__file__).resolve().parents[1]
-
-
-def fixtures_dir() -> Path:
-    """``$POSE_PERCEPTION_FIXTURES`` or ``../shared/fixtures`` beside the repository."""
-    return Path(os.environ.get("POSE_PERCEPTION_FIXTURES", REPO_ROOT.parent / "shared" / "fixtures"))
-
-
-@pytest.fixture(scope="session")
-def rtmpose_t_fixtures() -> Path:
-    """The official MMPose rtmpose-t fixtures; missing is an error in CI, a skip elsewhere."""
-    path = fixtures_dir() / "rtmpose-t"
-    if not (path / "ref_t.npz").is_file():
-        if os.environ.get("CI"):
-            pytest.fail(f"conformance fixtures missing at {path} (CI must have ../shared)")
-        pytest.skip(f"conformance fixtures not found at {path}")
-    return path
 
 
 @pytest.fixture(scope="session")

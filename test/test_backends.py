@@ -13,12 +13,15 @@ import pytest
 import torch
 
 from pose_perception import PoseEstimator
-from pose_perception.estimator import module_info, validate_boxes, validate_image
+from pose_perception.config import EstimatorConfig
+from pose_perception.estimator import validate_boxes, validate_image
+from pose_perception.model_info import checkpoint_info
 from pose_perception.models import build_rtmpose
+from pose_perception.runtime import BACKEND_NAMES, open_backend
 from pose_perception.runtime.export import export_onnx
 from pose_perception.runtime.onnxruntime_backend import OnnxRuntimeBackend, select_providers
 from pose_perception.runtime.torch_backend import TorchBackend
-from pose_perception.skeletons import COCO17
+from pose_perception.skeletons import COCO17, Skeleton
 
 CPU = "CPUExecutionProvider"
 CUDA = "CUDAExecutionProvider"
@@ -41,13 +44,13 @@ def work_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def dynamic_onnx(model, work_dir) -> Path:
-    return Path(export_onnx(model, module_info(model, None), work_dir / "dynamic.onnx"))
+    return Path(export_onnx(model, model.model_info(), work_dir / "dynamic.onnx"))
 
 
 @pytest.fixture(scope="module")
 def fixed_onnx(model, work_dir) -> Path:
     path = work_dir / "fixed.onnx"
-    return Path(export_onnx(model, module_info(model, None), path, dynamic_batch=False))
+    return Path(export_onnx(model, model.model_info(), path, dynamic_batch=False))
 
 
 @pytest.fixture(scope="module")
@@ -204,6 +207,71 @@ def test_torch_backend_cuda_matches_cpu(model, monkeypatch):
     for a, b in zip(ours, ref, strict=True):
         assert a.shape == b.shape
         assert np.abs(a - b).max() <= 1e-3 * np.abs(b).max()
+
+
+# ---------------------------------------------------------------------------- the backend table
+
+
+@pytest.mark.parametrize(
+    ("backend", "device", "valid"),
+    [
+        ("onnxruntime", "tensorrt:1", True),
+        ("torch", "cuda:1", True),
+        ("torch", "auto", True),
+        ("torch", "tensorrt", False),
+        ("torch", "cuda:x", False),
+        ("onnxruntime", "mps", False),
+    ],
+)
+def test_config_checks_the_device_against_its_backend(backend, device, valid):
+    config = EstimatorConfig(backend=backend, device=device)
+    if valid:
+        config.validate()
+    else:
+        with pytest.raises(ValueError, match="device"):
+            config.validate()
+
+
+def test_config_rejects_a_backend_not_in_the_table():
+    with pytest.raises(ValueError, match="backend"):
+        EstimatorConfig(backend="tensorflow").validate()
+
+
+def test_open_backend_names_who_runs_a_file(dynamic_onnx, tmp_path):
+    with pytest.raises(ValueError, match="runs on backend='onnxruntime', not on backend 'torch'"):
+        open_backend(dynamic_onnx, "torch")
+    with pytest.raises(ValueError, match=r"no backend runs \.engine files \(only \.onnx/\.pth/\.pt\)"):
+        open_backend(tmp_path / "model.engine", "onnxruntime")
+    with pytest.raises(ValueError, match="unknown backend 'tensorflow'; use one of onnxruntime, torch"):
+        open_backend(dynamic_onnx, "tensorflow")
+
+
+def test_open_backend_checkpoint_needs_its_model_info(checkpoint):
+    for backend in BACKEND_NAMES:
+        with pytest.raises(ValueError, match="needs its ModelInfo") as err:
+            open_backend(checkpoint, backend)
+        assert str(checkpoint) in str(err.value)
+
+
+def test_open_backend_checkpoint_on_torch_runs_its_weights(model, checkpoint):
+    info = checkpoint_info("rtmpose-t", None)
+    opened, opened_info = open_backend(checkpoint, "torch", info=info)
+    assert opened_info == info == model.model_info()
+    batch = _batch(1)
+    for got, want in zip(opened.infer(batch), TorchBackend(copy.deepcopy(model)).infer(batch), strict=True):
+        np.testing.assert_array_equal(got, want)
+
+
+def test_module_info_has_the_module_keypoint_count():
+    five = Skeleton.from_dict({"name": "five", "keypoints": ["a", "b", "c", "d", "e"]})
+    module = build_rtmpose("rtmpose-t", 5)
+    info = module.model_info(five)
+    assert (info.num_keypoints, info.input_size, info.arch) == (5, (192, 256), "rtmpose-t")
+    with pytest.raises(ValueError, match="5 keypoints: pass its skeleton"):
+        module.model_info()
+    with pytest.raises(ValueError, match="rtmpose-t: skeleton 'coco17' has 17 keypoints, model has 5"):
+        module.model_info(COCO17)
+    assert checkpoint_info("rtmpose-t", five) == info
 
 
 # ---------------------------------------------------------------------------- estimator inputs

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from pose_perception.cli import main as cli_main
 from pose_perception.models import (
     VARIANTS,
     CheckpointMismatchError,
@@ -18,7 +19,7 @@ from pose_perception.models import (
     get_variant,
     load_checkpoint,
 )
-from pose_perception.models.safe_load import InertPlaceholder, safe_torch_load
+from pose_perception.models.safe_load import InertPlaceholder, UnsafeCheckpointError, safe_torch_load
 
 FAKE_HUB = "fake_mmengine_hub"
 EVIL_MOD = "fake_evil_payload"
@@ -141,7 +142,7 @@ def test_foreign_code_never_runs_on_load(tiny_state, tmp_path, payload):
         torch.save({"meta": {"payload": Payload()}, "state_dict": tiny_state}, path)
         try:
             raw = safe_torch_load(path)
-        except Exception:  # refusing the file is an acceptable outcome too
+        except UnsafeCheckpointError:  # refusing the file is an acceptable outcome too
             raw = None
         else:
             model = load_checkpoint(build_rtmpose("rtmpose-t"), path)
@@ -156,6 +157,95 @@ def test_foreign_code_never_runs_on_load(tiny_state, tmp_path, payload):
         _assert_weights_equal(model, tiny_state)
     elif payload == "importable-callable":
         pytest.fail("a plain unknown callable should load as an inert placeholder, not be refused")
+
+
+class _CodePayload:
+    """Pickles as a call of ``function(*args)``: what a crafted checkpoint uses to run code."""
+
+    def __init__(self, function, *args) -> None:
+        self.function, self.args = function, args
+
+    def __reduce__(self):
+        return (self.function, self.args)
+
+
+def _code_payload(kind: str, marker) -> tuple[_CodePayload, str]:
+    """(payload, the global the refusal must name) for ``kind``."""
+    if kind == "posix-system":
+        return _CodePayload(os.system, f"touch {marker}"), f"{os.system.__module__}.system"
+    helper = getattr(getattr(np, "dtypes", None), "_add_dtype_helper", None)
+    if helper is None:
+        pytest.skip("numpy < 1.25 has no numpy.dtypes")
+    # Rebinds numpy.dtypes.<alias> (and appends to numpy.dtypes.__all__) in the loading process.
+    payload = _CodePayload(helper, np.dtypes.Float32DType, "numpy.dtypes.Hijacked")
+    return payload, "numpy.dtypes._add_dtype_helper"
+
+
+@pytest.mark.parametrize("where", ["top-level", "meta"])
+@pytest.mark.parametrize("payload", ["posix-system", "numpy-dtype-helper"])
+def test_code_in_a_checkpoint_is_refused_in_one_line_naming_file_and_global(
+    tiny_state, tmp_path, payload, where
+):
+    marker = tmp_path / "pwned"
+    code, name = _code_payload(payload, marker)
+    path = tmp_path / "evil.pth"
+    torch.save(code if where == "top-level" else {"meta": {"x": code}, "state_dict": tiny_state}, path)
+    numpy_dtypes_before = list(np.dtypes.__all__) if hasattr(np, "dtypes") else []
+
+    with pytest.raises(UnsafeCheckpointError) as err:
+        load_checkpoint(build_rtmpose("rtmpose-t"), path)
+    message = str(err.value)
+    assert message.startswith(f"{path}: refused") and name in message
+    assert "\n" not in message
+    assert not marker.exists()
+    if payload == "numpy-dtype-helper":  # the helper did not run: numpy.dtypes is untouched
+        assert not hasattr(np.dtypes, "Hijacked") and np.dtypes.__all__ == numpy_dtypes_before
+
+
+def test_cli_reports_a_refused_checkpoint_in_one_line(tiny_state, tmp_path, capsys):
+    path = tmp_path / "evil.pth"
+    code, name = _code_payload("posix-system", tmp_path / "pwned")
+    torch.save({"meta": {"x": code}, "state_dict": tiny_state}, path)
+    args = ["export", "--arch", "rtmpose-t", "--checkpoint", str(path), "--output", str(tmp_path / "m.onnx")]
+    assert cli_main(args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"pose-perception: error: {path}: refused") and name in err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert not (tmp_path / "pwned").exists()
+
+
+class _NumpyScalarWithState:
+    """A float64 scalar pickled with a BUILD state: only allowed globals, but numpy scalars take
+    no state, so the weights-only loader itself refuses it."""
+
+    def __reduce__(self):
+        scalar = np.float64(1.0).__reduce__()
+        return (*scalar, {"attribute": "value"})
+
+
+class _BadDtype:
+    """np.dtype called with a type code that does not exist: allowed global, hostile data."""
+
+    def __reduce__(self):
+        return (np.dtype, ("no-such-type",))
+
+
+def test_loader_refusal_after_the_global_check_is_one_line(tiny_state, tmp_path):
+    path = tmp_path / "stateful_scalar.pth"
+    torch.save({"meta": {"x": _NumpyScalarWithState()}, "state_dict": tiny_state}, path)
+    with pytest.raises(UnsafeCheckpointError, match="refused by the weights-only loader") as err:
+        safe_torch_load(path)
+    message = str(err.value)
+    assert message.startswith(f"{path}: ") and "\n" not in message
+    assert "weights_only" not in message  # torch's advice to load without the safe unpickler is dropped
+
+
+def test_hostile_data_in_allowed_globals_is_a_value_error_naming_the_file(tiny_state, tmp_path):
+    path = tmp_path / "bad_dtype.pth"
+    torch.save({"meta": {"x": _BadDtype()}, "state_dict": tiny_state}, path)
+    with pytest.raises(ValueError, match="not a readable PyTorch checkpoint") as err:
+        safe_torch_load(path)
+    assert str(err.value).startswith(f"{path}: ") and "\n" not in str(err.value)
 
 
 def test_mismatch_lists_missing_unexpected_and_shapes(tiny_state, tmp_path):

@@ -18,7 +18,7 @@ pytest.importorskip("onnx")
 
 from pose_perception import cli  # noqa: E402
 from pose_perception.camera import PinholeCamera  # noqa: E402
-from pose_perception.estimator import PoseEstimator, module_info  # noqa: E402
+from pose_perception.estimator import PoseEstimator  # noqa: E402
 from pose_perception.lifting import lifter_model_path  # noqa: E402
 from pose_perception.models import build_rtmpose  # noqa: E402
 from pose_perception.runtime.export import export_onnx  # noqa: E402
@@ -33,7 +33,7 @@ def onnx_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     torch.manual_seed(0)
     model = build_rtmpose("rtmpose-t")
     path = tmp_path_factory.mktemp("model") / "m.onnx"
-    export_onnx(model, module_info(model, None), path)
+    export_onnx(model, model.model_info(), path)
     return path
 
 

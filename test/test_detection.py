@@ -125,3 +125,28 @@ def test_hog_detector_says_what_to_install_when_opencv_lacks_it(monkeypatch: pyt
     monkeypatch.setattr(detection, "hog_module", lambda: None)
     with pytest.raises(RuntimeError, match="opencv-contrib-python-headless"):
         HogDetector()
+
+
+# (height, width): smaller than HOG's 64x128 window in one or both sides. Before the size check,
+# OpenCV read past these images: SIGSEGV (1x1, 50x200, 1x5000, 5000x1, 100x63), abort (63x127,
+# 127x40, 8x16) or, for 127x63, no crash but a window over memory outside the image.
+TINY_SIZES = [(1, 1), (127, 63), (63, 127), (50, 200), (1, 5000), (5000, 1), (100, 63), (127, 40), (8, 16)]
+
+
+@pytest.mark.parametrize(("height", "width"), TINY_SIZES)
+def test_hog_detector_finds_nobody_in_an_image_smaller_than_its_window(height, width):
+    detector = HogDetector()
+    image = np.random.default_rng(height * 7919 + width).integers(0, 256, (height, width, 3), np.uint8)
+    assert not detector.fits_window(image)
+    boxes, scores = detector.detect(image)
+    assert boxes.shape == (0, 4) and scores.shape == (0,)
+    assert boxes.dtype == np.float32 and scores.dtype == np.float32
+
+
+def test_hog_window_fits_from_exactly_64x128():
+    detector = HogDetector()
+    assert detector.fits_window(np.zeros((128, 64, 3), np.uint8))
+    assert not detector.fits_window(np.zeros((128, 63, 3), np.uint8))
+    assert not detector.fits_window(np.zeros((127, 64, 3), np.uint8))
+    boxes, _ = detector.detect(np.zeros((128, 64, 3), np.uint8))  # searched, one window: nobody
+    assert boxes.shape == (0, 4)

@@ -227,22 +227,28 @@ def test_flip_simcc_semantics_and_involution():
     np.testing.assert_array_equal(yy, y)
 
 
-def test_decode_tie_tolerance():
-    x = np.zeros((1, 1, 40), np.float64)
+def test_decode_is_plain_argmax_as_in_mmpose():
+    x = np.zeros((1, 2, 40), np.float32)
     x[0, 0, 10] = 1.0
-    x[0, 0, 20] = 1.0 * (1 + 1e-9)  # numerically the same peak, later: the first wins
-    y = np.zeros((1, 1, 40), np.float64)
-    y[0, 0, 4] = 0.5
-    y[0, 0, 30] = 0.9  # a clear maximum later in the vector is still found
+    x[0, 0, 20] = np.nextafter(np.float32(1.0), np.float32(2.0))  # larger by one ulp: it wins
+    x[0, 1, [7, 30]] = 0.5  # an exact tie: the first bin wins, as argmax does
+    y = np.zeros((1, 2, 40), np.float32)
+    y[0, :, 4] = 0.5
+    y[0, :, 30] = 0.9  # a clear maximum later in the vector is still found
     keypoints, _ = decode_simcc(x, y, split_ratio=2.0)
-    np.testing.assert_allclose(keypoints[0, 0], [5.0, 15.0])
-    # without the tolerance plain argmax takes the (infinitesimally) larger later bin
-    keypoints, _ = decode_simcc(x, y, split_ratio=2.0, tie_tolerance=0)
-    np.testing.assert_allclose(keypoints[0, 0], [10.0, 15.0])
-    # a small but real difference (1e-3 relative) is not a tie
-    x[0, 0, 20] = 1.001
-    keypoints, _ = decode_simcc(x, y, split_ratio=2.0)
-    assert keypoints[0, 0, 0] == 10.0
+    np.testing.assert_array_equal(keypoints[0], [[10.0, 15.0], [3.5, 15.0]])
+
+
+def test_decode_row_of_zeros_is_an_invalid_keypoint():
+    """Exactly-zero rows (some joints of the random RTMW fixture) decode as MMPose does:
+    score 0, so location −1 (argmax would say bin 0)."""
+    x = np.zeros((1, 2, 40), np.float32)
+    y = np.zeros((1, 2, 40), np.float32)
+    x[0, 1, 12], y[0, 1, 6] = 0.4, 0.3
+    y[0, 0, 6] = 0.3  # x row 0 stays all zero: score 0, invalid
+    keypoints, scores = decode_simcc(x, y, split_ratio=2.0)
+    np.testing.assert_array_equal(keypoints[0], [[-0.5, -0.5], [6.0, 3.0]])
+    np.testing.assert_array_equal(scores[0], np.float32([0.0, 0.3]))
 
 
 # ---------------------------------------------------------------------------- config

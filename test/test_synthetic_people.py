@@ -239,7 +239,7 @@ def test_clip_writer_gives_a_video_and_boxes_the_cli_reads(tmp_path):
     """The demo input: an mp4 and per-frame boxes in the `run --boxes` format."""
     import cv2
 
-    from pose_perception.cli import load_boxes_file
+    from pose_perception.cli.boxes import load_boxes_file
     from pose_perception.synthetic.clip import write_clip
 
     video, boxes_path = write_clip(tmp_path, num_frames=4, seed=7)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from pose_perception.estimator import module_info
+from pose_perception import PoseEstimator
 from pose_perception.models import build_rtmpose
 from pose_perception.runtime.export import export_onnx
 
@@ -30,7 +30,33 @@ print("ok")
 def onnx_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     torch.manual_seed(0)
     model = build_rtmpose("rtmpose-t")
-    return Path(export_onnx(model, module_info(model, None), tmp_path_factory.mktemp("m") / "t.onnx"))
+    return Path(export_onnx(model, model.model_info(), tmp_path_factory.mktemp("m") / "t.onnx"))
+
+
+CACHED_CHECKPOINT = """
+import sys
+sys.modules["torch"] = None
+from pose_perception import PoseEstimator
+est = PoseEstimator(sys.argv[1], arch="rtmpose-t", cache_dir=sys.argv[2])
+print(est.backend.path)
+"""
+
+
+def test_a_cached_checkpoint_export_runs_without_torch(tmp_path: Path) -> None:
+    """A checkpoint's ModelInfo comes from its architecture alone, so the cached export
+    is found (and run) without importing torch."""
+    torch.manual_seed(0)
+    checkpoint = tmp_path / "weights.pth"
+    torch.save(build_rtmpose("rtmpose-t").state_dict(), checkpoint)
+    exported = PoseEstimator(str(checkpoint), arch="rtmpose-t", cache_dir=tmp_path).backend.path
+    result = subprocess.run(
+        [sys.executable, "-c", CACHED_CHECKPOINT, str(checkpoint), str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == exported
 
 
 def test_onnxruntime_path_runs_without_torch(onnx_file: Path) -> None:

@@ -265,3 +265,59 @@ def test_camera_source_yields_timed_frames(monkeypatch: pytest.MonkeyPatch) -> N
     frames = list(source)
     assert [f.name for f in frames] == ["frame_000000", "frame_000001", "frame_000002"]
     assert all(b.stamp >= a.stamp for a, b in itertools.pairwise(frames))
+
+
+def _write_noise_video(path: Path, fourcc: str, frames: int) -> Path:
+    """Noise frames, so each takes real room in the file and a cut lands mid-stream."""
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*fourcc), 10.0, (64, 48))
+    assert writer.isOpened()
+    rng = np.random.default_rng(0)
+    for _ in range(frames):
+        writer.write(rng.integers(0, 256, (48, 64, 3), np.uint8))
+    writer.release()
+    return path
+
+
+def _truncated_avi(folder: Path) -> Path:
+    """The second half cut off (an interrupted copy); the AVI header still counts 30 frames."""
+    path = _write_noise_video(folder / "clip.avi", "MJPG", frames=30)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    return path
+
+
+def _mp4_damaged_mid_file(folder: Path) -> Path:
+    """An eighth of the file zeroed in the middle (a bad sector); the index at the end survives."""
+    path = _write_noise_video(folder / "clip.mp4", "mp4v", frames=30)
+    data = bytearray(path.read_bytes())
+    middle, length = len(data) // 2, len(data) // 8
+    data[middle : middle + length] = bytes(length)
+    path.write_bytes(bytes(data))
+    return path
+
+
+@pytest.mark.parametrize("damage", [_truncated_avi, _mp4_damaged_mid_file])
+def test_video_that_ends_before_its_frame_count_is_reported(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, damage
+) -> None:
+    path = damage(tmp_path)
+    source = open_source(str(path))
+    assert source.frame_count == 30  # the header still announces every frame
+    with caplog.at_level(logging.WARNING, logger="pose_perception.sources"):
+        frames = list(source)
+    assert 0 < len(frames) < 30
+    assert source.missing_frames == 30 - len(frames)
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1
+    assert str(path) in warnings[0] and f"after {len(frames)} of the 30 frames" in warnings[0]
+
+
+def test_complete_video_and_stopping_early_are_not_reported(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    source = open_source(str(_write_noise_video(tmp_path / "clip.avi", "MJPG", frames=6)))
+    with caplog.at_level(logging.WARNING, logger="pose_perception.sources"):
+        assert len(list(source)) == 6
+        assert len(list(itertools.islice(source, 2))) == 2  # --max-frames: the reader stops, not the file
+    assert source.missing_frames == 0
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]

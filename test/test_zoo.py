@@ -561,6 +561,19 @@ def test_archive_copied_by_hand_is_extracted_offline_and_left_in_place(server, t
     assert not (tmp_path / ONNX_NAME).exists()
 
 
+def test_archive_copied_by_hand_must_match_the_pin(server, tmp_path, monkeypatch):
+    body = _sdk_zip(_detector_onnx())
+    entry = _serve_archive(server, body)
+    (tmp_path / ZIP_NAME).write_bytes(body)
+    monkeypatch.setenv("POSE_PERCEPTION_OFFLINE", "1")
+    wrong = hashlib.sha256(body + b"x").hexdigest()[:8]
+    with pytest.raises(ValueError, match=f"does not match expected {wrong}.*delete") as err:
+        zoo.resolve("det", cache_dir=tmp_path, registry={"det": entry}, progress=False, expected_sha256=wrong)
+    assert str(tmp_path / ZIP_NAME) in str(err.value)
+    assert _cache_files(tmp_path) == [ZIP_NAME]  # left in place, nothing extracted from it
+    assert server.requests == []
+
+
 def test_changed_cached_onnx_is_detected(server, tmp_path):
     entry = _serve_archive(server, _sdk_zip(_detector_onnx()))
     path, _ = zoo.resolve("det", cache_dir=tmp_path, registry={"det": entry}, progress=False)

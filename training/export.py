@@ -62,10 +62,9 @@ def export_model(model: Any, skeleton: Any, output: str) -> tuple[str, float]:
     """Write ``model`` (eval mode) as ONNX with metadata; returns (path, parity)."""
     import torch
 
-    from pose_perception.estimator import module_info
     from pose_perception.runtime.export import export_onnx, onnx_parity
 
-    info = module_info(model, skeleton)
+    info = model.model_info(skeleton)
     path = export_onnx(model, info, output)
     with torch.no_grad():
         parity = onnx_parity(model, path, parity_batch(info.input_size))

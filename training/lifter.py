@@ -29,11 +29,12 @@ from typing import Any
 
 import numpy as np
 import torch
-import yaml
 from tqdm import tqdm
 
+from pose_perception.config_loader import load_dataclass
 from pose_perception.lifting import ROOT, LifterInfo, coco_to_h36m, export_lifter, normalize_2d
 from pose_perception.models.lifter import CausalTemporalLifter
+from pose_perception.settings import check_settings, setting, settings_help
 from pose_perception.synthetic.body import (
     BodyShape,
     Pose,
@@ -55,37 +56,54 @@ PARITY_TOLERANCE = 1e-4
 class LifterConfig:
     """Data, model and schedule of a lifter run (YAML keys = field names)."""
 
-    seed: int = 0
-    out: str = "work_dirs/lifter"
+    seed: int = setting(0, "random seed of data, weights and batches")
+    out: str = setting("work_dirs/lifter", "work dir: logs, checkpoints, ONNX models, results.json")
     # data: sequences of ``frames`` frames at a frame rate drawn from ``fps``
-    train_sequences: int = 1000
-    val_sequences: int = 200
-    frames: int = 64
-    fps: tuple[float, float] = (15.0, 30.0)
-    motion_weights: tuple[float, float, float] = (0.45, 0.2, 0.35)  # walk, still (sway), gesture
-    image_size: tuple[int, int] = (640, 480)
-    focal: tuple[float, float] = (400.0, 1200.0)  # px at 640 px width (scaled with the width)
-    camera_height: tuple[float, float] = (0.5, 2.5)
-    distance: tuple[float, float] = (2.0, 8.0)
-    walk_speed: tuple[float, float] = (0.5, 1.8)
-    noise: tuple[float, float] = (0.006, 0.014)  # 2D noise sigma / person height (≈2–4 px at 300 px)
-    noise_correlation: float = 0.8  # AR(1) coefficient of the correlated half of the noise
-    outlier_prob: float = 0.02  # per keypoint and frame: a large error with a low score
-    occlusion_prob: float = 0.08  # per keypoint and sequence: a 3–15 frame run of guesses
+    train_sequences: int = setting(1000, "synthetic training sequences", min=1)
+    val_sequences: int = setting(200, "synthetic validation sequences", min=1)
+    frames: int = setting(64, "frames per sequence", min=1)
+    fps: tuple[float, float] = setting((15.0, 30.0), "frame-rate range of a sequence", min=0.0)
+    motion_weights: tuple[float, float, float] = setting(
+        (0.45, 0.2, 0.35), "share of walk, still (sway), gesture sequences", min=0.0
+    )
+    image_size: tuple[int, int] = setting((640, 480), "px; [w, h] of the synthetic camera", min=1)
+    focal: tuple[float, float] = setting(
+        (400.0, 1200.0), "px; focal length range at 640 px width (scaled with the width)", min=0.0
+    )
+    camera_height: tuple[float, float] = setting((0.5, 2.5), "m; camera height range")
+    distance: tuple[float, float] = setting((2.0, 8.0), "m; person distance range", min=0.0)
+    walk_speed: tuple[float, float] = setting((0.5, 1.8), "m/s; walking speed range", min=0.0)
+    noise: tuple[float, float] = setting(
+        (0.006, 0.014), "2D noise sigma / person height range (about 2-4 px at 300 px)", min=0.0
+    )
+    noise_correlation: float = setting(
+        0.8, "AR(1) coefficient of the correlated half of the noise", min=0.0, max=1.0
+    )
+    outlier_prob: float = setting(
+        0.02, "per keypoint and frame: a large error with a low score", min=0.0, max=1.0
+    )
+    occlusion_prob: float = setting(
+        0.08, "per keypoint and sequence: a 3-15 frame run of guesses", min=0.0, max=1.0
+    )
     # model
-    receptive_field: int = 27
-    num_blocks: int = 2
-    channels: int = 128  # the module's default is 256; 128 trains 2.5× faster on a CPU budget
-    dropout: float = 0.1
+    receptive_field: int = setting(27, "frames the causal lifter sees", min=1)
+    num_blocks: int = setting(2, "residual temporal blocks", min=1)
+    channels: int = setting(
+        128, "hidden channels (module default 256; 128 trains 2.5x faster on a CPU budget)", min=1
+    )
+    dropout: float = setting(0.1, "dropout probability", min=0.0, max=1.0)
     # schedule (the same for both models)
-    iters: int = 0  # 0: from ``minutes``
-    minutes: float = 2.5  # training budget of both models together
-    batch_size: int = 64  # chunks per step
-    chunk: int = 8  # supervised frames per chunk (batch_size × chunk frames per step)
-    lr: float = 3e-3
-    weight_decay: float = 1e-4
-    eta_min_ratio: float = 0.05
-    eval_points: int = 5  # validations per model during training
+    iters: int = setting(0, "steps per model; 0 = from minutes", min=0)
+    minutes: float = setting(2.5, "training budget of both models together", min=0.0)
+    batch_size: int = setting(64, "chunks per step", min=1)
+    chunk: int = setting(8, "supervised frames per chunk (batch_size x chunk frames per step)", min=1)
+    lr: float = setting(3e-3, "AdamW learning rate", min=0.0)
+    weight_decay: float = setting(1e-4, "AdamW weight decay", min=0.0)
+    eta_min_ratio: float = setting(0.05, "final lr = lr x this (cosine)", min=0.0)
+    eval_points: int = setting(5, "validations per model during training", min=1)
+
+    def __post_init__(self) -> None:
+        check_settings(self)
 
 
 # Synthetic motion --------------------------------------------------------------------------
@@ -493,20 +511,15 @@ def table(results: dict[str, Any]) -> str:
 
 
 def load_lifter_config(path: str | None, **overrides: Any) -> LifterConfig:
-    """YAML (unknown keys are errors, as in training/config.py) plus plain overrides."""
-    from pose_perception.training.config import _from_dict
-
-    data: dict[str, Any] = {}
-    if path:
-        with open(path, encoding="utf-8") as f:
-            data = yaml.safe_load(f) or {}
-    data.update({k: v for k, v in overrides.items() if v is not None})
-    return _from_dict(LifterConfig, data, path or "lifter config")
+    """YAML (``config_loader``'s rules, as for every config) plus plain overrides (``None``: not given)."""
+    return load_dataclass(LifterConfig, path or None, {k: v for k, v in overrides.items() if v is not None})
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="LifterConfig YAML keys (key = default: description):\n" + settings_help(LifterConfig()),
     )
     parser.add_argument("--config", help="YAML with LifterConfig keys")
     parser.add_argument("--out", help="work dir (default work_dirs/lifter)")

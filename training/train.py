@@ -32,6 +32,7 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from pose_perception.models import RTMPose
+from pose_perception.settings import settings_help
 from pose_perception.training import distributed
 from pose_perception.training.config import TrainConfig, config_to_dict, load_config
 from pose_perception.training.data import GlobalBatchSampler, TopdownTrainSet, load_instances
@@ -340,7 +341,9 @@ def load_training_state(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="training YAML keys (key = default: description):\n" + settings_help(TrainConfig()),
     )
     parser.add_argument("--config", required=True, help="training YAML")
     parser.add_argument("--resume", help="checkpoint to continue from, or 'auto' (work_dir/last.pth)")

@@ -1,48 +1,17 @@
-"""RTMPose = CSPNeXt backbone + RTMCC head, the named variants, and checkpoint loading."""
+"""RTMPose = CSPNeXt backbone + RTMCC head (of a named variant), and checkpoint loading."""
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 
 import torch
 from torch import nn
 
+from pose_perception.model_info import ModelInfo, rtmpose_info
 from pose_perception.models.cspnext import CSPNeXt
 from pose_perception.models.rtmcc_head import RTMCCHead
-
-
-@dataclass(frozen=True)
-class RTMPoseVariant:
-    """Architecture + codec facts of one official variant (from the RTMPose configs)."""
-
-    name: str
-    deepen_factor: float
-    widen_factor: float
-    input_size: tuple[int, int]  # (width, height)
-    sigma: tuple[float, float]  # SimCC Gaussian sigma (x, y), used for training targets
-    simcc_split_ratio: float = 2.0
-
-
-VARIANTS: dict[str, RTMPoseVariant] = {
-    v.name: v
-    for v in (
-        RTMPoseVariant("rtmpose-t", 0.167, 0.375, (192, 256), (4.9, 5.66)),
-        RTMPoseVariant("rtmpose-s", 0.33, 0.5, (192, 256), (4.9, 5.66)),
-        RTMPoseVariant("rtmpose-m", 0.67, 0.75, (192, 256), (4.9, 5.66)),
-        RTMPoseVariant("rtmpose-l", 1.0, 1.0, (192, 256), (4.9, 5.66)),
-        RTMPoseVariant("rtmpose-m-384x288", 0.67, 0.75, (288, 384), (6.93, 7.55)),
-        RTMPoseVariant("rtmpose-l-384x288", 1.0, 1.0, (288, 384), (6.93, 7.55)),
-    )
-}
-
-
-def get_variant(name: str) -> RTMPoseVariant:
-    """Look up a variant; ``rtmpose-m-256x192`` is accepted as an alias of ``rtmpose-m``."""
-    key = name.lower().removesuffix("-256x192")
-    if key not in VARIANTS:
-        raise ValueError(f"unknown RTMPose architecture {name!r}; known: {', '.join(VARIANTS)}")
-    return VARIANTS[key]
+from pose_perception.skeletons import Skeleton
+from pose_perception.variants import RTMPoseVariant, get_variant
 
 
 class RTMPose(nn.Module):
@@ -62,6 +31,10 @@ class RTMPose(nn.Module):
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return self.head(self.backbone(x))
+
+    def model_info(self, skeleton: Skeleton | None = None) -> ModelInfo:
+        """What running this network needs besides its weights (COCO-17 by default)."""
+        return rtmpose_info(self.variant, self.num_keypoints, skeleton)
 
 
 def build_rtmpose(name: str, num_keypoints: int = 17) -> RTMPose:

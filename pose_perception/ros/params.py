@@ -15,7 +15,8 @@ import dataclasses
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from pose_perception.config import Config, from_dict
+from pose_perception.config import Config
+from pose_perception.config_loader import from_dict
 from pose_perception.settings import is_list_setting
 
 if TYPE_CHECKING:
@@ -69,7 +70,7 @@ def config_from_values(values: dict[str, Any]) -> Config:
         section, _, key = name.partition(".")
         nested.setdefault(section, {})[key] = value
     try:
-        config = from_dict(Config, nested, source="parameters")
+        config = from_dict(Config, nested)
         config.validate()
     except ValueError as err:
         raise ParameterError(_with_parameter_name(str(err), values)) from None

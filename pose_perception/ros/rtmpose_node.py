@@ -3,7 +3,7 @@
 
 Thin by design: messages become numpy (``convert``, ``rgbd``), the core ``PosePipeline``
 runs (2D and, per ``three_d.mode``, depth / lifter / fused 3D), people become messages
-(``outputs``). Inputs (``inputs``: RGB-D sets synchronised by stamp) only store the
+(``publishers``). Inputs (``inputs``: RGB-D sets synchronised by stamp) only store the
 newest frame; one worker thread processes it, so a slow model never builds a queue and
 every frame it skips is counted. A frame whose depth is unusable is still published in
 2D (and counted under ``rejected_depth_*`` / ``rejected_camera_info_*``).
@@ -33,8 +33,8 @@ from pose_perception.ros.convert import ImageRejected, compressed_to_bgr, image_
 from pose_perception.ros.diagnostics import diagnostic_array
 from pose_perception.ros.frame_slot import LatestSlot
 from pose_perception.ros.inputs import image_input, log_depth_registration, subscribe_rgbd
-from pose_perception.ros.outputs import NodeOutputs
 from pose_perception.ros.params import ParameterError, declare_config, updated_config
+from pose_perception.ros.publishers import NodeOutputs
 from pose_perception.ros.qos import IMAGE_QOS, OUTPUT_QOS
 from pose_perception.ros.rgbd import (
     DepthFrameRejected,

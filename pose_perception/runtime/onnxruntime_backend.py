@@ -81,6 +81,14 @@ def open_session(path: str | os.PathLike[str], device: str = "cpu", threads: int
         raise ValueError(f"{path}: cannot load ONNX model ({err})") from err
 
 
+def open_model(
+    model: str | os.PathLike[str], info: ModelInfo | None, device: str, threads: int | None
+) -> tuple[OnnxRuntimeBackend, ModelInfo]:
+    """An ONNX file, described by its own metadata (``info`` is what it was exported from)."""
+    backend = OnnxRuntimeBackend(model, device, threads)
+    return backend, backend.model_info()
+
+
 class OnnxRuntimeBackend:
     """Wraps an ``InferenceSession`` of an RTMPose ONNX file (ours or the official export)."""
 

@@ -1,20 +1,42 @@
-"""PyTorch backend (CPU or CUDA) for an ``nn.Module`` returning (simcc_x, simcc_y)."""
+"""PyTorch backend (CPU or CUDA) for an RTMPose ``nn.Module`` or checkpoint.
+
+Importing this file does not import torch (the backend table lists it on robots
+without torch); building a backend does.
+"""
 
 from __future__ import annotations
 
+import os
+from typing import TYPE_CHECKING
+
 import numpy as np
-import torch
-from torch import nn
+
+from pose_perception.model_info import ModelInfo
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
+DEVICES = ("cpu", "cuda", "auto")
+
+
+def parse_device(device: str) -> tuple[str, int | None]:
+    """``cuda:1`` → ("cuda", 1); anything torch cannot run RTMPose on is a clear error."""
+    kind, sep, index = device.partition(":")
+    if kind not in DEVICES or (sep and (kind == "auto" or not index.isdigit())):
+        raise ValueError(f"unsupported torch device {device!r}; use cpu, cuda, cuda:N or auto")
+    return kind, int(index) if sep else None
 
 
 def resolve_torch_device(device: str) -> torch.device:
+    import torch
+
+    parse_device(device)
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
     dev = torch.device(device)
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise RuntimeError(f"device {device!r} requested but PyTorch sees no CUDA GPU")
-    if dev.type not in ("cpu", "cuda"):
-        raise ValueError(f"unsupported torch device {device!r}; use cpu, cuda, cuda:N or auto")
     return dev
 
 
@@ -28,10 +50,26 @@ class TorchBackend:
         if self.half:
             self.model.half()
 
-    @torch.inference_mode()
     def infer(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        x = torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32)).to(self.device)
-        if self.half:
-            x = x.half()
-        simcc_x, simcc_y = self.model(x)
-        return simcc_x.float().cpu().numpy(), simcc_y.float().cpu().numpy()
+        import torch
+
+        with torch.inference_mode():
+            x = torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32)).to(self.device)
+            if self.half:
+                x = x.half()
+            simcc_x, simcc_y = self.model(x)
+            return simcc_x.float().cpu().numpy(), simcc_y.float().cpu().numpy()
+
+
+def open_model(
+    model: str | os.PathLike[str] | nn.Module, info: ModelInfo | None, device: str, threads: int | None
+) -> tuple[TorchBackend, ModelInfo]:
+    """A module as it is, or a checkpoint loaded into the network ``info`` names; ``info``
+    describes either (``threads`` is ONNX Runtime's setting: torch keeps its own)."""
+    if info is None:
+        raise ValueError("the torch backend needs the module's ModelInfo (RTMPose.model_info())")
+    if isinstance(model, (str, os.PathLike)):
+        from pose_perception.models import build_rtmpose, load_checkpoint
+
+        model = load_checkpoint(build_rtmpose(info.arch, info.num_keypoints), model)
+    return TorchBackend(model, device), info

@@ -1,0 +1,169 @@
+"""The one YAML → dataclass loader, shared by the node/CLI ``Config`` and the training configs.
+
+Rules, the same for every config (``test_config_loader.py`` checks each once):
+
+- the file is at most ``MAX_CONFIG_BYTES``, read with ``yaml.safe_load``; an empty file is ``{}``;
+- a mapping per dataclass; an unknown key is an error naming ``section.key``; keys left out
+  keep the value of ``base`` (the dataclass defaults unless given);
+- ``bool`` only for ``bool``; ``int`` (not ``bool``) for ``int``; ``int`` or ``float`` (not
+  ``bool``) for ``float``, stored as ``float``; ``str`` only for ``str``;
+- ``X | None``: ``None`` (YAML ``null``) or an ``X``; other unions: the first member that fits
+  (scalars, tuples and lists only);
+- ``tuple[A, B]``: a list (YAML) or tuple/array (ROS) of exactly that length, each element by
+  these rules; ``tuple[A, ...]`` and ``list[A]``: any length;
+- a nested dataclass: a mapping, loaded by these rules from the base's value.
+
+Errors are ``ValueError("<section.key> must be ..., got <value>")``; the loaders that read a
+file put the file's path in front. Ranges and choices are :func:`settings.check_settings`'s job.
+"""
+
+from __future__ import annotations
+
+import array
+import dataclasses
+import os
+import types
+import typing
+from typing import Any, TypeVar
+
+import numpy as np
+import yaml
+
+T = TypeVar("T")
+
+MAX_CONFIG_BYTES = 1 << 20  # a config is a few kB; refuse to parse anything near this
+
+_SCALAR_NAMES = {bool: "a bool", int: "an int", float: "a number", str: "a string"}
+_SEQUENCES = (list, tuple, array.array, np.ndarray)  # YAML lists, code tuples, ROS arrays
+
+
+def read_yaml(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The mapping in YAML file ``path`` (``{}`` if empty); ``ValueError`` naming the file otherwise."""
+    try:
+        with open(path, "rb") as f:
+            raw = f.read(MAX_CONFIG_BYTES + 1)
+        if len(raw) > MAX_CONFIG_BYTES:
+            raise ValueError(f"larger than {MAX_CONFIG_BYTES} bytes")
+        data = yaml.safe_load(raw.decode("utf-8"))
+    except (OSError, ValueError, yaml.YAMLError) as err:
+        raise ValueError(f"cannot read config {path}: {err}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ValueError(f"cannot read config {path}: expected a mapping, got {type(data).__name__}")
+    return data
+
+
+def load_dataclass(
+    cls: type[T], path: str | os.PathLike[str] | None, overrides: dict[str, Any] | None = None
+) -> T:
+    """``cls`` from YAML file ``path`` (none: the defaults), top-level ``overrides`` applied;
+    errors name the file."""
+    data = read_yaml(path) if path is not None else {}
+    data.update(overrides or {})
+    try:
+        return from_dict(cls, data)
+    except ValueError as err:
+        raise ValueError(f"{path or cls.__name__}: {err}") from None
+
+
+def from_dict(cls: type[T], data: Any, *, base: T | None = None, where: str = "") -> T:
+    """Dataclass ``cls`` from plain data: ``base`` (default ``cls()``) with ``data``'s keys replaced."""
+    if not isinstance(data, dict):
+        raise ValueError(f"{where or cls.__name__} must be a mapping, got {data!r}")
+    assert dataclasses.is_dataclass(cls)
+    hints = typing.get_type_hints(cls)
+    known = [f.name for f in dataclasses.fields(cls)]
+    unknown = sorted(str(key) for key in set(data) - set(known))
+    if unknown:
+        named = ", ".join(_dotted(where, key) for key in unknown)
+        raise ValueError(f"unknown key(s) {named}; known in {where or cls.__name__}: {', '.join(known)}")
+    start = cls() if base is None else base
+    values = {key: coerce(hints[key], v, _dotted(where, key), getattr(start, key)) for key, v in data.items()}
+    return dataclasses.replace(start, **values)  # type: ignore[type-var]
+
+
+def coerce(hint: Any, value: Any, where: str, base: Any = None) -> Any:
+    """``value`` as type ``hint`` by the module's rules; ``base`` seeds a nested dataclass."""
+    if dataclasses.is_dataclass(hint):
+        return from_dict(typing.cast(type, hint), value, base=base, where=where)
+    try:
+        return _convert(hint, value)
+    except _Mismatch:
+        raise ValueError(f"{where} must be {_expected(hint)}, got {_shown(value)!r}") from None
+    except TypeError as err:
+        raise TypeError(f"{where}: {err}") from None
+
+
+class _Mismatch(Exception):
+    """``value`` does not fit ``hint``; :func:`coerce` says so with the key and the whole value."""
+
+
+def _convert(hint: Any, value: Any) -> Any:
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        for option in (a for a in args if a is not type(None)):
+            try:
+                return _convert(option, value)
+            except _Mismatch:
+                continue
+        raise _Mismatch
+    if origin in (tuple, list):
+        items = list(np.asarray(value).reshape(-1)) if isinstance(value, np.ndarray) else value
+        hints = _item_hints(hint, len(items) if isinstance(value, _SEQUENCES) else -1)
+        if not isinstance(value, _SEQUENCES) or hints is None:
+            raise _Mismatch
+        converted = [_convert(h, item) for h, item in zip(hints, items, strict=True)]
+        return tuple(converted) if origin is tuple else converted
+    if hint in _SCALAR_NAMES:
+        return _convert_scalar(hint, value)
+    raise TypeError(f"the config loader has no rule for fields of type {hint}")
+
+
+def _item_hints(hint: Any, length: int) -> list[Any] | None:
+    """The element types of a ``length``-long ``tuple[...]``/``list[...]``; ``None``: wrong length."""
+    args = typing.get_args(hint)
+    if typing.get_origin(hint) is list or (len(args) == 2 and args[1] is ...):
+        return [args[0]] * max(length, 0)
+    return list(args) if length == len(args) else None
+
+
+def _convert_scalar(hint: type, value: Any) -> Any:
+    if isinstance(value, np.generic):  # an element of a ROS/numpy array
+        value = value.item()
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if type(value) is not hint:
+        raise _Mismatch
+    return value
+
+
+def _expected(hint: Any) -> str:
+    """What a value of type ``hint`` looks like in YAML, for error messages."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join("null" if a is type(None) else _expected(a) for a in args)
+    if origin is list or (origin is tuple and len(args) == 2 and args[1] is ...):
+        return f"a list of {_plural(args[0])}"
+    if origin is tuple:
+        if any(a != args[0] for a in args):
+            return f"a list of {len(args)} values ({', '.join(_expected(a) for a in args)})"
+        return f"a list of {len(args)} {_plural(args[0])}"
+    return _SCALAR_NAMES.get(hint, str(hint))
+
+
+def _plural(hint: Any) -> str:
+    return {float: "finite numbers", int: "integers", str: "strings", bool: "bools"}.get(hint, "values")
+
+
+def _shown(value: Any) -> Any:
+    """``value`` as the user wrote it: a list for a tuple or a ROS/numpy array."""
+    if isinstance(value, (array.array, np.ndarray)):
+        return value.tolist()
+    return list(value) if isinstance(value, tuple) else value
+
+
+def _dotted(where: str, key: object) -> str:
+    return f"{where}.{key}" if where else str(key)
