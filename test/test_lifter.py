@@ -343,32 +343,6 @@ def test_open_lifter_for_checks_the_pose_skeleton_first(tmp_path: Path) -> None:
         open_lifter_for(COCO17, config(missing))
 
 
-def test_lift_in_image_places_with_the_camera_of_the_image() -> None:
-    """``camera`` places the people when it is for this image size; otherwise (CameraInfo of
-    another resolution, or none) the nominal camera of the field of view does, as for markers."""
-    from pose_perception.lifting import lift_in_image
-
-    _, _, coco = _posed(seed=3)
-    truth = coco_to_h36m(coco)[0]
-    for given, expected in (
-        (CAMERA, CAMERA),
-        (replace(CAMERA, width=1280, height=960), PinholeCamera.nominal(640, 480, 70.0)),
-        (None, PinholeCamera.nominal(640, 480, 70.0)),
-    ):
-        k = np.array([[expected.fx, 0, expected.cx], [0, expected.fy, expected.cy], [0, 0, 1]])
-        uvw = coco @ k.T
-        uv = uvw[:, :2] / uvw[:, 2:]
-        person = Person(3, np.array([0, 0, 1, 1.0]), 0.9, uv.astype(np.float32), np.ones(17, np.float32))
-        lifter = TemporalLifter(Recorder(truth - truth[0]), receptive_field=27)
-        used = lift_in_image(lifter, [person], 0.0, (640, 480), given, 70.0, None)
-        assert used == expected
-        assert person.joints_3d is not None
-        valid = person.joints_3d.valid
-        assert (
-            np.abs(person.joints_3d.positions[valid] - coco[valid]).max() < 0.01
-        )  # exact 3D: the right camera
-
-
 # Training ---------------------------------------------------------------------------------------
 
 

@@ -137,6 +137,12 @@ def test_lifter_mode_places_with_the_nominal_camera_when_none_is_given() -> None
     for person, joints in zip(people, expected, strict=True):
         assert person.joints_3d is not None
         np.testing.assert_array_equal(person.joints_3d.positions, joints.positions)
+    # The camera handed in places them when it is this image's; one of another size is not.
+    camera = result.camera.pinhole()
+    _run(pipeline, result, camera=camera)
+    assert pipeline.camera == camera
+    _run(pipeline, result, camera=dataclasses.replace(camera, width=1280, height=960))
+    assert pipeline.camera == nominal
     # A depth image is not used outside the depth modes.
     assert _run(pipeline, result, depth=DepthFrame(np.zeros((2, 2))))[0].joints_3d is not None
 

@@ -36,7 +36,7 @@ from pose_perception.lifting.model_io import (
     lifter_model_path,
 )
 from pose_perception.lifting.placement import STATURE_PER_CHAIN, place_in_camera, skeleton_stature
-from pose_perception.lifting.temporal import TemporalLifter, lift_in_image, open_lifter, open_lifter_for
+from pose_perception.lifting.temporal import TemporalLifter, open_lifter, open_lifter_for
 
 __all__ = [
     "BUNDLED_LIFTER",
@@ -56,7 +56,6 @@ __all__ = [
     "coco_to_h36m",
     "export_lifter",
     "h36m_to_coco",
-    "lift_in_image",
     "lifter_model_path",
     "normalize_2d",
     "open_lifter",

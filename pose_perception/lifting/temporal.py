@@ -203,24 +203,3 @@ def open_lifter_for(skeleton: Skeleton, config: Config) -> TemporalLifter:
             f"gives {skeleton.name} ({skeleton.num_keypoints} keypoints)"
         )
     return open_lifter(config.three_d.lifter_model, config.three_d.lifter_max_age_s)
-
-
-def lift_in_image(
-    lifter: TemporalLifter,
-    people: Sequence[Person],
-    stamp: float,
-    image_size: tuple[int, int],
-    camera: PinholeCamera | None,
-    hfov_deg: float,
-    body_height_m: float | None,
-) -> PinholeCamera:
-    """Lift ``people`` of one image (``image_size`` = width, height), placed with the
-    camera markers and TF use (:meth:`PinholeCamera.for_image`), into their ``joints_3d``;
-    returns that camera. For ``run --three-d lifter`` until the CLI hands its camera to
-    ``PosePipeline.process``."""
-    width, height = image_size
-    used = PinholeCamera.for_image(camera, width, height, hfov_deg)
-    joints, _ = lifter.lift_people(people, stamp, used, body_height_m)
-    for person, person_joints in zip(people, joints, strict=True):
-        person.joints_3d = person_joints
-    return used
