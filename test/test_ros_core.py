@@ -532,13 +532,10 @@ def test_camera_from_info_distortion_and_rejections():
 def test_depth_frame_from_messages_and_its_rejections():
     """A 16UC1 depth and its CameraInfo become metres and the camera; the pipeline's 3D
     stage then measures the joints on the rays of their keypoints."""
-    from pose_perception.config import DepthConfig
     from pose_perception.ros.rgbd import DepthFrameRejected, depth_frame_from_messages
 
     depth = np.full((480, 640), 2500, np.uint16)
-    frame, camera = depth_frame_from_messages(
-        (640, 480), _depth_msg(depth, "16UC1"), _info(), DepthConfig(), 1 << 20
-    )
+    frame, camera = depth_frame_from_messages((640, 480), _depth_msg(depth, "16UC1"), _info(), Config())
     assert camera.fx == 500.0 and frame.camera is None and frame.scale == 1.0
     np.testing.assert_array_equal(frame.metres(), np.full((480, 640), 2.5, np.float32))
     for depth_msg, info, reason in [
@@ -547,7 +544,7 @@ def test_depth_frame_from_messages_and_its_rejections():
         (_depth_msg(depth.astype(np.uint8), "8UC1"), _info(), "depth_unknown_encoding"),
     ]:
         with pytest.raises(DepthFrameRejected) as err:
-            depth_frame_from_messages((640, 480), depth_msg, info, DepthConfig(), 1 << 20)
+            depth_frame_from_messages((640, 480), depth_msg, info, Config())
         assert err.value.reason == reason
 
 

@@ -684,12 +684,12 @@ def test_rgbd_depth_frame_unregistered_path_and_its_rejections(rendered, rig):
         extrinsic_translation_m=tuple(rig.translation), extrinsic_rotation_xyzw=tuple(rig.quaternion_xyzw)
     )
     depth_msg, info = _depth_message(rig.depth_mm()), _info_message(colour)
-    frame, camera = depth_frame_from_messages(
-        (640, 480), depth_msg, info, config, 1 << 22, _info_message(rig.camera)
-    )
-    assert camera == colour and frame.camera == rig.camera
     stage_config = Config()
     stage_config.three_d.mode, stage_config.depth = "depth", config
+    frame, camera = depth_frame_from_messages(
+        (640, 480), depth_msg, info, stage_config, _info_message(rig.camera)
+    )
+    assert camera == colour and frame.camera == rig.camera
     (lifted,) = ThreeDStage(stage_config, COCO17).process([person()], (640, 480), 0.0, frame, camera)
     depth_m = depth_to_metres(rig.depth_mm(), "16UC1")
     (expected,), _ = measure_with_unregistered_depth(
@@ -714,7 +714,7 @@ def test_rgbd_depth_frame_unregistered_path_and_its_rejections(rendered, rig):
         (None, "depth_size_mismatch", "input.depth_camera_info_topic"),  # registered, but 512x384
     ]:
         with pytest.raises(DepthFrameRejected) as err:
-            depth_frame_from_messages((640, 480), depth_msg, info, config, 1 << 22, depth_info)
+            depth_frame_from_messages((640, 480), depth_msg, info, stage_config, depth_info)
         assert err.value.reason == reason and text in str(err.value), err.value
 
 

@@ -313,8 +313,7 @@ class _BagJob:
                 (width, height),
                 depth.msg,
                 info.msg,
-                self.config.depth,
-                self.config.input.max_image_pixels,
+                self.config,
                 None if depth_info is None else depth_info.msg,
             )
         except DepthFrameRejected as err:

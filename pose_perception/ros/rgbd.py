@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from pose_perception.camera import PinholeCamera
-from pose_perception.depth import DepthConfig
+from pose_perception.config import Config
 from pose_perception.ros.convert import ImageRejected, depth_image_to_metres
 from pose_perception.ros.messages import time_to_ns
 from pose_perception.sync import ApproximateTimeSync, seconds_to_ns
@@ -120,15 +120,15 @@ def depth_frame_from_messages(
     image_size: tuple[int, int],
     depth_msg: Any,
     info_msg: Any,
-    config: DepthConfig,
-    max_pixels: int,
+    config: Config,
     depth_info_msg: Any = None,
 ) -> tuple[DepthFrame, PinholeCamera]:
     """The depth (metres) of an image of ``image_size`` (width, height) and the image's
     camera, from a depth image and the image's CameraInfo. Without ``depth_info_msg`` the
     depth must be registered to the image; with it (the depth camera's CameraInfo) the
-    frame carries that camera and ``config``'s extrinsic, to be reprojected into the
-    colour camera. :class:`DepthFrameRejected` when unusable."""
+    frame carries that camera and the extrinsic of ``config.depth``, to be reprojected into
+    the colour camera; ``config.input.max_image_pixels`` bounds the depth image.
+    :class:`DepthFrameRejected` when unusable."""
     width, height = image_size
     camera = camera_from_info(info_msg)
     if (camera.width, camera.height) != (width, height):
@@ -137,7 +137,7 @@ def depth_frame_from_messages(
             f"CameraInfo is for {camera.width}x{camera.height} but the image is {width}x{height}",
         )
     try:
-        depth_m = depth_image_to_metres(depth_msg, max_pixels)
+        depth_m = depth_image_to_metres(depth_msg, config.input.max_image_pixels)
     except ImageRejected as err:
         raise DepthFrameRejected(f"depth_{err.reason}", f"depth image: {err}") from None
     if depth_info_msg is not None:
@@ -148,7 +148,7 @@ def depth_frame_from_messages(
                 f"depth CameraInfo is for {depth_camera.width}x{depth_camera.height} but the "
                 f"depth image is {depth_m.shape[1]}x{depth_m.shape[0]}",
             )
-        return DepthFrame(depth_m, camera=depth_camera, depth_to_color=config.depth_to_color()), camera
+        return DepthFrame(depth_m, camera=depth_camera, depth_to_color=config.depth.depth_to_color()), camera
     if depth_m.shape != (height, width):
         raise DepthFrameRejected(
             "depth_size_mismatch",

@@ -234,12 +234,7 @@ class RtmposeNode(Node):
         height, width = image.shape[:2]
         try:
             depth, self._camera_info = depth_frame_from_messages(
-                (width, height),
-                frame.depth,
-                frame.info,
-                self.config.depth,
-                self.config.input.max_image_pixels,
-                frame.depth_info,
+                (width, height), frame.depth, frame.info, self.config, frame.depth_info
             )
         except DepthFrameRejected as err:
             self._no_3d(err.reason, str(err))
