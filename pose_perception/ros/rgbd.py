@@ -13,7 +13,8 @@ with a stable ``reason`` (``depth_<image reason>``, ``depth_size_mismatch``,
 ``camera_info_invalid``, ``camera_info_size_mismatch``, ``camera_info_distortion``; for
 an unregistered depth also ``depth_camera_info_invalid``, ``depth_camera_info_distortion``
 and ``depth_camera_info_size_mismatch``); the node counts it, logs it and still publishes
-that frame's 2D poses.
+that frame's 2D poses. A depth the 3D stage itself cannot use comes back as
+``PosePipeline.last_depth_rejection`` (reason ``depth_rejected``) and is handled alike.
 """
 
 from __future__ import annotations
