@@ -21,7 +21,7 @@ import sys
 
 import numpy as np
 
-from pose_perception.depth import DepthConfig, lift_people_with_depth
+from pose_perception.depth import DepthConfig, measure_with_depth
 from pose_perception.people import Person
 from pose_perception.skeletons import COCO17
 from pose_perception.synthetic.coco import render_example
@@ -85,13 +85,13 @@ def main(argv: list[str] | None = None) -> int:
         if estimator is not None:
             people["model 2D"] = model_people(estimator, result, truth)
         for source, persons in people.items():
-            lift_people_with_depth(persons, depth, camera, config, names)
-            for person, label in zip(persons, result.people, strict=True):
+            measured = measure_with_depth(persons, depth, camera, config, names)
+            for person, joints, label in zip(persons, measured, result.people, strict=True):
                 visible = label.visibility == 2
-                ok = person.keypoints_3d_valid & visible
+                ok = joints.valid & visible
                 valid_count[source] += int(ok.sum())
                 errors[source].append(
-                    np.linalg.norm(person.keypoints_3d[ok] - label.keypoints_3d[ok], axis=1) * 1e3
+                    np.linalg.norm(joints.positions[ok] - label.keypoints_3d[ok], axis=1) * 1e3
                 )
                 if source == "model 2D":
                     pixel_errors.append(

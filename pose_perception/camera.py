@@ -1,4 +1,8 @@
-"""Pinhole camera model: pixels <-> rays in the camera optical frame (x right, y down, z forward)."""
+"""Pinhole camera model: pixels <-> rays in the camera optical frame (x right, y down, z forward).
+
+The lens distortion of the raw image (``sensor_msgs/CameraInfo.d``) travels with the
+intrinsics, so whoever lifts keypoints found in that raw image knows to undistort them.
+"""
 
 from __future__ import annotations
 
@@ -17,16 +21,20 @@ class PinholeCamera:
     cy: float
     width: int
     height: int
+    # plumb_bob k1, k2, p1, p2, k3 or OpenCV's 8/12/14-term rational model; () or zeros: none
+    distortion: tuple[float, ...] = ()
 
     @classmethod
-    def from_k(cls, k: Sequence[float], width: int, height: int) -> PinholeCamera:
-        """From a row-major 3x3 intrinsic matrix (``sensor_msgs/CameraInfo.k``)."""
+    def from_k(
+        cls, k: Sequence[float], width: int, height: int, distortion: Sequence[float] = ()
+    ) -> PinholeCamera:
+        """From a row-major 3x3 intrinsic matrix (``sensor_msgs/CameraInfo.k``) and ``d``."""
         if len(k) != 9:
             raise ValueError(f"K must have 9 elements, got {len(k)}")
         fx, fy, cx, cy = float(k[0]), float(k[4]), float(k[2]), float(k[5])
         if not (fx > 0 and fy > 0 and math.isfinite(cx) and math.isfinite(cy)):
             raise ValueError(f"K has no usable focal length: fx={fx}, fy={fy}")
-        return cls(fx, fy, cx, cy, int(width), int(height))
+        return cls(fx, fy, cx, cy, int(width), int(height), tuple(float(v) for v in distortion))
 
     @classmethod
     def nominal(cls, width: int, height: int, hfov_deg: float) -> PinholeCamera:
@@ -42,6 +50,10 @@ class PinholeCamera:
         if info is not None and (info.width, info.height) == (width, height):
             return info
         return cls.nominal(width, height, hfov_deg)
+
+    @property
+    def has_distortion(self) -> bool:
+        return any(v != 0 for v in self.distortion)
 
     @property
     def matrix(self) -> np.ndarray:

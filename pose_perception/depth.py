@@ -1,13 +1,13 @@
 """RGB-D 3D keypoints: lift 2D keypoints with a depth image (ROS-free core).
 
-Pipeline (:func:`lift_people_with_depth`): depth image → metres (:func:`depth_to_metres`,
+Pipeline (:func:`measure_with_depth`): depth image → metres (:func:`depth_in_metres`,
 invalid = NaN) → optionally re-projected into the colour camera when the depth is not
-registered (:func:`lift_people_with_unregistered_depth`: :func:`rectify_depth`,
+registered (:func:`measure_with_unregistered_depth`: :func:`rectify_depth`,
 :func:`reproject_depth_to_color` with the extrinsic of :meth:`DepthConfig.depth_to_color`)
 → per joint a robust depth from a window around the keypoint (:func:`joint_depths`) →
 back-projected through the colour camera, undistorting first when CameraInfo has
 distortion (:func:`backproject`) → pushed from the body surface to the joint centre
-(:data:`JOINT_SURFACE_OFFSET_M`).
+(:data:`JOINT_SURFACE_OFFSET_M`) → one :class:`~pose_perception.people.Joints3D` per person.
 
 Why windows and not the keypoint's pixel: sensors leave holes (no return, shadowing,
 dark or shiny cloth) and 2D keypoints are a few pixels off; a median over a window that
@@ -28,11 +28,12 @@ import cv2
 import numpy as np
 
 from pose_perception.camera import PinholeCamera
-from pose_perception.people import SOURCE_DEPTH, SOURCE_NONE, Person
+from pose_perception.people import SOURCE_DEPTH, SOURCE_NONE, Joints3D, Person
 from pose_perception.settings import check_settings, normalise_list_settings, setting
 
 MM_ENCODINGS = ("16UC1", "mono16")  # uint16 millimetres, 0 = no return (REP 118)
 METRE_ENCODINGS = ("32FC1",)  # float32 metres, NaN/inf/<= 0 = no return (REP 118)
+MM_SCALE = 0.001  # metres per unit of the millimetre encodings
 DEPTH_ENCODINGS = MM_ENCODINGS + METRE_ENCODINGS
 
 TORSO_KEYPOINTS = ("left_shoulder", "right_shoulder", "left_hip", "right_hip")
@@ -186,10 +187,8 @@ def quaternion_to_matrix(xyzw: Sequence[float]) -> np.ndarray:
 
 
 def depth_to_metres(data: np.ndarray, encoding: str) -> np.ndarray:
-    """A depth image as float32 metres with NaN where the sensor has no measurement.
-
-    One convention downstream (NaN) instead of two (0 mm, NaN/inf/0 m).
-    """
+    """A depth image of a ROS ``encoding`` as float32 metres with NaN where the sensor has
+    no measurement (:func:`depth_in_metres`, after checking the array fits the encoding)."""
     data = np.asarray(data)
     if data.ndim == 3 and data.shape[2] == 1:
         data = data[:, :, 0]
@@ -199,19 +198,35 @@ def depth_to_metres(data: np.ndarray, encoding: str) -> np.ndarray:
             raise DepthRejected(
                 f"depth encoding {encoding!r} needs a 2-D uint16 array, got {data.dtype} {data.shape}"
             )
-        metres = data.astype(np.float32) / np.float32(1000.0)  # correctly rounded: 1500 -> 1.5
-        metres[data == 0] = np.nan
-        return metres
+        return depth_in_metres(data, MM_SCALE)
     if encoding in METRE_ENCODINGS:
         if data.dtype.kind != "f" or data.ndim != 2:
             raise DepthRejected(
                 f"depth encoding {encoding!r} needs a 2-D floating-point array, got {data.dtype} {data.shape}"
             )
-        metres = data.astype(np.float32, copy=True)
-        with np.errstate(invalid="ignore"):
-            metres[~(np.isfinite(metres) & (metres > 0))] = np.nan
-        return metres
+        return depth_in_metres(data, 1.0)
     raise DepthRejected(f"unsupported depth encoding {encoding!r}; {accepted}")
+
+
+def depth_in_metres(data: np.ndarray, scale: float) -> np.ndarray:
+    """A 2-D depth array (metres per unit: ``scale``) as float32 metres, NaN where none.
+
+    One convention downstream (NaN) instead of two: integer depth has 0 for no return
+    (16UC1 millimetres, ``scale`` 0.001), floating-point depth NaN, inf or <= 0.
+    """
+    data = np.asarray(data)
+    if data.ndim != 2 or data.dtype.kind not in "uif":
+        raise DepthRejected(f"depth must be a 2-D numeric array, got {data.dtype} {data.shape}")
+    if not (math.isfinite(scale) and scale > 0):
+        raise DepthRejected(f"depth scale must be a positive number of metres per unit, got {scale}")
+    if data.dtype.kind == "f" and scale == 1.0:
+        metres = data.astype(np.float32, copy=True)
+    else:
+        # Divide by the units per metre: correctly rounded for millimetres (1500 -> 1.5).
+        metres = data.astype(np.float32) / np.float32(1.0 / scale)
+    with np.errstate(invalid="ignore"):
+        metres[~(np.isfinite(metres) & (metres > 0))] = np.nan
+    return metres
 
 
 def window_half_size(box_height_px: float, config: DepthConfig) -> int:
@@ -285,24 +300,18 @@ def joint_depths(
     return depth, valid, confidence
 
 
-def backproject(
-    camera: PinholeCamera,
-    keypoints: np.ndarray,
-    depth: np.ndarray,
-    distortion: np.ndarray | None = None,
-) -> np.ndarray:
+def backproject(camera: PinholeCamera, keypoints: np.ndarray, depth: np.ndarray) -> np.ndarray:
     """(K,2) pixels at depths z (K,) → (K,3) camera optical frame points, metres.
 
-    With nonzero ``distortion`` (CameraInfo ``d``: plumb_bob k1, k2, p1, p2, k3, or
-    OpenCV's 8/12/14-term rational model) the pixels are undistorted first, because the
-    keypoints come from the raw (distorted) image. NaN depth gives a NaN point.
+    With nonzero ``camera.distortion`` (plumb_bob k1, k2, p1, p2, k3, or OpenCV's
+    8/12/14-term rational model) the pixels are undistorted first, because the keypoints
+    come from the raw (distorted) image. NaN depth gives a NaN point.
     """
     kps = np.asarray(keypoints, np.float64).reshape(-1, 2)
     z = np.broadcast_to(np.asarray(depth, np.float64), (len(kps),))
-    if len(kps) == 0 or not _has_distortion(distortion):
+    if len(kps) == 0 or not camera.has_distortion:
         return camera.backproject(kps, z)
-    assert distortion is not None
-    out = camera.backproject(undistort_pixels(camera, kps, distortion), z)
+    out = camera.backproject(undistort_pixels(camera, kps), z)
     out[~np.isfinite(kps).all(axis=1)] = np.nan  # a pixel that is not one has no point
     return out
 
@@ -404,58 +413,59 @@ def reproject_depth_to_color(
     return out.reshape(color_camera.height, color_camera.width).astype(np.float32)
 
 
-def lift_people_with_depth(
-    people: list[Person],
+def measure_with_depth(
+    people: Sequence[Person],
     depth_m: np.ndarray,
     camera: PinholeCamera,
     config: DepthConfig,
     keypoint_names: Sequence[str],
-    distortion: np.ndarray | None = None,
-) -> list[Person]:
-    """Fill each person's ``keypoints_3d`` (NaN where invalid) and ``keypoints_3d_valid``.
-
-    ``depth_m`` is metres (NaN = none) registered to the image the keypoints are in, and
-    ``camera`` that image's intrinsics. Returns ``people`` (mutated in place).
-    """
+) -> list[Joints3D]:
+    """Each person's joints measured in ``depth_m`` (metres, NaN = none) registered to the
+    image the keypoints are in, ``camera`` being that image's (its distortion included)."""
     depth_m = np.asarray(depth_m)
     if depth_m.shape != (camera.height, camera.width):
         raise DepthRejected(
             f"depth image is {depth_m.shape[::-1]} (w, h) but the colour camera is "
             f"{(camera.width, camera.height)}; register it (reproject_depth_to_color) first"
         )
-    for person in people:
-        bbox = np.asarray(person.bbox, np.float64).reshape(-1)
-        box_height = float(bbox[3] - bbox[1]) if len(bbox) >= 4 else 0.0
-        z, valid, confidence = joint_depths(
-            depth_m, person.keypoints, person.keypoint_scores, box_height, config
-        )
-        points = backproject(camera, person.keypoints, z, distortion)
-        if config.surface_offset_scale > 0:
-            points = surface_to_centre(points, keypoint_names, config.surface_offset_scale)
-        valid &= np.isfinite(points).all(axis=1)
-        points[~valid] = np.nan
-        person.keypoints_3d = points.astype(np.float32)
-        person.keypoints_3d_valid = valid
-        person.keypoints_3d_source = np.where(valid, SOURCE_DEPTH, SOURCE_NONE).astype(np.uint8)
-        person.keypoints_3d_confidence = np.where(valid, confidence, 0.0).astype(np.float32)
-    return people
+    return [_measure_person(person, depth_m, camera, config, keypoint_names) for person in people]
 
 
-def _has_distortion(distortion: np.ndarray | None) -> bool:
-    return distortion is not None and bool(np.any(np.asarray(distortion) != 0))
+def _measure_person(
+    person: Person,
+    depth_m: np.ndarray,
+    camera: PinholeCamera,
+    config: DepthConfig,
+    keypoint_names: Sequence[str],
+) -> Joints3D:
+    bbox = np.asarray(person.bbox, np.float64).reshape(-1)
+    box_height = float(bbox[3] - bbox[1]) if len(bbox) >= 4 else 0.0
+    z, valid, confidence = joint_depths(depth_m, person.keypoints, person.keypoint_scores, box_height, config)
+    points = backproject(camera, person.keypoints, z)
+    if config.surface_offset_scale > 0:
+        points = surface_to_centre(points, keypoint_names, config.surface_offset_scale)
+    valid &= np.isfinite(points).all(axis=1)
+    points[~valid] = np.nan
+    return Joints3D(
+        positions=points.astype(np.float32),
+        valid=valid,
+        source=np.where(valid, SOURCE_DEPTH, SOURCE_NONE).astype(np.uint8),
+        confidence=np.where(valid, confidence, 0.0).astype(np.float32),
+    )
 
 
 @functools.lru_cache(maxsize=4)
-def _rectify_maps(camera: PinholeCamera, distortion: tuple[float, ...]) -> tuple[np.ndarray, np.ndarray]:
+def _rectify_maps(camera: PinholeCamera) -> tuple[np.ndarray, np.ndarray]:
     k = camera.matrix
-    d = np.asarray(distortion, np.float64)
+    d = np.asarray(camera.distortion, np.float64)
     size = (camera.width, camera.height)
     map_x, map_y = cv2.initUndistortRectifyMap(k, d, None, k, size, cv2.CV_32FC1)
     return map_x, map_y
 
 
-def rectify_depth(depth_m: np.ndarray, camera: PinholeCamera, distortion: np.ndarray) -> np.ndarray:
-    """A raw (lens-distorted) depth image as the ideal pinhole ``camera`` would see it.
+def rectify_depth(depth_m: np.ndarray, camera: PinholeCamera) -> np.ndarray:
+    """A raw depth image, lens-distorted by ``camera.distortion``, as the ideal pinhole
+    ``camera`` would see it.
 
     Nearest-neighbour: interpolating across a depth edge would invent surfaces between a
     person and the wall. z is unchanged (it is along the optical axis, which rectification
@@ -467,61 +477,53 @@ def rectify_depth(depth_m: np.ndarray, camera: PinholeCamera, distortion: np.nda
         raise DepthRejected(
             f"depth image is {depth_m.shape[::-1]} (w, h) but its camera is {(camera.width, camera.height)}"
         )
-    d = tuple(float(v) for v in np.asarray(distortion, np.float64).reshape(-1))
-    map_x, map_y = _rectify_maps(camera, d)
+    map_x, map_y = _rectify_maps(camera)
     return cv2.remap(
         depth_m, map_x, map_y, cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT, borderValue=float("nan")
     )
 
 
-def undistort_pixels(camera: PinholeCamera, pixels: np.ndarray, distortion: np.ndarray) -> np.ndarray:
-    """(N,2) pixels of the raw (distorted) image → where the ideal pinhole ``camera`` sees them."""
+def undistort_pixels(camera: PinholeCamera, pixels: np.ndarray) -> np.ndarray:
+    """(N,2) pixels of the raw image (distorted by ``camera.distortion``) → where the ideal
+    pinhole ``camera`` sees them."""
     pts = np.asarray(pixels, np.float64).reshape(-1, 2)
     out = np.full_like(pts, np.nan)
     finite = np.isfinite(pts).all(axis=1)
     if finite.any():
-        k, d = camera.matrix, np.asarray(distortion, np.float64).reshape(-1)
+        k, d = camera.matrix, np.asarray(camera.distortion, np.float64).reshape(-1)
         out[finite] = cv2.undistortPoints(pts[finite].reshape(-1, 1, 2), k, d, P=k).reshape(-1, 2)
     return out
 
 
-def lift_people_with_unregistered_depth(
-    people: list[Person],
+def measure_with_unregistered_depth(
+    people: Sequence[Person],
     depth_m: np.ndarray,
     depth_camera: PinholeCamera,
     color_camera: PinholeCamera,
     config: DepthConfig,
     keypoint_names: Sequence[str],
-    depth_distortion: np.ndarray | None = None,
-    color_distortion: np.ndarray | None = None,
-) -> np.ndarray:
-    """:func:`lift_people_with_depth` for a depth image from another camera (its own
-    intrinsics, size and pose: ``config.depth_to_color()``); returns the depth registered
-    to the colour camera's ideal pinhole pixels, inside the people's boxes (NaN elsewhere:
-    only those are reprojected).
+    depth_to_color: tuple[np.ndarray, np.ndarray],
+) -> tuple[list[Joints3D], np.ndarray]:
+    """:func:`measure_with_depth` for a depth image from another camera (its own
+    intrinsics, size and distortion: ``depth_camera``; its pose: ``depth_to_color`` =
+    (R, t) with ``p_color = R @ p_depth + t``). Also returns the depth registered to the
+    colour camera's ideal pinhole pixels, inside the people's boxes (NaN elsewhere: only
+    those are reprojected).
 
     A distorted depth image is rectified first (:func:`rectify_depth`). The registered
     depth has no lens distortion, so with a distorted colour camera the keypoints (found in
     the raw image) are looked up at their undistorted pixels instead.
     """
-    if _has_distortion(depth_distortion):
-        assert depth_distortion is not None
-        depth_m = rectify_depth(depth_m, depth_camera, depth_distortion)
-    rotation, translation = config.depth_to_color()
+    if depth_camera.has_distortion:
+        depth_m = rectify_depth(depth_m, depth_camera)
+    rotation, translation = depth_to_color
     boxes = np.array([np.asarray(p.bbox, np.float64).reshape(-1)[:4] for p in people]).reshape(-1, 4)
     # Keypoints may lie anywhere in the 1.25x crop around a box, and their windows reach further.
     margin = 0.125 * (boxes[:, 2:] - boxes[:, :2]) + config.max_window_px + 1
     boxes = np.concatenate([boxes[:, :2] - margin, boxes[:, 2:] + margin], axis=1)
     registered = reproject_depth_to_color(depth_m, depth_camera, color_camera, rotation, translation, boxes)
-    if not _has_distortion(color_distortion):
-        lift_people_with_depth(people, registered, color_camera, config, keypoint_names)
-        return registered
-    assert color_distortion is not None
-    ideal = [
-        dataclasses.replace(p, keypoints=undistort_pixels(color_camera, p.keypoints, color_distortion))
-        for p in people
-    ]
-    lift_people_with_depth(ideal, registered, color_camera, config, keypoint_names)
-    for person, lifted in zip(people, ideal, strict=True):
-        person.take_3d_from(lifted)
-    return registered
+    ideal_camera = dataclasses.replace(color_camera, distortion=())
+    if not color_camera.has_distortion:
+        return measure_with_depth(people, registered, ideal_camera, config, keypoint_names), registered
+    ideal = [dataclasses.replace(p, keypoints=undistort_pixels(color_camera, p.keypoints)) for p in people]
+    return measure_with_depth(ideal, registered, ideal_camera, config, keypoint_names), registered

@@ -48,11 +48,11 @@ def _person(person: Person) -> dict[str, Any]:
             for (x, y), s in zip(person.keypoints, person.keypoint_scores, strict=True)
         ],
     }
-    if person.keypoints_3d is not None and person.keypoints_3d_valid is not None:
+    if person.joints_3d is not None:
         # Like Keypoint.position / has_position on /poses: JSON has no NaN, so a joint
         # without 3D is [0, 0, 0] with valid false.
-        points = np.asarray(person.keypoints_3d, np.float64).reshape(-1, 3)
-        valid = person.joints_with_3d()
+        points = np.asarray(person.joints_3d.positions, np.float64).reshape(-1, 3)
+        valid = person.joints_3d.has_position()
         record["keypoints_3d"] = [
             [round(float(v), 4) for v in xyz] if ok else [0.0, 0.0, 0.0]
             for xyz, ok in zip(points, valid, strict=True)

@@ -14,50 +14,51 @@ SOURCE_DEPTH = 1  # measured: a depth image at the keypoint
 SOURCE_LIFTER = 2  # estimated: the monocular lifter (three_d.mode lifter, or fused where depth missed)
 
 
-# The fields of Person that make up its 3D result (take_3d_from copies them together).
-THREE_D_FIELDS = ("keypoints_3d", "keypoints_3d_valid", "keypoints_3d_source", "keypoints_3d_confidence")
+@dataclass(frozen=True)
+class Joints3D:
+    """A person's 3D joints: one value, so positions, validity, source and confidence
+    cannot be replaced apart from each other.
+
+    ``positions`` (K,3) float32, metres, camera optical frame, NaN where ``valid`` is
+    False; ``source`` (K,) uint8 ``SOURCE_*`` says where each joint came from and
+    ``confidence`` (K,) float32 how far to trust it, in [0, 1]: for depth the fraction of
+    the joint's window with depth times (1 - its depth spread / the spread limit); for the
+    lifter, which has no per-joint uncertainty, the joint's 2D score.
+    """
+
+    positions: np.ndarray
+    valid: np.ndarray
+    source: np.ndarray
+    confidence: np.ndarray
+
+    def __post_init__(self) -> None:
+        k = len(self.valid)
+        shapes = (self.positions.shape, self.source.shape, self.confidence.shape)
+        if shapes != ((k, 3), (k,), (k,)):
+            raise ValueError(f"Joints3D arrays disagree for {k} joints: shapes {shapes}")
+
+    def has_position(self) -> np.ndarray:
+        """(K,) bool: joints with a valid, finite position. What is published as
+        ``has_position`` and written to keypoints.jsonl: never a NaN."""
+        points = np.asarray(self.positions, np.float64).reshape(-1, 3)
+        return np.asarray(self.valid, bool).reshape(-1) & np.isfinite(points).all(axis=1)
 
 
 @dataclass
 class Person:
-    """One person in one frame, in image pixels.
-
-    ``keypoints_3d`` (K,3, metres, camera frame) and ``keypoints_3d_valid`` (K,) exist
-    only when depth or a lifter supplied them; otherwise they are ``None``. With them,
-    ``keypoints_3d_source`` (K,) says where each came from (``SOURCE_*``) and
-    ``keypoints_3d_confidence`` (K,) how far to trust it, in [0, 1]: for depth the fraction
-    of the joint's window with depth times (1 - its depth spread / the spread limit); for
-    the lifter, which has no per-joint uncertainty, the joint's 2D score.
-    """
+    """One person in one frame, in image pixels; ``joints_3d`` only when depth or a
+    lifter supplied 3D (otherwise ``None``)."""
 
     track_id: int
     bbox: np.ndarray  # (4,) x_min, y_min, x_max, y_max
     score: float
     keypoints: np.ndarray  # (K, 2) x, y
     keypoint_scores: np.ndarray  # (K,)
-    keypoints_3d: np.ndarray | None = field(default=None)
-    keypoints_3d_valid: np.ndarray | None = field(default=None)
-    keypoints_3d_source: np.ndarray | None = field(default=None)
-    keypoints_3d_confidence: np.ndarray | None = field(default=None)
+    joints_3d: Joints3D | None = field(default=None)
 
     @property
     def num_keypoints(self) -> int:
         return len(self.keypoints)
-
-    def joints_with_3d(self) -> np.ndarray:
-        """(K,) bool: joints with a valid, finite 3D position (all False without 3D). What
-        is published as ``has_position`` and written to keypoints.jsonl: never a NaN."""
-        if self.keypoints_3d is None or self.keypoints_3d_valid is None:
-            return np.zeros(self.num_keypoints, bool)
-        points = np.asarray(self.keypoints_3d, np.float64).reshape(-1, 3)
-        return np.asarray(self.keypoints_3d_valid, bool).reshape(-1) & np.isfinite(points).all(axis=1)
-
-    def take_3d_from(self, other: Person) -> None:
-        """Copy ``other``'s 3D result (positions, validity, source, confidence) into this
-        person: one place that knows which fields make up a 3D result."""
-        for name in THREE_D_FIELDS:
-            value = getattr(other, name)
-            setattr(self, name, None if value is None else value.copy())
 
     @property
     def label(self) -> str:

@@ -14,6 +14,8 @@ Per frame (the RTMPose paper's real-time recipe):
    the weaker of two people whose poses overlap (two boxes drifted onto one person).
 4. **Track**: ``PoseTracker`` assigns stable ids (0 until a track is confirmed).
 5. **Smooth**: One-Euro filter per tracked person, driven by the stamps.
+6. **3D** (``three_d.mode``): depth, the monocular lifter or both, from the depth image
+   and camera the caller hands over (:class:`~pose_perception.three_d.ThreeDStage`).
 
 A person's published ``bbox`` is the box its pose was estimated in (the detector's, the
 caller's, or the pose-derived one). The tracker and the next frame's crop use the padded
@@ -30,12 +32,15 @@ import time
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from pose_perception.camera import PinholeCamera
 from pose_perception.config import Config
 from pose_perception.detection import PersonDetector, build_detector
 from pose_perception.estimator import PoseEstimator, validate_boxes, validate_image
+from pose_perception.lifting.temporal import TemporalLifter
 from pose_perception.people import UNTRACKED, Person
 from pose_perception.skeletons import Skeleton
 from pose_perception.smoothing import KeypointSmoother
+from pose_perception.three_d import DepthFrame, DepthRejection, ThreeDStage
 from pose_perception.tracking import (
     PoseTracker,
     box_containment,
@@ -59,11 +64,13 @@ class FrameBoxes:
 
 
 class PosePipeline:
-    """Detector (every N frames) → batched RTMPose → pose NMS → tracker → smoother.
+    """Detector (every N frames) → batched RTMPose → pose NMS → tracker → smoother → 3D.
 
-    ``estimator`` and ``detector`` may be given (shared models, tests, a custom
-    detector with a ``detect(image) -> (boxes, scores)`` method); by default both are
-    built from ``config``. Not thread-safe: one caller processes frames in order.
+    ``estimator``, ``detector`` and ``lifter`` may be given (shared models, tests, a
+    custom detector with a ``detect(image) -> (boxes, scores)`` method); by default they
+    are built from ``config`` (the lifter only in ``three_d.mode`` lifter and fused;
+    :class:`~pose_perception.three_d.LifterUnavailable` when it cannot be opened). Not
+    thread-safe: one caller processes frames in order.
     """
 
     def __init__(
@@ -71,6 +78,7 @@ class PosePipeline:
         config: Config,
         estimator: PoseEstimator | None = None,
         detector: PersonDetector | None = None,
+        lifter: TemporalLifter | None = None,
     ) -> None:
         config.validate()
         self._config = config
@@ -83,6 +91,7 @@ class PosePipeline:
         skeleton = self.estimator.skeleton
         self._sigmas = oks_sigmas(skeleton.num_keypoints, skeleton.sigmas)
         self.tracker = PoseTracker(config.tracker, self._sigmas)
+        self.three_d = ThreeDStage(config, skeleton, lifter)
         # Milliseconds per stage of the last process() call, for diagnostics and benchmarks.
         self.timings: dict[str, float] = {}
         self.detector_runs = 0
@@ -107,6 +116,7 @@ class PosePipeline:
         if config.detector.interval != old.detector.interval:
             self._detect_next = True
         self.tracker.config = config.tracker
+        self.three_d.config = config
         if config.smoothing != old.smoothing:
             self.smoother = KeypointSmoother(config.smoothing)  # filters hold their config
 
@@ -114,9 +124,21 @@ class PosePipeline:
     def skeleton(self) -> Skeleton:
         return self.estimator.skeleton
 
+    @property
+    def camera(self) -> PinholeCamera | None:
+        """The camera the last frame's 3D was placed with: the one markers and TF must use."""
+        return self.three_d.camera
+
+    @property
+    def last_depth_rejection(self) -> DepthRejection | None:
+        """Why the last frame's depth gave no 3D (None: it did, or there was none)."""
+        return self.three_d.last_rejection
+
     def reset(self) -> None:
-        """Forget everyone (tracks, smoothing, pose-derived boxes); ids keep counting up."""
+        """Forget everyone (tracks, smoothing, pose-derived boxes, the lifter's history); ids
+        keep counting up."""
         self.tracker.reset()
+        self.three_d.reset()
         self.smoother = KeypointSmoother(self._config.smoothing)
         self._previous: list[Person] = []  # unsmoothed people of the last frame
         self._previous_boxes = np.zeros((0, 4), np.float32)  # their pose-derived boxes
@@ -132,11 +154,16 @@ class PosePipeline:
         stamp: float,
         boxes: np.ndarray | None = None,
         box_scores: np.ndarray | None = None,
+        *,
+        depth: DepthFrame | None = None,
+        camera: PinholeCamera | None = None,
     ) -> list[Person]:
         """People in ``image_bgr`` (HxWx3 uint8 BGR) taken at ``stamp`` (seconds).
 
         ``boxes`` (N,4 x1,y1,x2,y2), optional: person boxes from an external detector;
-        the configured detector and the pose-derived boxes are then not used.
+        the configured detector and the pose-derived boxes are then not used. ``depth``
+        (depth modes) and ``camera`` (the colour camera's intrinsics and distortion; None:
+        the nominal camera of ``output.assumed_hfov_deg``) feed the 3D stage.
         """
         image_bgr = validate_image(image_bgr)
         if self._stamp is not None and stamp < self._stamp:
@@ -157,7 +184,10 @@ class PosePipeline:
         for person, track_id in zip(people, ids.tolist(), strict=True):
             person.track_id = int(track_id)
         t_track = time.perf_counter()
-        published = self._smoothed(people, stamp)
+        smoothed = self._smoothed(people, stamp)
+        t_smooth = time.perf_counter()
+        height, width = image_bgr.shape[:2]
+        published = self.three_d.process(smoothed, (width, height), stamp, depth, camera)
         t_done = time.perf_counter()
 
         self._plan_next(frame_boxes, people)
@@ -169,7 +199,8 @@ class PosePipeline:
             box_stage: (t_boxes - started) * 1e3,
             "pose_ms": (t_pose - t_boxes) * 1e3,
             "track_ms": (t_track - t_pose) * 1e3,
-            "smooth_ms": (t_done - t_track) * 1e3,
+            "smooth_ms": (t_smooth - t_track) * 1e3,
+            **self.three_d.timings,
             "pipeline_ms": (t_done - started) * 1e3,
         }
         return published

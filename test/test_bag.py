@@ -32,7 +32,7 @@ from rosbags.typesys import Stores, get_typestore
 from pose_perception import cli
 from pose_perception.config import load_config
 from pose_perception.pipeline import PosePipeline
-from pose_perception.ros import bag
+from pose_perception.ros import bag, bag_io
 from pose_perception.ros.messages import people_from_message, time_to_ns
 from pose_perception.runtime.export import export_rtmpose
 from pose_perception.skeletons import COCO17
@@ -266,7 +266,7 @@ def _check_poses(received: list[Received], sent: list[Sent], pipeline: PosePipel
         assert got.msg.header.frame_id == frame_id
         assert got.msg.skeleton == "coco17"
         assert (got.msg.image_width, got.msg.image_height) == (W, H)
-        image = bag.decode_image(s.msg, s.msg.__msgtype__, 1 << 24)
+        image = bag_io.decode_image(s.msg, s.msg.__msgtype__, 1 << 24)
         expected = pipeline.process(image, s.stamp_ns / 1e9)
         people = people_from_message(got.msg)
         assert len(people) == len(expected) == 1
@@ -342,7 +342,7 @@ def test_raw_images(
     summary = capsys.readouterr().out
     assert "5 frames processed" in summary and "1 skipped (truncated_data: 1)" in summary
     assert "5 people" in summary and str(output) in summary
-    assert bag.input_storage(output) == storage  # default: the input's storage
+    assert bag_io.input_storage(output) == storage  # default: the input's storage
     received, connections = _read(output)
     assert set(connections) == {"/poses", "/poses/markers", "/poses/skeleton"}
     _check_poses(received, sent, pipeline, frame_id="camera_optical")
@@ -351,7 +351,7 @@ def test_raw_images(
     _check_msgdefs(connections)
     if storage == "mcap":
         schemas = _mcap_schemas(next(output.glob("*.mcap")))
-        for name in (bag.PERSON_ARRAY, bag.SKELETON, bag.MARKER_ARRAY):
+        for name in (bag_io.PERSON_ARRAY, bag_io.SKELETON, bag_io.MARKER_ARRAY):
             encoding, data = schemas[name]
             assert encoding == "ros2msg" and data.strip()
     else:
@@ -376,7 +376,7 @@ def test_compressed_images_copied_to_other_storage(
     assert _bag_cli(source, output, model, config, *args) == 0
 
     assert "3 frames processed" in capsys.readouterr().out
-    assert bag.input_storage(output) == "sqlite3"
+    assert bag_io.input_storage(output) == "sqlite3"
     received, connections = _read(output)
     _check_poses(received, sent, pipeline, frame_id="robot_camera")
     copies = _on(received, COMPRESSED_TOPIC)
@@ -465,9 +465,9 @@ def test_image_type_without_stored_definition(
 
 
 def test_msg_dir_and_typestore() -> None:
-    msg_dir = bag.find_msg_dir()
+    msg_dir = bag_io.find_msg_dir()
     assert (msg_dir / "PersonArray.msg").is_file()
-    store = bag.pose_typestore(msg_dir)
+    store = bag_io.pose_typestore(msg_dir)
     assert "pose_perception/msg/Keypoint" in store.types
     assert store.hash_rihs01("pose_perception/msg/PersonArray").startswith("RIHS01_")
 
@@ -477,12 +477,12 @@ def test_camera_info_topic_beside_image() -> None:
         return type("C", (), {"topic": topic, "msgtype": msgtype})()
 
     connections = [
-        conn("/cam/camera_info", bag.CAMERA_INFO),
-        conn("/cam/image_raw/camera_info", bag.CAMERA_INFO),
+        conn("/cam/camera_info", bag_io.CAMERA_INFO),
+        conn("/cam/image_raw/camera_info", bag_io.CAMERA_INFO),
     ]
-    found = bag.camera_info_connections(connections, "/cam/image_raw/compressed", bag.COMPRESSED_IMAGE)
+    found = bag_io.camera_info_connections(connections, "/cam/image_raw/compressed", bag_io.COMPRESSED_IMAGE)
     assert [c.topic for c in found] == ["/cam/camera_info"]
-    found = bag.camera_info_connections(connections, "/cam/image_raw", bag.IMAGE)
+    found = bag_io.camera_info_connections(connections, "/cam/image_raw", bag_io.IMAGE)
     assert [c.topic for c in found] == ["/cam/camera_info"]
 
 

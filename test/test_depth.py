@@ -9,6 +9,7 @@ compensates with fixed adult flesh depths; both figures are printed (``pytest -s
 
 from __future__ import annotations
 
+import dataclasses
 from functools import lru_cache
 
 import cv2
@@ -22,8 +23,8 @@ from pose_perception.depth import (
     backproject,
     depth_to_metres,
     joint_depths,
-    lift_people_with_depth,
-    lift_people_with_unregistered_depth,
+    measure_with_depth,
+    measure_with_unregistered_depth,
     person_position,
     quaternion_to_matrix,
     rectify_depth,
@@ -51,6 +52,14 @@ def _people(result: RenderResult) -> list[Person]:
     return [label.as_detection() for label in result.people]
 
 
+def _lift(
+    people: list[Person], depth_m: np.ndarray, camera: PinholeCamera, config: DepthConfig
+) -> list[Person]:
+    """Copies of ``people`` with their depth-measured joints, as the 3D stage hands them out."""
+    joints = measure_with_depth(people, depth_m, camera, config, NAMES)
+    return [dataclasses.replace(p, joints_3d=j) for p, j in zip(people, joints, strict=True)]
+
+
 def _sensor_depth(result: RenderResult, rng: np.random.Generator | None) -> np.ndarray:
     """The frame's depth as a 16UC1 sensor gives it, optionally with z² noise and holes."""
     return sensor_depth(result.depth, rng)
@@ -66,20 +75,20 @@ def _evaluate(
     for seed in seeds:
         result = _frame(seed)
         rng = np.random.default_rng(seed) if noisy else None
-        people = lift_people_with_depth(
-            _people(result), _sensor_depth(result, rng), result.camera.pinhole(), config, NAMES
-        )
+        people = _lift(_people(result), _sensor_depth(result, rng), result.camera.pinhole(), config)
         for person, label in zip(people, result.people, strict=True):
-            assert person.keypoints_3d is not None and person.keypoints_3d_valid is not None
+            assert person.joints_3d is not None
             # Never NaN-but-valid, never a number that is flagged invalid.
-            valid = person.keypoints_3d_valid
-            assert np.isfinite(person.keypoints_3d[valid]).all()
-            assert np.isnan(person.keypoints_3d[~valid]).all()
+            valid = person.joints_3d.valid
+            assert np.isfinite(person.joints_3d.positions[valid]).all()
+            assert np.isnan(person.joints_3d.positions[~valid]).all()
             visible = label.visibility == 2
             assert not (valid & ~visible).any()  # score 0 is never lifted
             n_visible += int(visible.sum())
             n_valid += int(valid.sum())
-            errors.append(np.linalg.norm(person.keypoints_3d[valid] - label.keypoints_3d[valid], axis=1))
+            errors.append(
+                np.linalg.norm(person.joints_3d.positions[valid] - label.keypoints_3d[valid], axis=1)
+            )
     return np.concatenate(errors) * 1000.0, n_valid, n_visible
 
 
@@ -179,10 +188,10 @@ def test_noise_and_holes_keep_the_error_bounded_and_drop_only_some_joints() -> N
 def test_a_joint_whose_window_is_all_holes_is_invalid_not_nan_but_valid() -> None:
     result = _frame(0)
     depth = _sensor_depth(result, None)
-    people = lift_people_with_depth(_people(result), depth, result.camera.pinhole(), DepthConfig(), NAMES)
+    people = _lift(_people(result), depth, result.camera.pinhole(), DepthConfig())
     person = people[0]
-    assert person.keypoints_3d_valid is not None
-    j = int(np.flatnonzero(person.keypoints_3d_valid)[0])
+    assert person.joints_3d is not None
+    j = int(np.flatnonzero(person.joints_3d.valid)[0])
     r = window_half_size(float(person.bbox[3] - person.bbox[1]), DepthConfig())
     x, y = (int(v) for v in np.rint(person.keypoints[j]))
     holed = depth.copy()
@@ -191,10 +200,10 @@ def test_a_joint_whose_window_is_all_holes_is_invalid_not_nan_but_valid() -> Non
         holed, person.keypoints, person.keypoint_scores, float(person.bbox[3] - person.bbox[1]), DepthConfig()
     )
     assert not valid[j] and np.isnan(z[j]) and confidence[j] == 0.0
-    lift_people_with_depth([person], holed, result.camera.pinhole(), DepthConfig(), NAMES)
-    assert person.keypoints_3d is not None and person.keypoints_3d_valid is not None
-    assert not person.keypoints_3d_valid[j] and np.isnan(person.keypoints_3d[j]).all()
-    assert person.keypoints_3d_valid.sum() >= 3  # the others are untouched
+    (person,) = _lift([person], holed, result.camera.pinhole(), DepthConfig())
+    assert person.joints_3d is not None
+    assert not person.joints_3d.valid[j] and np.isnan(person.joints_3d.positions[j]).all()
+    assert person.joints_3d.valid.sum() >= 3  # the others are untouched
 
 
 # Depth edges and body consistency
@@ -264,7 +273,7 @@ def test_backproject_undistorts_with_plumb_bob_coefficients() -> None:
     for d in ([-0.28, 0.09, 0.001, -0.0005, -0.01], [0.1, -0.25, 0.0008, 0.0003, 0.1]):
         dist = np.array(d)
         pixels = cv2.projectPoints(points, np.zeros(3), np.zeros(3), k, dist)[0].reshape(-1, 2)
-        recovered = backproject(camera, pixels, z, dist)
+        recovered = backproject(dataclasses.replace(camera, distortion=tuple(d)), pixels, z)
         assert np.abs(recovered - points).max() < 1e-3  # < 1 mm
         ignored = backproject(camera, pixels, z)  # distortion ignored: centimetres off
         assert np.linalg.norm(ignored - points, axis=1).max() > 0.03
@@ -272,8 +281,10 @@ def test_backproject_undistorts_with_plumb_bob_coefficients() -> None:
     pixels = np.array([[10.0, 20.0], [322.0, 238.0]])
     expected = np.array([[(10 - 322) * 2 / 600, (20 - 238) * 2 / 605, 2.0], [0.0, 0.0, 3.0]])
     np.testing.assert_allclose(backproject(camera, pixels, np.array([2.0, 3.0])), expected)
-    np.testing.assert_allclose(backproject(camera, pixels, np.array([2.0, 3.0]), np.zeros(5)), expected)
-    out = backproject(camera, pixels, np.array([np.nan, 3.0]), np.array([-0.2, 0.0, 0.0, 0.0, 0.0]))
+    zero = dataclasses.replace(camera, distortion=(0.0,) * 5)
+    np.testing.assert_allclose(backproject(zero, pixels, np.array([2.0, 3.0])), expected)
+    barrel = dataclasses.replace(camera, distortion=(-0.2, 0.0, 0.0, 0.0, 0.0))
+    out = backproject(barrel, pixels, np.array([np.nan, 3.0]))
     assert np.isnan(out[0]).all() and np.isfinite(out[1]).all()
 
 
@@ -385,32 +396,31 @@ def test_lift_people_fills_3d_keypoints_consistently() -> None:
     people.append(  # a person whose keypoints all score 0: nothing lifted, nothing valid
         Person(0, np.array([0, 0, 50, 100], np.float32), 0.1, np.full((17, 2), 30.0), np.zeros(17))
     )
-    out = lift_people_with_depth(people, _sensor_depth(result, None), camera, DepthConfig(), NAMES)
-    assert out is people
+    people = _lift(people, _sensor_depth(result, None), camera, DepthConfig())
     for person in people:
-        assert person.keypoints_3d is not None and person.keypoints_3d_valid is not None
-        assert person.keypoints_3d.shape == (17, 3) and person.keypoints_3d_valid.shape == (17,)
-        assert person.keypoints_3d_valid.dtype == bool
-        valid = person.keypoints_3d_valid
-        assert np.isfinite(person.keypoints_3d[valid]).all()
-        assert np.isnan(person.keypoints_3d[~valid]).all()
+        assert person.joints_3d is not None
+        assert person.joints_3d.positions.shape == (17, 3) and person.joints_3d.valid.shape == (17,)
+        assert person.joints_3d.valid.dtype == bool
+        valid = person.joints_3d.valid
+        assert np.isfinite(person.joints_3d.positions[valid]).all()
+        assert np.isnan(person.joints_3d.positions[~valid]).all()
         # A lifted joint lies on its keypoint's ray: it projects back onto the keypoint.
-        p = person.keypoints_3d[valid].astype(np.float64)
+        p = person.joints_3d.positions[valid].astype(np.float64)
         uv = np.stack(
             [camera.fx * p[:, 0] / p[:, 2] + camera.cx, camera.fy * p[:, 1] / p[:, 2] + camera.cy], 1
         )
         np.testing.assert_allclose(uv, person.keypoints[valid], atol=0.01)
-    valid_masks = [p.keypoints_3d_valid for p in people if p.keypoints_3d_valid is not None]
+    valid_masks = [p.joints_3d.valid for p in people if p.joints_3d is not None]
     assert len(valid_masks) == len(people)
     assert not valid_masks[-1].any()
     assert sum(int(v.sum()) for v in valid_masks[:-1]) >= 5
     first = people[0]
-    assert first.keypoints_3d is not None and first.keypoints_3d_valid is not None
-    position, ok = person_position(first.keypoints_3d, first.keypoints_3d_valid, NAMES)
+    assert first.joints_3d is not None
+    position, ok = person_position(first.joints_3d.positions, first.joints_3d.valid, NAMES)
     assert ok and 0.5 < position[2] < 12.0
 
     with pytest.raises(DepthRejected, match="register"):
-        lift_people_with_depth(people, np.zeros((10, 10), np.float32), camera, DepthConfig(), NAMES)
+        measure_with_depth(people, np.zeros((10, 10), np.float32), camera, DepthConfig(), NAMES)
 
 
 # Unregistered depth: the extrinsic as parameters, and lifting through another camera
@@ -604,30 +614,35 @@ def _rig_evaluate(
         colour = result.camera.pinhole()
         depth = depth_to_metres(rig.depth_mm(), "16UC1")
         people = _people(result)
-        depth_d = colour_d = None
+        depth_camera = rig.camera
         if distort:
-            depth_d, colour_d = DEPTH_D, COLOUR_D
             depth = _raw_depth(depth, rig.camera, DEPTH_D)
+            depth_camera = dataclasses.replace(rig.camera, distortion=tuple(DEPTH_D))
             for person in people:
                 person.keypoints = _distorted(colour, person.keypoints, COLOUR_D).astype(np.float32)
-        registered = lift_people_with_unregistered_depth(
-            people, depth, rig.camera, colour, config, NAMES, depth_d, colour_d
+            colour = dataclasses.replace(colour, distortion=tuple(COLOUR_D))
+        joints, registered = measure_with_unregistered_depth(
+            people, depth, depth_camera, colour, config, NAMES, config.depth_to_color()
         )
         assert registered.shape == (480, 640)
+        people = [dataclasses.replace(p, joints_3d=j) for p, j in zip(people, joints, strict=True)]
         for person, label in zip(people, result.people, strict=True):
-            assert person.keypoints_3d is not None and person.keypoints_3d_valid is not None
-            valid = person.keypoints_3d_valid
+            assert person.joints_3d is not None
+            valid = person.joints_3d.valid
             assert (
-                np.isfinite(person.keypoints_3d[valid]).all() and np.isnan(person.keypoints_3d[~valid]).all()
+                np.isfinite(person.joints_3d.positions[valid]).all()
+                and np.isnan(person.joints_3d.positions[~valid]).all()
             )
             assert not (valid & (label.visibility != 2)).any()
             # Where each 3D joint came from, and how far to trust it, survive every lens path.
-            assert person.keypoints_3d_source is not None and person.keypoints_3d_confidence is not None
-            assert (person.keypoints_3d_source == np.where(valid, SOURCE_DEPTH, SOURCE_NONE)).all()
-            assert (person.keypoints_3d_confidence[valid] > 0).all()
+            assert person.joints_3d is not None
+            assert (person.joints_3d.source == np.where(valid, SOURCE_DEPTH, SOURCE_NONE)).all()
+            assert (person.joints_3d.confidence[valid] > 0).all()
             n_visible += int((label.visibility == 2).sum())
             n_valid += int(valid.sum())
-            errors.append(np.linalg.norm(person.keypoints_3d[valid] - label.keypoints_3d[valid], axis=1))
+            errors.append(
+                np.linalg.norm(person.joints_3d.positions[valid] - label.keypoints_3d[valid], axis=1)
+            )
     return np.concatenate(errors) * 1000.0, n_valid, n_visible
 
 
@@ -662,18 +677,19 @@ def test_distorted_depth_and_colour_lenses(render_rig_depth) -> None:
     ideal = depth_to_metres(rig.depth_mm(), "16UC1")
     raw = _raw_depth(ideal, rig.camera, DEPTH_D)
     assert np.nanmean(np.abs(raw - ideal)) > 0.05  # the lens does move the depth around
-    rectified = rectify_depth(raw, rig.camera, DEPTH_D)
+    depth_camera = dataclasses.replace(rig.camera, distortion=tuple(DEPTH_D))
+    rectified = rectify_depth(raw, depth_camera)
     both = np.isfinite(rectified) & np.isfinite(ideal)
     assert both.mean() > 0.9
     rel = np.abs(rectified[both] - ideal[both]) / ideal[both]
     assert (rel < 0.01).mean() > 0.99  # nearest neighbour there and back: a pixel off at most
     with pytest.raises(DepthRejected):
-        rectify_depth(raw[:100], rig.camera, DEPTH_D)
+        rectify_depth(raw[:100], depth_camera)
     pixels = np.array([[100.0, 80.0], [320.0, 240.0], [600.0, 400.0], [np.nan, 5.0]])
-    colour = PinholeCamera(500.0, 500.0, 319.5, 239.5, 640, 480)
-    back = undistort_pixels(colour, _distorted(colour, pixels[:3], COLOUR_D), COLOUR_D)
+    colour = PinholeCamera(500.0, 500.0, 319.5, 239.5, 640, 480, tuple(COLOUR_D))
+    back = undistort_pixels(colour, _distorted(colour, pixels[:3], COLOUR_D))
     np.testing.assert_allclose(back, pixels[:3], atol=0.02)
-    assert np.isnan(undistort_pixels(colour, pixels, COLOUR_D)[3]).all()
+    assert np.isnan(undistort_pixels(colour, pixels)[3]).all()
 
     errors, n_valid, n_visible = _rig_evaluate(render_rig_depth)
     distorted, d_valid, _ = _rig_evaluate(render_rig_depth, distort=True)

@@ -9,13 +9,14 @@ then fills. Figures print with ``pytest -s``.
 
 from __future__ import annotations
 
-import copy
+import dataclasses
 
 import numpy as np
 import pytest
 
-from pose_perception.depth import DepthConfig, lift_people_with_depth
-from pose_perception.lifting import align_to_measured, fuse_depth_and_lifter, open_lifter
+from pose_perception.depth import DepthConfig, measure_with_depth
+from pose_perception.fusion import align_to_measured, fuse
+from pose_perception.lifting import open_lifter
 from pose_perception.people import SOURCE_DEPTH, SOURCE_LIFTER, SOURCE_NONE, Person
 from pose_perception.skeletons import COCO17
 
@@ -79,32 +80,30 @@ def test_fused_3d_keeps_depth_and_fills_the_missed_joints_better_than_the_lifter
         result = _frame(seed)
         camera = result.camera.pinhole()
         rng = np.random.default_rng(seed)
-        people = lift_people_with_depth(
-            _labelled_people(result), _sensor_depth(result, rng), camera, config, NAMES
-        )
-        measured = [copy.deepcopy(p) for p in people]
-        lifter.lift_people(people, float(seed), camera, body_height_m=1.7)
-        lifted = [p.keypoints_3d.copy() for p in people]
-        fuse_depth_and_lifter(people, measured)
-        for person, label, depth_only, lifter_xyz in zip(
+        people = _labelled_people(result)
+        measured = measure_with_depth(people, _sensor_depth(result, rng), camera, config, NAMES)
+        lifted, _ = lifter.lift_people(people, float(seed), camera, body_height_m=1.7)
+        fused = [fuse(m, lifted_joints) for m, lifted_joints in zip(measured, lifted, strict=True)]
+        people = [dataclasses.replace(p, joints_3d=f) for p, f in zip(people, fused, strict=True)]
+        for person, label, depth_only, lifter_only in zip(
             people, result.people, measured, lifted, strict=True
         ):
-            depth_xyz, depth_valid = depth_only.keypoints_3d, depth_only.keypoints_3d_valid
-            valid = person.keypoints_3d_valid
-            assert np.isfinite(person.keypoints_3d[valid]).all()
-            assert np.isnan(person.keypoints_3d[~valid]).all()
+            depth_xyz, depth_valid = depth_only.positions, depth_only.valid
+            lifter_xyz = lifter_only.positions
+            assert person.joints_3d is not None
+            valid = person.joints_3d.valid
+            assert np.isfinite(person.joints_3d.positions[valid]).all()
+            assert np.isnan(person.joints_3d.positions[~valid]).all()
             # Depth-measured joints come out exactly as measured.
             assert valid[depth_valid].all()
-            np.testing.assert_array_equal(person.keypoints_3d[depth_valid], depth_xyz[depth_valid])
+            np.testing.assert_array_equal(person.joints_3d.positions[depth_valid], depth_xyz[depth_valid])
             # Each joint says where its 3D came from and how far to trust it.
-            source, confidence = person.keypoints_3d_source, person.keypoints_3d_confidence
+            source, confidence = person.joints_3d.source, person.joints_3d.confidence
             assert (source[depth_valid] == SOURCE_DEPTH).all() and (
                 source[valid & ~depth_valid] == SOURCE_LIFTER
             ).all()
             assert (source[~valid] == SOURCE_NONE).all() and (confidence[~valid] == 0).all()
-            np.testing.assert_array_equal(
-                confidence[depth_valid], depth_only.keypoints_3d_confidence[depth_valid]
-            )
+            np.testing.assert_array_equal(confidence[depth_valid], depth_only.confidence[depth_valid])
             assert (confidence[depth_valid] > 0).all() and ((confidence >= 0) & (confidence <= 1)).all()
             # A filled joint's confidence is its 2D score (0 for one the pose model did not see).
             filled = valid & ~depth_valid
@@ -118,7 +117,7 @@ def test_fused_3d_keeps_depth_and_fills_the_missed_joints_better_than_the_lifter
             for name, xyz, use in (
                 ("depth", depth_xyz, measured_body),
                 ("lifter alone, filled joints", lifter_xyz, other_body & valid),
-                ("fused, filled joints", person.keypoints_3d, other_body & valid),
+                ("fused, filled joints", person.joints_3d.positions, other_body & valid),
             ):
                 errors[name].append(np.linalg.norm(xyz[use] - truth[use], axis=1) * 1e3)
     mm = {name: np.concatenate(e) for name, e in errors.items()}

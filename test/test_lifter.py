@@ -22,7 +22,7 @@ from pose_perception.lifting import (
     place_in_camera,
     skeleton_stature,
 )
-from pose_perception.people import Person
+from pose_perception.people import SOURCE_LIFTER, SOURCE_NONE, Person
 from pose_perception.skeletons import COCO17, H36M17
 from pose_perception.synthetic.body import BodyShape, Pose, forward_kinematics, rot_y, sample_pose
 
@@ -243,13 +243,17 @@ def test_lift_people_fills_camera_frame_3d() -> None:
     uv = _project(coco)  # exact COCO pixels; the derived H36M joints are then 2D means
     person = Person(3, np.array([0, 0, 1, 1.0]), 0.9, uv.astype(np.float32), np.ones(17, np.float32))
     lifter = TemporalLifter(Recorder(truth - truth[0]), receptive_field=27)
-    (placed,) = lifter.lift_people([person], 0.0, CAMERA, body_height_m=None)
+    (joints,), (placed,) = lifter.lift_people([person], 0.0, CAMERA, body_height_m=None)
     assert np.abs(placed - truth).max() < 0.01  # 2D mid-points are not exact projections of 3D ones
-    assert person.keypoints_3d is not None and person.keypoints_3d_valid is not None
-    valid = person.keypoints_3d_valid
+    person.joints_3d = joints
+    assert (joints.source == np.where(joints.valid, SOURCE_LIFTER, SOURCE_NONE)).all()
+    assert person.joints_3d is not None
+    valid = person.joints_3d.valid
     assert valid.sum() == 13
-    assert np.abs(person.keypoints_3d[valid] - coco[valid]).max() < 0.01
-    assert np.isnan(person.keypoints_3d[~valid]).all()  # eyes and ears: NaN, like depth's invalid joints
+    assert np.abs(person.joints_3d.positions[valid] - coco[valid]).max() < 0.01
+    assert np.isnan(
+        person.joints_3d.positions[~valid]
+    ).all()  # eyes and ears: NaN, like depth's invalid joints
 
 
 # ONNX -------------------------------------------------------------------------------------------
@@ -289,8 +293,8 @@ def test_open_lifter_bundled_and_bad_files(tmp_path: Path) -> None:
     assert lifter.max_age == 0.5 and lifter.info.extra.get("train_data") == "synthetic"
     truth, uv, _ = _posed(seed=3, height=1.7)
     person = Person(4, np.array([0, 0, 1, 1.0]), 0.9, uv.astype(np.float32), np.ones(17, np.float32))
-    (placed,) = lifter.lift_people([person], 0.0, CAMERA)  # the first frame is answered at once
-    assert person.keypoints_3d_valid is not None and person.keypoints_3d_valid.sum() == 13
+    (joints,), (placed,) = lifter.lift_people([person], 0.0, CAMERA)  # the first frame is answered at once
+    assert joints.valid.sum() == 13
     assert abs(placed[0, 2] - truth[0, 2]) < 0.25 * truth[0, 2]  # root depth (truth: 4 m)
     assert lifter.track_ids == [4]
 
@@ -337,30 +341,6 @@ def test_open_lifter_for_checks_the_pose_skeleton_first(tmp_path: Path) -> None:
         open_lifter_for(H36M17, config(missing, "my.onnx"))  # the skeleton, not the missing file
     with pytest.raises(FileNotFoundError, match=f"lifter model not found: {missing}"):
         open_lifter_for(COCO17, config(missing))
-
-
-def test_lift_in_image_places_with_the_camera_of_the_image() -> None:
-    """``camera`` places the people when it is for this image size; otherwise (CameraInfo of
-    another resolution, or none) the nominal camera of the field of view does, as for markers."""
-    from pose_perception.lifting import lift_in_image
-
-    _, _, coco = _posed(seed=3)
-    truth = coco_to_h36m(coco)[0]
-    for given, expected in (
-        (CAMERA, CAMERA),
-        (replace(CAMERA, width=1280, height=960), PinholeCamera.nominal(640, 480, 70.0)),
-        (None, PinholeCamera.nominal(640, 480, 70.0)),
-    ):
-        k = np.array([[expected.fx, 0, expected.cx], [0, expected.fy, expected.cy], [0, 0, 1]])
-        uvw = coco @ k.T
-        uv = uvw[:, :2] / uvw[:, 2:]
-        person = Person(3, np.array([0, 0, 1, 1.0]), 0.9, uv.astype(np.float32), np.ones(17, np.float32))
-        lifter = TemporalLifter(Recorder(truth - truth[0]), receptive_field=27)
-        used = lift_in_image(lifter, [person], 0.0, (640, 480), given, 70.0, None)
-        assert used == expected
-        assert person.keypoints_3d is not None and person.keypoints_3d_valid is not None
-        valid = person.keypoints_3d_valid
-        assert np.abs(person.keypoints_3d[valid] - coco[valid]).max() < 0.01  # exact 3D: the right camera
 
 
 # Training ---------------------------------------------------------------------------------------

@@ -14,7 +14,14 @@ import pytest
 
 from pose_perception.camera import PinholeCamera
 from pose_perception.config import Config, load_config
-from pose_perception.people import UNTRACKED, Person, people_from_estimates
+from pose_perception.people import (
+    SOURCE_DEPTH,
+    SOURCE_NONE,
+    UNTRACKED,
+    Joints3D,
+    Person,
+    people_from_estimates,
+)
 from pose_perception.ros.frame_slot import LatestSlot
 from pose_perception.ros.params import (
     ParameterError,
@@ -202,7 +209,7 @@ def _factories():
     except ImportError:
         pass
     pytest.importorskip("rosbags")
-    from pose_perception.ros.bag import pose_typestore
+    from pose_perception.ros.bag_io import pose_typestore
 
     store = pose_typestore(REPO / "msg")
     out.append(messages.MessageFactory.rosbags(store))
@@ -214,8 +221,7 @@ def test_person_array_round_trips_in_both_message_libraries():
 
     factories, store = _factories()
     people = [_person(3, 0), _person(8, 1)]
-    people[1].keypoints_3d = np.arange(51, dtype=np.float32).reshape(17, 3)
-    people[1].keypoints_3d_valid = np.arange(17) % 2 == 0
+    people[1].joints_3d = _joints(np.arange(51, dtype=np.float32).reshape(17, 3), np.arange(17) % 2 == 0)
     for factory in factories:
         header = messages.header(factory, 1_700_000_000_123_456_789, "cam")
         msg = messages.person_array(factory, header, people, COCO17, (640, 480))
@@ -226,9 +232,9 @@ def test_person_array_round_trips_in_both_message_libraries():
             np.testing.assert_allclose(got.keypoints, sent.keypoints)
             np.testing.assert_allclose(got.keypoint_scores, sent.keypoint_scores)
             np.testing.assert_allclose(got.bbox, sent.bbox)
-        assert back[0].keypoints_3d is None
-        valid = back[1].keypoints_3d_valid
-        assert valid is not None and valid.tolist() == people[1].keypoints_3d_valid.tolist()
+        assert back[0].joints_3d is None
+        valid = back[1].joints_3d.valid
+        assert valid is not None and valid.tolist() == people[1].joints_3d.valid.tolist()
         if hasattr(msg, "__msgtype__"):  # rosbags: must serialise
             raw = store.serialize_cdr(msg, msg.__msgtype__)
             again = store.deserialize_cdr(raw, msg.__msgtype__)
@@ -305,9 +311,14 @@ def _measured_person(track_id: int = 3) -> Person:
     points[NAMES.index("nose")] = np.nan
     points[NAMES.index("left_wrist")] = np.nan
     points[NAMES.index("right_ankle")] = [9.0, 9.0, 9.0]
-    person.keypoints_3d = points.astype(np.float32)
-    person.keypoints_3d_valid = valid
+    person.joints_3d = _joints(points, valid)
     return person
+
+
+def _joints(points: np.ndarray, valid: np.ndarray) -> Joints3D:
+    """Depth-measured joints at ``points`` (kept as given, NaN or not), ``valid`` as given."""
+    source = np.where(valid, SOURCE_DEPTH, SOURCE_NONE).astype(np.uint8)
+    return Joints3D(points.astype(np.float32), valid, source, valid.astype(np.float32))
 
 
 def _finite_points(marker) -> np.ndarray:
@@ -322,26 +333,26 @@ def test_measured_3d_markers_have_no_nan_and_draw_only_valid_joints():
     factories, _ = _factories()
     cam = PinholeCamera.nominal(640, 480, 60.0)
     person = _measured_person()
-    valid = person.keypoints_3d_valid
+    valid = person.joints_3d.valid
     points, measured = messages.person_points_3d(person, cam, 1.7)
     assert np.isfinite(points).all() and measured is not None
     assert measured.tolist() == valid.tolist()
-    np.testing.assert_allclose(points[valid], person.keypoints_3d[valid], rtol=1e-6)
+    np.testing.assert_allclose(points[valid], person.joints_3d.positions[valid], rtol=1e-6)
     for factory in factories:
         tracker = messages.MarkerTracker(factory, messages.MarkerSettings(keypoint_threshold=0.0))
         (sphere, lines, label) = tracker.update(
             messages.header(factory, 1, "cam"), [person], COCO17, cam
         ).markers
         assert sphere.type == messages.MARKER_SPHERE_LIST and lines.type == messages.MARKER_LINE_LIST
-        np.testing.assert_allclose(_finite_points(sphere), person.keypoints_3d[valid], rtol=1e-6)
+        np.testing.assert_allclose(_finite_points(sphere), person.joints_3d.positions[valid], rtol=1e-6)
         expected_limbs = [(a, b) for a, b in COCO17.links if valid[a] and valid[b]]
         assert 0 < len(expected_limbs) < len(COCO17.links)
         limb_points = _finite_points(lines)
         assert len(limb_points) == 2 * len(expected_limbs)
         np.testing.assert_allclose(
-            limb_points, person.keypoints_3d[np.array(expected_limbs).reshape(-1)], rtol=1e-6
+            limb_points, person.joints_3d.positions[np.array(expected_limbs).reshape(-1)], rtol=1e-6
         )
-        torso = person.keypoints_3d[TORSO].mean(axis=0)
+        torso = person.joints_3d.positions[TORSO].mean(axis=0)
         position = label.pose.position
         np.testing.assert_allclose([position.x, position.y + 0.25, position.z], torso, rtol=1e-5)
 
@@ -352,7 +363,7 @@ def test_person_and_joint_transforms_with_measured_3d():
     factories, _ = _factories()
     cam = PinholeCamera.nominal(640, 480, 60.0)
     tracked, untracked, flat = _measured_person(3), _measured_person(UNTRACKED), _person(8, 1)
-    valid = tracked.keypoints_3d_valid
+    valid = tracked.joints_3d.valid
     for factory in factories:
         header = messages.header(factory, 1, "camera_color_optical_frame")
         transforms = messages.person_transforms(
@@ -367,9 +378,11 @@ def test_person_and_joint_transforms_with_measured_3d():
             v = by_name[name].transform.translation
             return np.array([v.x, v.y, v.z])
 
-        np.testing.assert_allclose(xyz("person_3"), tracked.keypoints_3d[TORSO].mean(axis=0), rtol=1e-5)
+        np.testing.assert_allclose(
+            xyz("person_3"), tracked.joints_3d.positions[TORSO].mean(axis=0), rtol=1e-5
+        )
         for k in np.flatnonzero(valid):
-            np.testing.assert_allclose(xyz(f"person_3/{NAMES[k]}"), tracked.keypoints_3d[k], rtol=1e-6)
+            np.testing.assert_allclose(xyz(f"person_3/{NAMES[k]}"), tracked.joints_3d.positions[k], rtol=1e-6)
             assert f"person_untracked_1/{NAMES[k]}" in by_name
         for name in ("nose", "left_wrist", "right_ankle"):
             assert f"person_3/{name}" not in by_name
@@ -388,15 +401,18 @@ def test_has_position_exactly_for_valid_finite_joints():
 
     factories, _ = _factories()
     person = _measured_person()
-    person.keypoints_3d_valid[NAMES.index("left_wrist")] = True  # flagged valid but NaN: not published
-    expected = person.keypoints_3d_valid & np.isfinite(person.keypoints_3d).all(axis=1)
+    assert person.joints_3d is not None
+    valid = person.joints_3d.valid.copy()
+    valid[NAMES.index("left_wrist")] = True  # flagged valid but NaN: not published
+    person.joints_3d = _joints(person.joints_3d.positions, valid)
+    expected = person.joints_3d.valid & np.isfinite(person.joints_3d.positions).all(axis=1)
     for factory in factories:
         msg = messages.person_array(factory, messages.header(factory, 1, "cam"), [person], COCO17, (640, 480))
         keypoints = msg.people[0].keypoints
         assert [k.has_position for k in keypoints] == expected.tolist()
         positions = np.array([[k.position.x, k.position.y, k.position.z] for k in keypoints])
         assert np.isfinite(positions).all()
-        np.testing.assert_allclose(positions[expected], person.keypoints_3d[expected], rtol=1e-6)
+        np.testing.assert_allclose(positions[expected], person.joints_3d.positions[expected], rtol=1e-6)
 
 
 def test_three_d_and_depth_sections_are_validated_parameters():
@@ -497,13 +513,12 @@ def _info(k=(500.0, 0, 320, 0, 500, 240, 0, 0, 1), d=(), model="plumb_bob", size
 def test_camera_from_info_distortion_and_rejections():
     from pose_perception.ros.rgbd import DepthFrameRejected, camera_from_info
 
-    camera, d = camera_from_info(_info(d=(0.0,) * 5))
-    assert (camera.fx, camera.cx, camera.width) == (500.0, 320.0, 640) and d is None
-    _, d = camera_from_info(_info(d=(0.1, -0.05, 0.0, 0.0, 0.01)))
-    assert d is not None and d.tolist() == [0.1, -0.05, 0.0, 0.0, 0.01]
-    _, d = camera_from_info(_info(d=(0.1,) * 8, model="rational_polynomial"))
-    assert d is not None and len(d) == 8
-    assert camera_from_info(_info(d=(0.0,) * 4, model="equidistant"))[1] is None  # zero d: fine
+    camera = camera_from_info(_info(d=(0.0,) * 5))
+    assert (camera.fx, camera.cx, camera.width) == (500.0, 320.0, 640) and not camera.has_distortion
+    camera = camera_from_info(_info(d=(0.1, -0.05, 0.0, 0.0, 0.01)))
+    assert camera.has_distortion and camera.distortion == (0.1, -0.05, 0.0, 0.0, 0.01)
+    assert len(camera_from_info(_info(d=(0.1,) * 8, model="rational_polynomial")).distortion) == 8
+    assert not camera_from_info(_info(d=(0.0,) * 4, model="equidistant")).has_distortion  # zero d: fine
     for info, reason in [
         (_info(k=(0.0,) * 9), "camera_info_invalid"),
         (_info(size=(0, 0)), "camera_info_invalid"),
@@ -514,32 +529,23 @@ def test_camera_from_info_distortion_and_rejections():
         assert err.value.reason == reason
 
 
-def test_lift_people_from_messages_and_its_rejections():
-    from pose_perception.config import DepthConfig
-    from pose_perception.ros.rgbd import DepthFrameRejected, lift_people
+def test_depth_frame_from_messages_and_its_rejections():
+    """A 16UC1 depth and its CameraInfo become metres and the camera; the pipeline's 3D
+    stage then measures the joints on the rays of their keypoints."""
+    from pose_perception.ros.rgbd import DepthFrameRejected, depth_frame_from_messages
 
-    person = _person(3, 0)
-    person.keypoint_scores[:] = 0.9
     depth = np.full((480, 640), 2500, np.uint16)
-    lifted = lift_people(
-        [person], (640, 480), _depth_msg(depth, "16UC1"), _info(), DepthConfig(), NAMES, 1 << 20
-    )
-    assert lifted.fx == 500.0
-    assert person.keypoints_3d_valid is not None and person.keypoints_3d_valid.all()
-    expected = PinholeCamera.from_k(_info().k, 640, 480).backproject(person.keypoints, 2.5)
-    surface = DepthConfig(surface_offset_scale=0.0)
-    lift_people([person], (640, 480), _depth_msg(depth, "16UC1"), _info(), surface, NAMES, 1 << 20)
-    np.testing.assert_allclose(person.keypoints_3d, expected, rtol=1e-5)
-    fresh = _person(4, 0)
+    frame, camera = depth_frame_from_messages((640, 480), _depth_msg(depth, "16UC1"), _info(), Config())
+    assert camera.fx == 500.0 and frame.camera is None and frame.scale == 1.0
+    np.testing.assert_array_equal(frame.metres(), np.full((480, 640), 2.5, np.float32))
     for depth_msg, info, reason in [
         (_depth_msg(depth[:240, :320], "16UC1"), _info(), "depth_size_mismatch"),
         (_depth_msg(depth, "16UC1"), _info(size=(320, 240)), "camera_info_size_mismatch"),
         (_depth_msg(depth.astype(np.uint8), "8UC1"), _info(), "depth_unknown_encoding"),
     ]:
         with pytest.raises(DepthFrameRejected) as err:
-            lift_people([fresh], (640, 480), depth_msg, info, DepthConfig(), NAMES, 1 << 20)
+            depth_frame_from_messages((640, 480), depth_msg, info, Config())
         assert err.value.reason == reason
-        assert fresh.keypoints_3d is None  # untouched
 
 
 def test_stamp_sync_matches_within_slop_and_resets_after_a_clock_jump():

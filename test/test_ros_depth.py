@@ -496,9 +496,9 @@ def rig_params(rig: Any) -> dict[str, Any]:
 
 
 def core_lift(person_msg: Any, depth_m: np.ndarray, rig: Any, rendered: Any) -> tuple[np.ndarray, np.ndarray]:
-    """What the core (``lift_people_with_unregistered_depth``) gives for a published person's
+    """What the core (``measure_with_unregistered_depth``) gives for a published person's
     2D keypoints and this depth: (K,3) points, (K,) valid."""
-    from pose_perception.depth import DepthConfig, lift_people_with_unregistered_depth
+    from pose_perception.depth import DepthConfig, measure_with_unregistered_depth
     from pose_perception.people import Person
     from pose_perception.skeletons import COCO17
 
@@ -514,9 +514,10 @@ def core_lift(person_msg: Any, depth_m: np.ndarray, rig: Any, rendered: Any) -> 
         extrinsic_translation_m=tuple(rig.translation), extrinsic_rotation_xyzw=tuple(rig.quaternion_xyzw)
     )
     colour = rendered.camera.pinhole()
-    lift_people_with_unregistered_depth([person], depth_m, rig.camera, colour, config, COCO17.keypoint_names)
-    assert person.keypoints_3d is not None and person.keypoints_3d_valid is not None
-    return person.keypoints_3d.astype(np.float64), person.keypoints_3d_valid
+    (joints,), _ = measure_with_unregistered_depth(
+        [person], depth_m, rig.camera, colour, config, COCO17.keypoint_names, config.depth_to_color()
+    )
+    return joints.positions.astype(np.float64), joints.valid
 
 
 def test_unregistered_depth_is_reprojected_into_the_colour_camera(client, depth_node, rendered, rig):
@@ -656,14 +657,17 @@ def _info_message(
     return SimpleNamespace(k=k, d=list(d), distortion_model=model, width=width, height=height)
 
 
-def test_rgbd_lift_people_unregistered_path_and_its_rejections(rendered, rig):
-    """``ros.rgbd.lift_people`` (ROS-free, duck-typed messages): with the depth CameraInfo it
-    reprojects (the core's result); its rejections have stable reasons; a registered depth of
-    another size points the user at input.depth_camera_info_topic."""
-    from pose_perception.depth import DepthConfig, depth_to_metres, lift_people_with_unregistered_depth
+def test_rgbd_depth_frame_unregistered_path_and_its_rejections(rendered, rig):
+    """``ros.rgbd.depth_frame_from_messages`` (ROS-free, duck-typed messages): with the depth
+    CameraInfo the frame carries the depth camera and the extrinsic, and the 3D stage
+    reprojects it (the core's result); its rejections have stable reasons; a registered
+    depth of another size points the user at input.depth_camera_info_topic."""
+    from pose_perception.config import Config
+    from pose_perception.depth import DepthConfig, depth_to_metres, measure_with_unregistered_depth
     from pose_perception.people import Person
-    from pose_perception.ros.rgbd import DepthFrameRejected, lift_people
+    from pose_perception.ros.rgbd import DepthFrameRejected, depth_frame_from_messages
     from pose_perception.skeletons import COCO17
+    from pose_perception.three_d import ThreeDStage
 
     label = rendered.people[0]
     names = COCO17.keypoint_names
@@ -680,17 +684,20 @@ def test_rgbd_lift_people_unregistered_path_and_its_rejections(rendered, rig):
         extrinsic_translation_m=tuple(rig.translation), extrinsic_rotation_xyzw=tuple(rig.quaternion_xyzw)
     )
     depth_msg, info = _depth_message(rig.depth_mm()), _info_message(colour)
-    lifted = person()
-    camera = lift_people(
-        [lifted], (640, 480), depth_msg, info, config, names, 1 << 22, _info_message(rig.camera)
+    stage_config = Config()
+    stage_config.three_d.mode, stage_config.depth = "depth", config
+    frame, camera = depth_frame_from_messages(
+        (640, 480), depth_msg, info, stage_config, _info_message(rig.camera)
     )
-    assert camera == colour
-    expected = person()
+    assert camera == colour and frame.camera == rig.camera
+    (lifted,) = ThreeDStage(stage_config, COCO17).process([person()], (640, 480), 0.0, frame, camera)
     depth_m = depth_to_metres(rig.depth_mm(), "16UC1")
-    lift_people_with_unregistered_depth([expected], depth_m, rig.camera, colour, config, names)
-    assert lifted.keypoints_3d_valid is not None and lifted.keypoints_3d_valid.sum() >= 8
-    np.testing.assert_array_equal(lifted.keypoints_3d_valid, expected.keypoints_3d_valid)
-    np.testing.assert_array_equal(lifted.keypoints_3d, expected.keypoints_3d)
+    (expected,), _ = measure_with_unregistered_depth(
+        [person()], depth_m, rig.camera, colour, config, names, config.depth_to_color()
+    )
+    assert lifted.joints_3d is not None and lifted.joints_3d.valid.sum() >= 8
+    np.testing.assert_array_equal(lifted.joints_3d.valid, expected.valid)
+    np.testing.assert_array_equal(lifted.joints_3d.positions, expected.positions)
 
     for depth_info, reason, text in [
         (
@@ -706,11 +713,9 @@ def test_rgbd_lift_people_unregistered_path_and_its_rejections(rendered, rig):
         (_info_message(rig.camera, size=(0, 0)), "depth_camera_info_invalid", "depth CameraInfo size 0x0"),
         (None, "depth_size_mismatch", "input.depth_camera_info_topic"),  # registered, but 512x384
     ]:
-        fresh = person()
         with pytest.raises(DepthFrameRejected) as err:
-            lift_people([fresh], (640, 480), depth_msg, info, config, names, 1 << 22, depth_info)
+            depth_frame_from_messages((640, 480), depth_msg, info, stage_config, depth_info)
         assert err.value.reason == reason and text in str(err.value), err.value
-        assert fresh.keypoints_3d is None  # untouched
 
 
 @pytest.mark.parametrize(

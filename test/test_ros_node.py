@@ -111,7 +111,7 @@ def test_poses_markers_tf_skeleton_diagnostics(client, make_node, random_rtmpose
     from visualization_msgs.msg import MarkerArray
 
     from pose_perception.msg import PersonArray, Skeleton
-    from pose_perception.ros.rtmpose_node import LATCHED_QOS
+    from pose_perception.ros.qos import LATCHED_QOS
 
     make_node(output__publish_image=True)
     poses = client.subscribe(PersonArray, "/poses")

@@ -8,7 +8,7 @@ import dataclasses
 import itertools
 import json
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -28,11 +28,10 @@ from pose_perception.cli.common import (
     run_config,
 )
 from pose_perception.config import DEPTH_MODES, Config
-from pose_perception.lifting import TemporalLifter, lift_in_image, open_lifter_for
 from pose_perception.outputs import FrameWriter, frame_record, frame_writer_for
-from pose_perception.people import Person
 from pose_perception.pipeline import PosePipeline
 from pose_perception.sources import Frame, FrameSource, ImageSource, open_source
+from pose_perception.three_d import LifterUnavailable
 from pose_perception.viz import draw_people
 
 _RUN_LIFTER_FLAGS = (*LIFTER_FLAGS, "hfov", "fx", "fy", "cx", "cy")  # run: the camera only places 3D
@@ -86,8 +85,8 @@ def run_command(args: argparse.Namespace) -> int:
     source = open_source(args.source, config.input.max_image_pixels)
     output_dir = Path(args.output_dir)
     _refuse_overwriting_inputs(source, output_dir, args.no_images)
-    pipeline = make_pipeline(config)
-    lifting = None if intrinsics is None else Lifting(_open_lifter(config, pipeline), config, intrinsics)
+    pipeline = _make_pipeline(config)
+    lifting = None if intrinsics is None else Lifting(intrinsics, config, _lifter_path(pipeline, config))
     output_dir.mkdir(parents=True, exist_ok=True)
     writer = None if args.no_images else frame_writer_for(source, output_dir)
     stats = RunStats(lifter=lifting is not None)
@@ -106,12 +105,18 @@ def run_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def _open_lifter(config: Config, pipeline: PosePipeline) -> TemporalLifter:
-    """The lifter of ``three_d.lifter_model`` for this pose model, or a CliError saying why not."""
+def _make_pipeline(config: Config) -> PosePipeline:
+    """The pipeline (which opens the lifter of ``three_d.lifter_model`` for this pose model
+    in lifter mode), or a CliError saying why not."""
     try:
-        return open_lifter_for(pipeline.skeleton, config)
-    except (OSError, ValueError) as err:
-        raise CliError(f"cannot use the 3D lifter: {error_message(err)}") from err
+        return make_pipeline(config)
+    except LifterUnavailable as err:
+        raise CliError(f"cannot use the 3D lifter: {error_message(err.__cause__ or err)}") from err
+
+
+def _lifter_path(pipeline: PosePipeline, config: Config) -> str:
+    lifter = pipeline.three_d.lifter
+    return str(getattr(lifter.model if lifter is not None else None, "path", config.three_d.lifter_model))
 
 
 def _refuse_overwriting_inputs(source: FrameSource, output_dir: Path, no_images: bool) -> None:
@@ -165,26 +170,22 @@ class Intrinsics:
 
 @dataclasses.dataclass
 class Lifting:
-    """``run --three-d lifter``: the node's lifter step (:func:`lift_in_image`) per frame."""
+    """``run --three-d lifter``: the camera each frame's 3D is placed with (the pipeline
+    lifts), and where the lifter came from."""
 
-    lifter: TemporalLifter
-    config: Config
     intrinsics: Intrinsics
+    config: Config
+    lifter_model: str  # the lifter file the pipeline opened
 
-    def __call__(self, frame: Frame, people: Sequence[Person]) -> PinholeCamera:
+    def camera(self, frame: Frame) -> PinholeCamera:
         height, width = frame.image.shape[:2]
-        cfg = self.config
-        camera = self.intrinsics.camera(width, height, cfg.output.assumed_hfov_deg)
-        return lift_in_image(
-            self.lifter, people, frame.stamp, (width, height), camera,
-            cfg.output.assumed_hfov_deg, cfg.three_d.body_height_m,
-        )  # fmt: skip
+        return self.intrinsics.camera(width, height, self.config.output.assumed_hfov_deg)
 
     def describe(self) -> dict[str, Any]:
         """Provenance for the first keypoints.jsonl line."""
         return {
             "mode": "lifter",
-            "lifter_model": str(getattr(self.lifter.model, "path", self.config.three_d.lifter_model)),
+            "lifter_model": self.lifter_model,
             "body_height_m": self.config.three_d.body_height_m,
             "frame": "camera optical (x right, y down, z forward), metres",
         }
@@ -194,8 +195,8 @@ class Lifting:
 class RunStats:
     frames: int = 0
     people: int = 0
-    seconds: float = 0.0  # time in PosePipeline.process only
-    lift_seconds: float = 0.0  # time in the 3D lifter
+    seconds: float = 0.0  # time in PosePipeline.process, its 3D lifter aside
+    lift_seconds: float = 0.0  # time in the 3D lifter (the pipeline's lifter_ms)
     lifter: bool = False  # --three-d lifter: the summary gives its time
     detector_runs: int = 0
 
@@ -224,16 +225,18 @@ def _process(
     threshold = pipeline.config.estimator.keypoint_threshold
     for frame in _with_progress(source, max_frames):
         boxes = plan.for_frame(frame)
+        camera = None if lifting is None else lifting.camera(frame)
         start = time.perf_counter()
-        people = pipeline.process(frame.image, frame.stamp, None if boxes is None else boxes[:, :4])
-        processed = time.perf_counter()
-        camera = None if lifting is None else lifting(frame, people)
-        stats.seconds += processed - start
-        stats.lift_seconds += time.perf_counter() - processed
+        people = pipeline.process(
+            frame.image, frame.stamp, None if boxes is None else boxes[:, :4], camera=camera
+        )
+        lift_seconds = pipeline.timings.get("lifter_ms", 0.0) / 1e3
+        stats.seconds += time.perf_counter() - start - lift_seconds
+        stats.lift_seconds += lift_seconds
         stats.frames += 1
         stats.people += len(people)
         stats.detector_runs = pipeline.detector_runs
-        record = frame_record(frame, people, names, camera)
+        record = frame_record(frame, people, names, None if lifting is None else pipeline.camera)
         if names is not None and lifting is not None:
             record["three_d"] = lifting.describe()
         jsonl.write(json.dumps(record) + "\n")

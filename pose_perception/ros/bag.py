@@ -1,63 +1,61 @@
 """Offline bag mode: run the node's pipeline over a recorded rosbag2, write what it would publish.
 
-Reading and writing go through ``rosbags`` (pure Python), never rclpy, so a laptop
-without ROS can turn a robot's recording into poses. Messages are built by the same
-``ros.messages`` functions the node uses and the people come from the same
-``PosePipeline``, so a bag result equals what the live node would have published.
+Reading and writing go through ``rosbags`` (pure Python, :mod:`pose_perception.ros.bag_io`),
+never rclpy, so a laptop without ROS can turn a robot's recording into poses. Messages
+are built by the same ``ros.messages`` functions the node uses and the people (3D
+included) come from the same ``PosePipeline``, so a bag result equals what the live node
+would have published. Every written message gets the log time of the image it came from,
+so the output lines up with the input bag when both are opened together.
 
-The output bag embeds every message definition (MCAP schema records with encoding
-``ros2msg``; the sqlite3 ``message_definitions`` table), so ``rosbags``, ``ros2 bag``
-and Foxglove can decode ``pose_perception/msg/*`` without this package installed.
-Every written message gets the log time of the image it came from, so the output lines
-up with the input bag when both are opened together.
-
-3D (``three_d.mode``) as in the node: ``lifter`` lifts the tracked people with the
-monocular lifter, placed with the CameraInfo beside the image topic (else the nominal
-camera); ``depth`` groups each image with a depth image (``input.depth_topic``) and that
-CameraInfo by stamp (:class:`~pose_perception.ros.rgbd.StampSync`, the core
-approximate-time policy, ``input.sync_slop_s``), so only matched images are processed, as
-in the node. A depth not registered to the colour camera brings its own CameraInfo
+3D (``three_d.mode``) as in the node: ``lifter`` places the lifted people with the
+CameraInfo beside the image topic (else the nominal camera); ``depth`` groups each image
+with a depth image (``input.depth_topic``) and that CameraInfo by stamp
+(:class:`~pose_perception.ros.rgbd.StampSync`, the core approximate-time policy,
+``input.sync_slop_s``), so only matched images are processed, as in the node. A depth
+not registered to the colour camera brings its own CameraInfo
 (``input.depth_camera_info_topic``, a fourth synchronised input) and is reprojected with
 ``depth.extrinsic_*``. ``fused`` does both. The 3D joints go out in ``Keypoint.position``.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import shutil
-import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 from rosbags.highlevel import AnyReader, AnyReaderError
-from rosbags.interfaces import (
-    Connection,
-    ConnectionExtRosbag2,
-    Qos,
-    QosDurability,
-    QosHistory,
-    QosLiveliness,
-    QosReliability,
-    QosTime,
-)
-from rosbags.rosbag2 import StoragePlugin, Writer
+from rosbags.interfaces import Connection
 from rosbags.serde import SerdeError
-from rosbags.typesys import Stores, get_types_from_msg, get_typestore
-from rosbags.typesys.store import Typestore
 
 from pose_perception.camera import PinholeCamera
-from pose_perception.config import DEPTH_MODES, LIFTER_MODES, Config
-from pose_perception.lifting import TemporalLifter, lift_in_image, open_lifter_for
-from pose_perception.people import Person
+from pose_perception.config import DEPTH_MODES, Config
 from pose_perception.pipeline import PosePipeline
-from pose_perception.ros.convert import ImageRejected, compressed_to_bgr, image_to_bgr
+from pose_perception.ros.bag_io import (
+    CAMERA_INFO,
+    LATCHED_QOS,
+    MARKER_ARRAY,
+    PERSON_ARRAY,
+    SKELETON,
+    STORAGES,
+    BagError,
+    BagOutput,
+    camera_info_connections,
+    decode_image,
+    depth_connections,
+    find_msg_dir,
+    image_connections,
+    input_storage,
+    on_topic,
+    open_input,
+    output_bag,
+    pose_typestore,
+)
+from pose_perception.ros.convert import ImageRejected
 from pose_perception.ros.messages import (
     MarkerSettings,
     MarkerTracker,
@@ -67,41 +65,13 @@ from pose_perception.ros.messages import (
     skeleton_message,
     time_to_ns,
 )
-from pose_perception.ros.rgbd import DepthFrameRejected, StampSync, lift_people
+from pose_perception.ros.rgbd import DepthFrameRejected, StampSync, depth_frame_from_messages
+from pose_perception.three_d import DepthFrame, LifterUnavailable
 
 log = logging.getLogger(__name__)
 
-PACKAGE = "pose_perception"
-MSG_NAMES = ("Keypoint", "Person", "PersonArray", "Skeleton")
-IMAGE = "sensor_msgs/msg/Image"
-COMPRESSED_IMAGE = "sensor_msgs/msg/CompressedImage"
-IMAGE_TYPES = (IMAGE, COMPRESSED_IMAGE)
-CAMERA_INFO = "sensor_msgs/msg/CameraInfo"
-PERSON_ARRAY = "pose_perception/msg/PersonArray"
-SKELETON = "pose_perception/msg/Skeleton"
-MARKER_ARRAY = "visualization_msgs/msg/MarkerArray"
-STORAGES = {"mcap": StoragePlugin.MCAP, "sqlite3": StoragePlugin.SQLITE3}
-_FILE_STORAGES = {".mcap": "mcap", ".db3": "sqlite3"}
 UNDESERIALIZABLE = "undeserializable"  # skip reason: the CDR bytes do not decode
 UNMATCHED = "no_depth_match"  # skip reason (three_d.mode depth): no depth + CameraInfo within the slop
-
-_NO_TIME = QosTime(0, 0)
-# /poses/skeleton is latched in the node; record that so `ros2 bag play` replays it latched.
-LATCHED_QOS = Qos(
-    QosHistory.KEEP_LAST,
-    1,
-    QosReliability.RELIABLE,
-    QosDurability.TRANSIENT_LOCAL,
-    _NO_TIME,
-    _NO_TIME,
-    QosLiveliness.AUTOMATIC,
-    _NO_TIME,
-    False,
-)
-
-
-class BagError(ValueError):
-    """A bag that cannot be used as asked (missing, wrong topic, output exists): a user error."""
 
 
 @dataclass(frozen=True)
@@ -144,197 +114,6 @@ class BagStats:
         )
 
 
-# ---------------------------------------------------------------------------- message types
-
-
-def find_msg_dir() -> Path:
-    """Where ``PersonArray.msg`` and friends are: repo checkout, pip install, or ament index.
-
-    The output bag must embed their definitions and there is no ROS install to ask.
-    """
-    searched = []
-    for candidate in _msg_dir_candidates():
-        if all((candidate / f"{name}.msg").is_file() for name in MSG_NAMES):
-            return candidate
-        searched.append(str(candidate))
-    raise BagError(
-        f"cannot find the {PACKAGE} .msg files ({', '.join(MSG_NAMES)}); searched {', '.join(searched)} "
-        "and the ament index"
-    )
-
-
-def _msg_dir_candidates() -> Iterator[Path]:
-    """In order of preference; the ament index is asked only if the others fail."""
-    yield Path(__file__).resolve().parents[2] / "msg"  # source checkout / editable install
-    yield Path(sys.prefix) / "share" / PACKAGE / "msg"  # setup.py data_files
-    share = _ament_share_dir()
-    if share is not None:
-        yield share / "msg"
-
-
-def _ament_share_dir() -> Path | None:
-    try:
-        from ament_index_python.packages import PackageNotFoundError, get_package_share_directory
-    except ImportError:
-        return None
-    try:
-        return Path(get_package_share_directory(PACKAGE))
-    except (PackageNotFoundError, OSError, ValueError):  # OSError: AMENT_PREFIX_PATH unset
-        return None
-
-
-def pose_typestore(msg_dir: Path | None = None) -> Typestore:
-    """ROS 2 Jazzy types plus ``pose_perception/msg/*`` (needed to serialise and embed them)."""
-    msg_dir = msg_dir if msg_dir is not None else find_msg_dir()
-    store = get_typestore(Stores.ROS2_JAZZY)
-    types = {}
-    for name in MSG_NAMES:
-        text = (msg_dir / f"{name}.msg").read_text(encoding="utf-8")
-        types.update(get_types_from_msg(text, f"{PACKAGE}/msg/{name}"))
-    store.register(types)
-    return store
-
-
-# ---------------------------------------------------------------------------- input
-
-
-def input_storage(path: Path) -> str:
-    """``mcap`` or ``sqlite3``: the storage of a bag folder (metadata.yaml) or storage file."""
-    if path.is_file():
-        return _FILE_STORAGES.get(path.suffix, "mcap")
-    try:
-        metadata = yaml.safe_load((path / "metadata.yaml").read_text(encoding="utf-8"))
-        storage = metadata["rosbag2_bagfile_information"]["storage_identifier"]
-    except (OSError, yaml.YAMLError, KeyError, TypeError):
-        return "mcap"
-    return storage if storage in STORAGES else "mcap"
-
-
-@contextlib.contextmanager
-def open_input(path: Path) -> Iterator[AnyReader]:
-    """An open AnyReader; unreadable bags become one-line BagErrors, not rosbags tracebacks."""
-    if path.suffix == ".bag":
-        raise BagError(f"{path}: ROS 1 bags are not supported; convert it first (rosbags-convert)")
-    if not path.exists():
-        raise BagError(f"{path}: no such bag")
-    jazzy = get_typestore(Stores.ROS2_JAZZY)
-    try:
-        # Jazzy types for bags recorded without message definitions (before Iron).
-        reader = AnyReader([path], default_typestore=jazzy)
-        reader.open()
-    except (AnyReaderError, OSError) as err:
-        raise BagError(f"{path}: cannot read the bag: {err}") from err
-    _add_missing_types(reader.typestore, jazzy)
-    try:
-        yield reader
-    finally:
-        reader.close()
-
-
-def _add_missing_types(typestore: Typestore, defaults: Typestore) -> None:
-    """Standard types for connections stored without a definition next to ones with one.
-
-    AnyReader uses its default typestore only when *no* connection has a definition; a bag
-    where only some do (rosbag2 leaves a definition empty when it cannot find it) would
-    otherwise fail on every image with a KeyError.
-    """
-    missing = {name: fields for name, fields in defaults.fielddefs.items() if name not in typestore.fielddefs}
-    typestore.register(missing)
-
-
-def on_topic(connections: Sequence[Connection], topic: str) -> list[Connection]:
-    """The connections of ``topic``, its leading slash optional (``camera/x`` is ``/camera/x``)."""
-    wanted = {topic, "/" + topic.lstrip("/")}
-    return [c for c in connections if c.topic in wanted]
-
-
-def image_connections(connections: Sequence[Connection], topic: str, where: Path) -> list[Connection]:
-    """The connections of ``topic`` (leading slash optional); BagError naming the image topics."""
-    matching = on_topic(connections, topic)
-    images = [c for c in matching if c.msgtype in IMAGE_TYPES]
-    if images:
-        return images
-    available = _describe_image_topics(connections)
-    if matching:
-        raise BagError(
-            f"{where}: topic {topic} is {matching[0].msgtype}, not an Image or CompressedImage; {available}"
-        )
-    raise BagError(f"{where}: no image topic {topic}; {available}")
-
-
-def _describe_image_topics(connections: Sequence[Connection]) -> str:
-    topics = sorted({(c.topic, c.msgtype) for c in connections if c.msgtype in IMAGE_TYPES})
-    if topics:
-        return "image topics in the bag: " + ", ".join(f"{t} ({m})" for t, m in topics)
-    others = ", ".join(sorted({c.topic for c in connections})) or "none"
-    return f"the bag has no Image or CompressedImage topic (topics: {others})"
-
-
-def camera_info_connections(
-    connections: Sequence[Connection], image_topic: str, msgtype: str
-) -> list[Connection]:
-    """CameraInfo beside the image: ``<ns>/camera_info`` for ``<ns>/image`` (``.../compressed`` too)."""
-    base = image_topic
-    if msgtype == COMPRESSED_IMAGE and base.endswith("/compressed"):
-        base = base.rsplit("/", 1)[0]
-    info_topic = base.rsplit("/", 1)[0] + "/camera_info"
-    return [c for c in connections if c.topic == info_topic and c.msgtype == CAMERA_INFO]
-
-
-def depth_connections(connections: Sequence[Connection], topic: str, where: Path) -> list[Connection]:
-    """The ``sensor_msgs/Image`` connections of the depth ``topic``; BagError naming the image topics."""
-    matching = on_topic(connections, topic)
-    depth = [c for c in matching if c.msgtype == IMAGE]
-    if depth:
-        return depth
-    available = _describe_image_topics(connections)
-    what = f"is {matching[0].msgtype}, not a sensor_msgs/Image" if matching else "is not in the bag"
-    raise BagError(f"{where}: three_d.mode depth: depth topic {topic} {what} (--depth-topic); {available}")
-
-
-def decode_image(msg: Any, msgtype: str, max_pixels: int) -> np.ndarray:
-    """BGR pixels of an Image or CompressedImage; ImageRejected for malformed ones."""
-    if msgtype == COMPRESSED_IMAGE:
-        return compressed_to_bgr(msg, max_pixels)
-    # Never cv_bridge here: bag mode must behave the same with or without ROS installed.
-    return image_to_bgr(msg, max_pixels, use_cv_bridge=False)
-
-
-# ---------------------------------------------------------------------------- output
-
-
-class _Output:
-    """The output bag: one connection per (topic, type), written with the given log times."""
-
-    def __init__(self, writer: Writer, typestore: Typestore, stats: BagStats) -> None:
-        self.writer = writer
-        self.typestore = typestore
-        self.stats = stats
-        self._connections: dict[tuple[str, str], Connection] = {}
-
-    def add(self, topic: str, msgtype: str, qos: Sequence[Qos] = ()) -> None:
-        # typestore=: rosbags then stores the full definition (MCAP schema / message_definitions).
-        self._connections[(topic, msgtype)] = self.writer.add_connection(
-            topic, msgtype, typestore=self.typestore, offered_qos_profiles=qos
-        )
-
-    def add_copy(self, source: Connection, typestore: Typestore) -> None:
-        """A connection for raw copies of ``source``, with its definition and QoS."""
-        if (source.topic, source.msgtype) in self._connections:
-            return
-        qos = source.ext.offered_qos_profiles if isinstance(source.ext, ConnectionExtRosbag2) else []
-        self._connections[(source.topic, source.msgtype)] = self.writer.add_connection(
-            source.topic, source.msgtype, typestore=typestore, offered_qos_profiles=qos
-        )
-
-    def write(self, topic: str, msgtype: str, msg: Any, log_ns: int) -> None:
-        self.write_raw(topic, msgtype, self.typestore.serialize_cdr(msg, msgtype), log_ns)
-
-    def write_raw(self, topic: str, msgtype: str, data: bytes | memoryview, log_ns: int) -> None:
-        self.writer.write(self._connections[(topic, msgtype)], log_ns, data)
-        self.stats.written[topic] += 1
-
-
 def output_topics(config: Config) -> tuple[str, str, str]:
     """/poses, /poses/markers, /poses/skeleton (from ``output.poses_topic``), as the node names them."""
     poses = "/" + config.output.poses_topic.strip("/")
@@ -356,7 +135,6 @@ class _BagJob:
         images: list[Connection],
         infos: list[Connection],
         msg_dir: Path,
-        lifter: TemporalLifter | None = None,
         depths: Sequence[Connection] = (),
         depth_infos: Sequence[Connection] = (),
     ) -> None:
@@ -364,7 +142,6 @@ class _BagJob:
         self.pipeline = pipeline
         self.config = config
         self.options = options
-        self.lifter = lifter
         self.images = {c.id for c in images}
         self.infos = {c.id for c in infos}
         self.depths = {c.id for c in depths}
@@ -382,22 +159,14 @@ class _BagJob:
     def run(self, destination: Path, storage: str) -> BagStats:
         stats = BagStats(output=destination, storage=storage, three_d=self.config.three_d.mode)
         started = time.perf_counter()
-        writer = Writer(destination, version=Writer.VERSION_LATEST, storage_plugin=STORAGES[storage])
-        writer.open()
-        try:
-            output = _Output(writer, self.typestore, stats)
+        with output_bag(destination, storage, self.typestore, stats.written) as output:
             self._add_connections(output)
             self._write_skeleton(output)
             self._convert(output, stats)
-        except BaseException:
-            writer.abort()
-            shutil.rmtree(destination, ignore_errors=True)  # created by this run: no half bag left
-            raise
-        writer.close()
         stats.seconds = time.perf_counter() - started
         return stats
 
-    def _add_connections(self, output: _Output) -> None:
+    def _add_connections(self, output: BagOutput) -> None:
         output.add(self.skeleton_topic, SKELETON, [LATCHED_QOS])
         output.add(self.poses_topic, PERSON_ARRAY)
         if self.config.output.publish_markers:
@@ -406,14 +175,14 @@ class _BagJob:
             for connection in self.connections:
                 output.add_copy(connection, self.reader.typestore)
 
-    def _write_skeleton(self, output: _Output) -> None:
+    def _write_skeleton(self, output: BagOutput) -> None:
         """Once, at the start of the bag (before every /poses), like the node's latched topic."""
         start = self.reader.start_time if self.reader.message_count else 0
         output.write(
             self.skeleton_topic, SKELETON, skeleton_message(self.factory, self.pipeline.skeleton), start
         )
 
-    def _convert(self, output: _Output, stats: BagStats) -> None:
+    def _convert(self, output: BagOutput, stats: BagStats) -> None:
         seen = fed = 0
         progress = _progress(self.image_total, self.options)
         if self.depths:
@@ -472,14 +241,16 @@ class _BagJob:
         self._sync.add(index, _Logged(msg, msgtype, log_ns))
         return True
 
-    def _process_image(self, output: _Output, stats: BagStats, msgtype: str, log_ns: int, raw: bytes) -> None:
+    def _process_image(
+        self, output: BagOutput, stats: BagStats, msgtype: str, log_ns: int, raw: bytes
+    ) -> None:
         msg = self._deserialize(raw, msgtype, stats)
         if msg is not None:
             self._process(output, stats, _Logged(msg, msgtype, log_ns))
 
     def _process_set(
         self,
-        output: _Output,
+        output: BagOutput,
         stats: BagStats,
         image: _Logged,
         depth: _Logged,
@@ -493,7 +264,7 @@ class _BagJob:
 
     def _process(
         self,
-        output: _Output,
+        output: BagOutput,
         stats: BagStats,
         image_msg: _Logged,
         depth: _Logged | None = None,
@@ -508,60 +279,47 @@ class _BagJob:
             _skip(stats, err.reason, str(err))
             return
         stamp_ns = time_to_ns(msg.header.stamp)
-        people = self.pipeline.process(image, stamp_ns / 1e9)
-        self._lift(stats, people, image, stamp_ns, depth, info, depth_info)
+        depth_frame = self._depth_frame(stats, image, depth, info, depth_info)
+        people = self.pipeline.process(image, stamp_ns / 1e9, depth=depth_frame, camera=self.info_camera)
+        rejection = self.pipeline.last_depth_rejection
+        if rejection is not None:
+            _no_3d(stats, rejection.reason, rejection.message)
         header_msg = header(self.factory, stamp_ns, self.config.output.frame_id or msg.header.frame_id)
         height, width = image.shape[:2]
         poses = person_array(self.factory, header_msg, people, self.pipeline.skeleton, (width, height))
         output.write(self.poses_topic, PERSON_ARRAY, poses, log_ns)
         if self.config.output.publish_markers:
-            markers = self.markers.update(
-                header_msg, people, self.pipeline.skeleton, self._camera(width, height)
-            )
+            assert self.pipeline.camera is not None  # set by every process()
+            markers = self.markers.update(header_msg, people, self.pipeline.skeleton, self.pipeline.camera)
             output.write(self.markers_topic, MARKER_ARRAY, markers, log_ns)
         stats.frames += 1
         stats.people += len(people)
 
-    def _lift(
+    def _depth_frame(
         self,
         stats: BagStats,
-        people: list[Person],
         image: np.ndarray,
-        stamp_ns: int,
         depth: _Logged | None,
         info: _Logged | None,
         depth_info: _Logged | None = None,
-    ) -> None:
-        """3D keypoints as the node makes them: depth, the lifter, or both (fused)."""
+    ) -> DepthFrame | None:
+        """The matched set's depth as numpy (its CameraInfo becomes the camera), as the node
+        converts it; None without one or when it is unusable (counted, the image stays 2D)."""
+        if depth is None or info is None:
+            return None
         height, width = image.shape[:2]
-        if depth is not None and info is not None:
-            try:
-                self.info_camera = lift_people(
-                    people,
-                    (width, height),
-                    depth.msg,
-                    info.msg,
-                    self.config.depth,
-                    self.pipeline.skeleton.keypoint_names,
-                    self.config.input.max_image_pixels,
-                    None if depth_info is None else depth_info.msg,
-                )
-            except DepthFrameRejected as err:
-                if not stats.no_3d[err.reason]:
-                    log.warning("no 3D for an image, writing its 2D poses only: %s", err)
-                stats.no_3d[err.reason] += 1
-        if self.lifter is None:
-            return
-        lift_in_image(
-            self.lifter,
-            people,
-            stamp_ns / 1e9,
-            (width, height),
-            self.info_camera,
-            self.config.output.assumed_hfov_deg,
-            self.config.three_d.body_height_m,
-            fuse=depth is not None,
-        )
+        try:
+            frame, self.info_camera = depth_frame_from_messages(
+                (width, height),
+                depth.msg,
+                info.msg,
+                self.config,
+                None if depth_info is None else depth_info.msg,
+            )
+        except DepthFrameRejected as err:
+            _no_3d(stats, err.reason, str(err))
+            return None
+        return frame
 
     def _deserialize_quietly(self, raw: bytes, msgtype: str) -> Any | None:
         """A depth image or CameraInfo that does not decode only costs its image a match."""
@@ -586,9 +344,6 @@ class _BagJob:
         except (AnyReaderError, SerdeError, ValueError) as err:
             log.debug("ignoring a CameraInfo message: %s", err)
 
-    def _camera(self, width: int, height: int) -> PinholeCamera:
-        return PinholeCamera.for_image(self.info_camera, width, height, self.config.output.assumed_hfov_deg)
-
 
 @dataclass(frozen=True)
 class _Logged:
@@ -601,6 +356,13 @@ class _Logged:
     @property
     def header(self) -> Any:
         return self.msg.header
+
+
+def _no_3d(stats: BagStats, reason: str, message: str) -> None:
+    """Count images written in 2D only; the first of each reason is logged."""
+    if not stats.no_3d[reason]:
+        log.warning("no 3D for an image, writing its 2D poses only: %s", message)
+    stats.no_3d[reason] += 1
 
 
 def _skip(stats: BagStats, reason: str, message: str, count: int = 1) -> None:
@@ -653,9 +415,11 @@ def process_bag(
         depths, depth_infos = _depth_input(reader.connections, config, images[0].topic, infos, source)
         storage = options.storage or input_storage(source)
         msg_dir = find_msg_dir()  # fail before the model is loaded
-        pipeline = make_pipeline() if make_pipeline is not None else PosePipeline(config)
-        lifter = _open_lifter(config, pipeline) if config.three_d.mode in LIFTER_MODES else None
-        job = _BagJob(reader, pipeline, config, options, images, infos, msg_dir, lifter, depths, depth_infos)
+        try:
+            pipeline = make_pipeline() if make_pipeline is not None else PosePipeline(config)
+        except LifterUnavailable as err:
+            raise BagError(f"three_d.mode lifter: {err}") from None
+        job = _BagJob(reader, pipeline, config, options, images, infos, msg_dir, depths, depth_infos)
         return job.run(destination, storage)
 
 
@@ -684,11 +448,3 @@ def _depth_input(
             f"(beside {image_topic}); the bag has none"
         )
     return depths, depth_infos
-
-
-def _open_lifter(config: Config, pipeline: PosePipeline) -> TemporalLifter:
-    """The node's lifter for ``three_d.mode lifter``; BagError naming the file or the skeleton."""
-    try:
-        return open_lifter_for(pipeline.skeleton, config)
-    except (OSError, ValueError) as err:
-        raise BagError(f"three_d.mode lifter: {err}") from None

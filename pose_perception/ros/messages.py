@@ -18,7 +18,7 @@ import numpy as np
 from pose_perception.camera import PinholeCamera
 from pose_perception.config import Config
 from pose_perception.depth import person_position
-from pose_perception.people import SOURCE_NONE, UNTRACKED, Person
+from pose_perception.people import SOURCE_NONE, UNTRACKED, Joints3D, Person
 from pose_perception.skeletons import Skeleton
 from pose_perception.sync import stamp_to_ns
 
@@ -158,12 +158,12 @@ def person_array(
 
 
 def _person(factory: MessageFactory, person: Person) -> Any:
+    joints = person.joints_3d
     measured = measured_joints(person)  # valid and finite: a published position is never NaN
-    source, confidence = person.keypoints_3d_source, person.keypoints_3d_confidence
     keypoints = []
     for k in range(person.num_keypoints):
-        valid = bool(measured is not None and measured[k])
-        position = person.keypoints_3d[k] if valid else (0.0, 0.0, 0.0)  # type: ignore[index]
+        valid = bool(joints is not None and measured is not None and measured[k])
+        position = joints.positions[k] if joints is not None and valid else (0.0, 0.0, 0.0)
         keypoints.append(
             factory.make(
                 "pose_perception/msg/Keypoint",
@@ -172,8 +172,8 @@ def _person(factory: MessageFactory, person: Person) -> Any:
                 score=float(person.keypoint_scores[k]),
                 position=_point(factory, position),
                 has_position=valid,
-                position_source=int(source[k]) if valid and source is not None else SOURCE_NONE,
-                position_confidence=float(confidence[k]) if valid and confidence is not None else 0.0,
+                position_source=int(joints.source[k]) if joints is not None and valid else SOURCE_NONE,
+                position_confidence=float(joints.confidence[k]) if joints is not None and valid else 0.0,
             )
         )
     return factory.make(
@@ -204,6 +204,7 @@ def people_from_message(msg: Any) -> list[Person]:
         scores = np.array([k.score for k in p.keypoints], np.float32)
         valid = np.array([k.has_position for k in p.keypoints], bool)
         xyz = np.array([[k.position.x, k.position.y, k.position.z] for k in p.keypoints], np.float32)
+        xyz[~valid] = np.nan  # Joints3D's convention for a joint without a position
         source = np.array([getattr(k, "position_source", SOURCE_NONE) for k in p.keypoints], np.uint8)
         confidence = np.array([getattr(k, "position_confidence", 0.0) for k in p.keypoints], np.float32)
         people.append(
@@ -213,10 +214,7 @@ def people_from_message(msg: Any) -> list[Person]:
                 score=float(p.score),
                 keypoints=kps,
                 keypoint_scores=scores,
-                keypoints_3d=xyz.reshape(-1, 3) if valid.any() else None,
-                keypoints_3d_valid=valid if valid.any() else None,
-                keypoints_3d_source=source if valid.any() else None,
-                keypoints_3d_confidence=confidence if valid.any() else None,
+                joints_3d=Joints3D(xyz.reshape(-1, 3), valid, source, confidence) if valid.any() else None,
             )
         )
     return people
@@ -227,7 +225,9 @@ def people_from_message(msg: Any) -> list[Person]:
 
 def measured_joints(person: Person) -> np.ndarray | None:
     """(K,) bool: joints with a measured, finite 3D position; None when the person has none."""
-    valid = person.joints_with_3d()
+    if person.joints_3d is None:
+        return None
+    valid = person.joints_3d.has_position()
     return valid if valid.any() else None
 
 
@@ -244,8 +244,8 @@ def person_points_3d(
     """
     valid = measured_joints(person)
     keypoints = np.nan_to_num(np.asarray(person.keypoints, np.float64).reshape(-1, 2))
-    if valid is not None:
-        points = np.asarray(person.keypoints_3d, np.float64).reshape(-1, 3).copy()
+    if valid is not None and person.joints_3d is not None:
+        points = np.asarray(person.joints_3d.positions, np.float64).reshape(-1, 3).copy()
         depth = float(points[valid, 2].mean())
         points[~valid] = camera.backproject(keypoints[~valid], depth)
         return points, valid

@@ -1,12 +1,11 @@
-"""RGB-D input of ``rtmpose_node`` (``three_d.mode: depth``), ROS-free.
+"""RGB-D input of ``rtmpose_node`` and bag mode (``three_d.mode: depth``, ``fused``), ROS-free.
 
-The node subscribes to the colour image, a depth image and the colour camera's
-CameraInfo (plus the depth camera's CameraInfo when the depth is not registered to the
-colour camera), groups them by stamp (:class:`StampSync`, the approximate-time policy of
-:mod:`pose_perception.sync`) and, after the 2D pipeline, lifts each person's keypoints
-with :func:`lift_people` (:func:`pose_perception.depth.lift_people_with_depth`, or
-:func:`~pose_perception.depth.lift_people_with_unregistered_depth`, which reprojects the
-depth into the colour camera first).
+The colour image, a depth image and the colour camera's CameraInfo (plus the depth
+camera's CameraInfo when the depth is not registered to the colour camera) are grouped by
+stamp (:class:`StampSync`, the approximate-time policy of :mod:`pose_perception.sync`);
+:func:`depth_frame_from_messages` turns a matched set into the plain numpy the core takes
+(a :class:`~pose_perception.three_d.DepthFrame` and the colour
+:class:`~pose_perception.camera.PinholeCamera`); ``PosePipeline.process`` does the 3D.
 
 Messages are duck-typed like in :mod:`pose_perception.ros.convert`. Whatever makes a
 frame's depth unusable (encoding, size, CameraInfo) raises :class:`DepthFrameRejected`
@@ -14,27 +13,24 @@ with a stable ``reason`` (``depth_<image reason>``, ``depth_size_mismatch``,
 ``camera_info_invalid``, ``camera_info_size_mismatch``, ``camera_info_distortion``; for
 an unregistered depth also ``depth_camera_info_invalid``, ``depth_camera_info_distortion``
 and ``depth_camera_info_size_mismatch``); the node counts it, logs it and still publishes
-that frame's 2D poses.
+that frame's 2D poses. A depth the 3D stage itself cannot use comes back as
+``PosePipeline.last_depth_rejection`` (reason ``depth_rejected``) and is handled alike.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import dataclasses
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from pose_perception.camera import PinholeCamera
-from pose_perception.depth import (
-    DepthConfig,
-    DepthRejected,
-    lift_people_with_depth,
-    lift_people_with_unregistered_depth,
-)
-from pose_perception.people import Person
+from pose_perception.config import Config
 from pose_perception.ros.convert import ImageRejected, depth_image_to_metres
 from pose_perception.ros.messages import time_to_ns
 from pose_perception.sync import ApproximateTimeSync, seconds_to_ns
+from pose_perception.three_d import DepthFrame
 
 # CameraInfo distortion models whose ``d`` OpenCV's undistortPoints understands.
 PINHOLE_DISTORTION_MODELS = ("plumb_bob", "rational_polynomial")
@@ -91,9 +87,9 @@ class StampSync:
         }
 
 
-def camera_from_info(info: Any, which: str = "") -> tuple[PinholeCamera, np.ndarray | None]:
-    """Intrinsics (``k``, ``width``, ``height``) and distortion (``d``; None when zero) of
-    a ``sensor_msgs/CameraInfo``. Nonzero ``d`` of a model other than
+def camera_from_info(info: Any, which: str = "") -> PinholeCamera:
+    """Intrinsics (``k``, ``width``, ``height``) and distortion (``d``; () when zero) of a
+    ``sensor_msgs/CameraInfo``. Nonzero ``d`` of a model other than
     :data:`PINHOLE_DISTORTION_MODELS` (e.g. ``equidistant``) is rejected: the keypoints
     could not be undistorted, and wrong 3D is worse than none. ``which`` (``"depth"``)
     prefixes the reasons and names the CameraInfo in the messages."""
@@ -110,7 +106,7 @@ def camera_from_info(info: Any, which: str = "") -> tuple[PinholeCamera, np.ndar
     if not np.isfinite(d).all():
         raise DepthFrameRejected(f"{prefix}camera_info_invalid", f"{name} d has non-finite values: {d}")
     if not np.any(d != 0):
-        return camera, None
+        return camera
     model = str(getattr(info, "distortion_model", ""))
     if model not in PINHOLE_DISTORTION_MODELS:
         raise DepthFrameRejected(
@@ -118,63 +114,71 @@ def camera_from_info(info: Any, which: str = "") -> tuple[PinholeCamera, np.ndar
             f"{name} distortion_model {model!r} with nonzero d is not supported "
             f"(use {' or '.join(PINHOLE_DISTORTION_MODELS)}, or rectified images with zero d)",
         )
-    return camera, d
+    return dataclasses.replace(camera, distortion=tuple(float(v) for v in d))
 
 
-def lift_people(
-    people: list[Person],
+def depth_frame_from_messages(
     image_size: tuple[int, int],
     depth_msg: Any,
     info_msg: Any,
-    config: DepthConfig,
-    keypoint_names: Sequence[str],
-    max_pixels: int,
+    config: Config,
     depth_info_msg: Any = None,
-) -> PinholeCamera:
-    """Fill ``keypoints_3d``/``keypoints_3d_valid`` of ``people`` (in an image of
-    ``image_size`` = width, height) from a depth image and the image's CameraInfo; returns
-    the colour camera. Without ``depth_info_msg`` the depth must be registered to the
-    image; with it (the depth camera's CameraInfo) the depth is reprojected into the colour
-    camera with ``config``'s extrinsic. :class:`DepthFrameRejected` when unusable
-    (``people`` are then left as they were)."""
+) -> tuple[DepthFrame, PinholeCamera]:
+    """The depth (metres) of an image of ``image_size`` (width, height) and the image's
+    camera, from a depth image and the image's CameraInfo. Without ``depth_info_msg`` the
+    depth must be registered to the image; with it (the depth camera's CameraInfo) the
+    frame carries that camera and the extrinsic of ``config.depth``, to be reprojected into
+    the colour camera; ``config.input.max_image_pixels`` bounds the depth image.
+    :class:`DepthFrameRejected` when unusable."""
     width, height = image_size
-    camera, distortion = camera_from_info(info_msg)
+    camera = camera_from_info(info_msg)
     if (camera.width, camera.height) != (width, height):
         raise DepthFrameRejected(
             "camera_info_size_mismatch",
             f"CameraInfo is for {camera.width}x{camera.height} but the image is {width}x{height}",
         )
     try:
-        depth_m = depth_image_to_metres(depth_msg, max_pixels)
+        depth_m = depth_image_to_metres(depth_msg, config.input.max_image_pixels)
     except ImageRejected as err:
         raise DepthFrameRejected(f"depth_{err.reason}", f"depth image: {err}") from None
-    try:
-        if depth_info_msg is not None:
-            depth_camera, depth_distortion = camera_from_info(depth_info_msg, "depth")
-            if (depth_camera.width, depth_camera.height) != (depth_m.shape[1], depth_m.shape[0]):
-                raise DepthFrameRejected(
-                    "depth_camera_info_size_mismatch",
-                    f"depth CameraInfo is for {depth_camera.width}x{depth_camera.height} but the "
-                    f"depth image is {depth_m.shape[1]}x{depth_m.shape[0]}",
-                )
-            lift_people_with_unregistered_depth(
-                people, depth_m, depth_camera, camera, config, keypoint_names, depth_distortion, distortion
-            )
-            return camera
-        if depth_m.shape != (height, width):
+    if depth_info_msg is not None:
+        depth_camera = camera_from_info(depth_info_msg, "depth")
+        if (depth_camera.width, depth_camera.height) != (depth_m.shape[1], depth_m.shape[0]):
             raise DepthFrameRejected(
-                "depth_size_mismatch",
-                f"depth image is {depth_m.shape[1]}x{depth_m.shape[0]} but the colour image is "
-                f"{width}x{height}: depth must be registered to the colour camera (e.g. a "
-                "RealSense's aligned_depth_to_color), or set input.depth_camera_info_topic to the "
-                "depth camera's CameraInfo (and depth.extrinsic_*) to reproject it",
+                "depth_camera_info_size_mismatch",
+                f"depth CameraInfo is for {depth_camera.width}x{depth_camera.height} but the "
+                f"depth image is {depth_m.shape[1]}x{depth_m.shape[0]}",
             )
-        lift_people_with_depth(people, depth_m, camera, config, keypoint_names, distortion)
-    except DepthRejected as err:  # not expected after the checks above; keep it a depth rejection
-        raise DepthFrameRejected("depth_rejected", str(err)) from None
-    return camera
+        return DepthFrame(depth_m, camera=depth_camera, depth_to_color=config.depth.depth_to_color()), camera
+    if depth_m.shape != (height, width):
+        raise DepthFrameRejected(
+            "depth_size_mismatch",
+            f"depth image is {depth_m.shape[1]}x{depth_m.shape[0]} but the colour image is "
+            f"{width}x{height}: depth must be registered to the colour camera (e.g. a "
+            "RealSense's aligned_depth_to_color), or set input.depth_camera_info_topic to the "
+            "depth camera's CameraInfo (and depth.extrinsic_*) to reproject it",
+        )
+    return DepthFrame(depth_m), camera
 
 
 def stamp_skew_ms(a: Any, b: Any) -> float:
     """Milliseconds from message ``a``'s header stamp to ``b``'s (diagnostics)."""
     return (time_to_ns(b.header.stamp) - time_to_ns(a.header.stamp)) * 1e-6
+
+
+def frame_id_mismatch(image: Any, depth: Any, depth_info: Any = None) -> str | None:
+    """A warning when the frame ids of a matched set do not fit together (a registered depth
+    in another frame than the image, a depth CameraInfo of another camera); else None."""
+    depth_frame = depth.header.frame_id
+    if depth_info is None and depth_frame != image.header.frame_id:
+        return (
+            f"depth frame_id {depth_frame!r} differs from the image's "
+            f"{image.header.frame_id!r}: the depth must be registered to the colour camera "
+            "(or set input.depth_camera_info_topic and depth.extrinsic_* to reproject it)"
+        )
+    if depth_info is not None and depth_info.header.frame_id != depth_frame:
+        return (
+            f"depth CameraInfo frame_id {depth_info.header.frame_id!r} differs from the "
+            f"depth image's {depth_frame!r}: is input.depth_camera_info_topic the depth camera's?"
+        )
+    return None
