@@ -156,6 +156,6 @@ def settings_help(obj: Any, prefix: str = "") -> str:
         if dataclasses.is_dataclass(value):
             lines.append(settings_help(value, f"{prefix}{f.name}."))
         else:
-            shown = list(value) if isinstance(value, tuple) else value
-            lines.append(f"  {prefix}{f.name} = {shown!r}: {f.metadata.get('description', '')}")
+            default = _listed(value)
+            lines.append(f"  {prefix}{f.name} = {default!r}: {f.metadata.get('description', '')}")
     return "\n".join(lines)
