@@ -48,7 +48,10 @@ def clipped(text: str) -> str:
 
 def shown(value: Any) -> str:
     """``repr(value)`` for an error message, at most :data:`MAX_SHOWN` characters whatever its size."""
-    return clipped(_REPR.repr(value))
+    try:
+        return clipped(_REPR.repr(value))
+    except ValueError:  # an int too long to print (Python >= 3.11 limits int <-> str digits)
+        return f"<a {type(value).__name__} too long to show>"
 
 
 def setting(

@@ -155,6 +155,7 @@ def test_shown_is_bounded_for_any_value() -> None:
     for value in ("x" * 10**6, list(range(10**6)), {str(i): i for i in range(10**5)}, nested, 1.5):
         assert len(shown(value)) <= MAX_SHOWN
     assert shown("abc") == "'abc'" and shown([1, 2]) == "[1, 2]"
+    assert len(shown(10**5000)) <= MAX_SHOWN  # str(int) refuses > 4300 digits on Python >= 3.11
 
 
 @pytest.mark.parametrize(("section", "key"), NAN_SETTINGS)
