@@ -128,6 +128,7 @@ def from_dict(cls: type[T], data: Any, *, base: T | None = None, where: str = ""
     unknown = sorted(str(key) for key in set(data) - set(known))
     if unknown:
         named = clipped(", ".join(_dotted(where, key) for key in unknown[:10]))
+        named += f" (and {len(unknown) - 10} more)" if len(unknown) > 10 else ""
         raise ValueError(f"unknown key(s) {named}; known in {where or cls.__name__}: {', '.join(known)}")
     start = cls() if base is None else base
     values = {key: coerce(hints[key], v, _dotted(where, key), getattr(start, key)) for key, v in data.items()}
