@@ -287,3 +287,29 @@ def test_read_yaml_names_what_it_reads(tmp_path: Path) -> None:
     path.write_text("- a\n", encoding="utf-8")
     with pytest.raises(ValueError, match=r"^cannot read skeleton \S*s\.yaml: expected a mapping, got list$"):
         read_yaml(path, kind="skeleton")
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        ("keypoints: 5\n", "keypoints must be a list of strings, got 5"),
+        ("keypoints: [a, [b]]\n", "keypoints must be a list of strings"),
+        ("keypoints: [a, b]\nlinks: [5]\n", "links must be a list of lists, got [5]"),
+        ("keypoints: [a, b]\nlinks: [[a, true]]\n", "unknown keypoint name True"),
+        ("keypoints: [a]\nkeypoint_colors: [[.inf, 0, 0]]\n", "cannot convert float infinity"),
+        ("keypoints: [a]\nkeypoint_colors: [[null, 0, 0]]\n", "int() argument"),
+        ("keypoints: [a]\nsigmas: [.nan]\n", "sigmas must be finite and > 0"),
+        ("keypoints: [a]\nsigmas: {a: 1}\n", "sigmas must be a list of numbers"),
+        (f"name: {'x' * 100_000}\nkeypoints: []\n", "no keypoints"),
+    ],
+)
+def test_malformed_skeletons_fail_with_one_line_naming_the_file(
+    tmp_path: Path, content: str, problem: str
+) -> None:
+    """Types that used to escape as TypeError/OverflowError tracebacks, and a huge name."""
+    path = tmp_path / "skeleton.yaml"
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(ValueError) as err:
+        load_skeleton(path)
+    assert problem in str(err.value)
+    _one_short_line(str(err.value), path)
