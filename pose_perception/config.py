@@ -17,7 +17,7 @@ from pose_perception.config_loader import from_dict, read_yaml
 from pose_perception.depth import DepthConfig
 from pose_perception.detection import DetectorConfig
 from pose_perception.runtime import BACKEND_NAMES, check_device
-from pose_perception.settings import check_settings, setting
+from pose_perception.settings import check_settings, setting, shown
 from pose_perception.smoothing import OneEuroConfig
 from pose_perception.tracking import TrackerConfig
 
@@ -51,7 +51,10 @@ class EstimatorConfig:
 
     def validate(self) -> None:
         check_settings(self)
-        check_device(self.backend, self.device)
+        try:
+            check_device(self.backend, self.device)
+        except ValueError as err:
+            raise ValueError(f"device: {err}") from None
         if not self.model:
             raise ValueError("model must not be empty")
 
@@ -188,7 +191,7 @@ class ThreeDConfig:
         # Caught here, before any model loads; whether the file exists is checked when the
         # lifter is opened (only in modes lifter and fused).
         if self.lifter_model and not self.lifter_model.lower().endswith(".onnx"):
-            raise ValueError(f"lifter_model must be an .onnx file (or empty), got {self.lifter_model!r}")
+            raise ValueError(f"lifter_model must be an .onnx file (or empty), got {shown(self.lifter_model)}")
 
 
 @dataclass
@@ -203,14 +206,16 @@ class Config:
     depth: DepthConfig = dataclasses.field(default_factory=DepthConfig)
 
     def validate(self) -> None:
-        self.estimator.validate()
-        self.detector.validate()
-        self.tracker.validate()
-        self.smoothing.validate()
-        check_settings(self.input)
-        check_settings(self.output)
-        self.three_d.validate()
-        self.depth.validate()
+        """Every section's checks; an error names the setting as ``section.key`` (every section's
+        messages start with the key)."""
+        for f in dataclasses.fields(self):
+            section = getattr(self, f.name)
+            try:
+                check_settings(section)
+                if hasattr(section, "validate"):  # input and output have ranges only
+                    section.validate()
+            except ValueError as err:
+                raise ValueError(f"{f.name}.{err}") from None
 
 
 def load_config(path: str | os.PathLike[str] | None = None) -> Config:

@@ -6,11 +6,13 @@ the COCO keypoint challenge and Human3.6M conventions). Custom schemas load from
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 from typing import Any
 
-import yaml
+from pose_perception.config_loader import read_yaml
+from pose_perception.settings import shown
 
 Color = tuple[int, int, int]  # RGB
 
@@ -33,23 +35,25 @@ class Skeleton:
     flip_indices: tuple[int, ...] = field(init=False)
 
     def __post_init__(self) -> None:
-        k = len(self.keypoint_names)
+        label, k = f"skeleton {shown(self.name)}", len(self.keypoint_names)
         if k == 0:
-            raise ValueError(f"skeleton {self.name!r}: no keypoints")
+            raise ValueError(f"{label}: no keypoints")
         if len(set(self.keypoint_names)) != k:
-            raise ValueError(f"skeleton {self.name!r}: duplicate keypoint names")
+            raise ValueError(f"{label}: duplicate keypoint names")
         for kind, pairs in (("link", self.links), ("flip pair", self.flip_pairs)):
             for a, b in pairs:
                 if not (0 <= a < k and 0 <= b < k):
-                    raise ValueError(f"skeleton {self.name!r}: {kind} ({a}, {b}) out of range 0..{k - 1}")
+                    raise ValueError(f"{label}: {kind} ({a}, {b}) out of range 0..{k - 1}")
         if self.sigmas is not None and len(self.sigmas) != k:
-            raise ValueError(f"skeleton {self.name!r}: {len(self.sigmas)} sigmas for {k} keypoints")
+            raise ValueError(f"{label}: {len(self.sigmas)} sigmas for {k} keypoints")
+        if self.sigmas is not None and not all(math.isfinite(v) and v > 0 for v in self.sigmas):
+            raise ValueError(f"{label}: sigmas must be finite and > 0")
         if not self.keypoint_colors:
             object.__setattr__(self, "keypoint_colors", (_BLUE,) * k)
         if not self.link_colors:
             object.__setattr__(self, "link_colors", (_BLUE,) * len(self.links))
         if len(self.keypoint_colors) != k or len(self.link_colors) != len(self.links):
-            raise ValueError(f"skeleton {self.name!r}: colour count does not match keypoints/links")
+            raise ValueError(f"{label}: colour count does not match keypoints/links")
         indices = list(range(k))
         for a, b in self.flip_pairs:
             indices[a], indices[b] = b, a
@@ -83,41 +87,58 @@ class Skeleton:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], source: str = "skeleton") -> Skeleton:
-        """Build from plain data; links/flip pairs may name keypoints or give indices."""
+        """Build from plain data; links/flip pairs may name keypoints or give indices. Any
+        malformed entry is a one-line ``ValueError`` naming ``source`` (the data may be hostile)."""
         if not isinstance(data, dict) or "keypoints" not in data:
             raise ValueError(f"{source}: expected a mapping with a 'keypoints' list")
-        names = tuple(str(n) for n in data["keypoints"])
+        try:
+            return cls._from_plain(data)
+        except (TypeError, ValueError, OverflowError) as err:  # OverflowError: int(inf)
+            raise ValueError(f"{source}: {err}") from None
+
+    @classmethod
+    def _from_plain(cls, data: dict[str, Any]) -> Skeleton:
+        names = tuple(_entries(data, "keypoints", str))
 
         def index(ref: Any) -> int:
-            if isinstance(ref, int):
+            if isinstance(ref, int) and not isinstance(ref, bool):
                 return ref
             if ref not in names:
-                raise ValueError(f"{source}: unknown keypoint name {ref!r}")
+                raise ValueError(f"unknown keypoint name {shown(ref)}")
             return names.index(ref)
 
         def pairs(key: str) -> tuple[tuple[int, int], ...]:
-            out = []
-            for pair in data.get(key) or ():
+            entries = _entries(data, key, list)
+            for pair in entries:
                 if len(pair) != 2:
-                    raise ValueError(f"{source}: {key} entry {pair!r} is not a pair")
-                out.append((index(pair[0]), index(pair[1])))
-            return tuple(out)
+                    raise ValueError(f"{key} entry {shown(pair)} is not a pair")
+            return tuple((index(a), index(b)) for a, b in entries)
 
-        flip_pairs = pairs("flip_pairs") if "flip_pairs" in data else infer_flip_pairs(names)
-        sigmas = data.get("sigmas")
-        links = pairs("links")  # raises with the source already named
-        try:
-            return cls(
-                name=str(data.get("name", "custom")),
-                keypoint_names=names,
-                links=links,
-                flip_pairs=flip_pairs,
-                keypoint_colors=tuple(tuple(int(v) for v in c) for c in data.get("keypoint_colors") or ()),  # type: ignore[misc]
-                link_colors=tuple(tuple(int(v) for v in c) for c in data.get("link_colors") or ()),  # type: ignore[misc]
-                sigmas=None if sigmas is None else tuple(float(s) for s in sigmas),
-            )
-        except ValueError as err:
-            raise ValueError(f"{source}: {err}") from None
+        def colors(key: str) -> tuple[Color, ...]:
+            return tuple(tuple(int(v) for v in c) for c in _entries(data, key, list))  # type: ignore[misc]
+
+        sigmas = None if data.get("sigmas") is None else _entries(data, "sigmas", (int, float))
+        return cls(
+            name=str(data.get("name", "custom")),
+            keypoint_names=names,
+            links=pairs("links"),
+            flip_pairs=pairs("flip_pairs") if "flip_pairs" in data else infer_flip_pairs(names),
+            keypoint_colors=colors("keypoint_colors"),
+            link_colors=colors("link_colors"),
+            sigmas=None if sigmas is None else tuple(float(v) for v in sigmas),
+        )
+
+
+def _entries(data: dict[str, Any], key: str, kind: type | tuple[type, ...]) -> list[Any]:
+    """``data[key]`` (missing or null: empty), which must be a list of ``kind`` values."""
+    value = data.get(key)
+    value = [] if value is None else value
+    if not isinstance(value, list) or not all(isinstance(v, kind) and not isinstance(v, bool) for v in value):
+        raise ValueError(f"{key} must be a list of {_KIND_NAMES.get(kind, 'values')}, got {shown(value)}")
+    return value
+
+
+_KIND_NAMES: dict[Any, str] = {str: "strings", list: "lists", (int, float): "numbers"}
 
 
 def infer_flip_pairs(names: tuple[str, ...]) -> tuple[tuple[int, int], ...]:
@@ -132,9 +153,7 @@ def infer_flip_pairs(names: tuple[str, ...]) -> tuple[tuple[int, int], ...]:
 
 def load_skeleton(path: str | os.PathLike[str]) -> Skeleton:
     """Load a custom schema from YAML; errors name the file and the problem."""
-    with open(path, encoding="utf-8") as f:
-        data = yaml.safe_load(f)
-    return Skeleton.from_dict(data, source=str(path))
+    return Skeleton.from_dict(read_yaml(path, kind="skeleton"), source=str(path))
 
 
 _COCO_NAMES = (
@@ -214,4 +233,5 @@ def get_skeleton(name_or_path: str) -> Skeleton:
         return SKELETONS[name_or_path]
     if name_or_path.endswith((".yaml", ".yml")):
         return load_skeleton(name_or_path)
-    raise ValueError(f"unknown skeleton {name_or_path!r}; built-in: {', '.join(SKELETONS)} or a .yaml path")
+    builtin = ", ".join(SKELETONS)
+    raise ValueError(f"unknown skeleton {shown(name_or_path)}; built-in: {builtin} or a .yaml path")

@@ -181,7 +181,7 @@ def test_training_configs_use_the_same_rules(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"train\.yaml: augment\.hsv_deltas must be a list of 3 integers"):
         load_config(path)
     path.write_text("augment:\n  flip_prob: 2\n", encoding="utf-8")
-    with pytest.raises(ValueError, match=r"train\.yaml: flip_prob must be <= 1.0"):
+    with pytest.raises(ValueError, match=r"train\.yaml: augment\.flip_prob must be <= 1.0"):
         load_config(path)
     path.write_text("fps: [10, 20]\nchannels: 1.5\n", encoding="utf-8")
     with pytest.raises(ValueError, match=r"train\.yaml: channels must be an int, got 1\.5"):

@@ -548,7 +548,7 @@ def test_extrinsic_parameters_are_ros_double_arrays_named_in_errors(tmp_path) ->
     assert load_config(good).depth.extrinsic_translation_m == (0.015, 0.0, 0.0)
     bad = tmp_path / "bad.yaml"
     bad.write_text("depth:\n  extrinsic_rotation_xyzw: [0, 0, 0, 0]\n", encoding="utf-8")
-    with pytest.raises(ValueError, match=r"bad\.yaml: extrinsic_rotation_xyzw must be a non-zero"):
+    with pytest.raises(ValueError, match=r"bad\.yaml: depth\.extrinsic_rotation_xyzw must be a non-zero"):
         load_config(bad)
 
     pytest.importorskip("rcl_interfaces.msg")

@@ -1,4 +1,4 @@
-"""Typed training configuration (dataclasses) read from YAML with ``yaml.safe_load``.
+"""Typed training configuration (dataclasses) read from YAML by ``config_loader``'s bounded reader.
 
 Defaults are the official RTMPose-t COCO 256×192 recipe (see docs/training.md for the
 source of every number). A YAML file only names what it changes; unknown keys are an
