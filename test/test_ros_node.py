@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 import pytest
 
-from ros_harness import NodeProcess, TestClient, wait_for
+from ros_harness import NodeProcess, TestClient, diagnostic_values, wait_for
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 
@@ -248,11 +248,6 @@ def test_invalid_startup_parameters_stop_the_node_with_a_message(make_node, para
     code = node.wait_exit(60)
     assert code == 2, node.log
     assert expected in node.log
-
-
-def diagnostic_values(diagnostics: list[Any]) -> dict[str, str]:
-    """The key/values of the newest /diagnostics message ({} before the first)."""
-    return {kv.key: kv.value for kv in diagnostics[-1].status[0].values} if diagnostics else {}
 
 
 # Every frame the node receives ends in exactly one of these counters once it is idle.
