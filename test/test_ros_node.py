@@ -338,7 +338,6 @@ def test_malformed_images_are_rejected_and_the_node_keeps_answering(client, make
     print(f"malformed: received {received}, dropped {dropped}, {rejected}")
     assert values["processing_errors"] == "0"  # malformed input is rejected, never a failure
     assert set(rejected) == {f"rejected_{reason}" for reason in reasons}
-    assert sum(int(n) for n in rejected.values()) == int(values["frames_rejected"])
     assert "rejected image" in node.log
 
 
