@@ -12,7 +12,7 @@
 # entry, so the full_frame "detector" named for frames without one is never used).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup_env.sh
+bash scripts/setup_env.sh demo  # the core + torch + onnx only: no ROS, colcon, training
 OUT="${1:-demo_output}"
 .venv/bin/python -m pose_perception.synthetic.clip "$OUT/input" --frames 90 --seed 7
 .venv/bin/pose-perception export --arch rtmpose-t --random-init --output "$OUT/rtmpose-t-random.onnx"

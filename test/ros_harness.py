@@ -67,6 +67,16 @@ def wait_for(condition: Callable[[], Any], timeout: float, what: str, interval: 
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
+def diagnostic_values(diagnostics: list[Any]) -> dict[str, str]:
+    """The key/values of the newest /diagnostics message ({} before the first)."""
+    return {kv.key: kv.value for kv in diagnostics[-1].status[0].values} if diagnostics else {}
+
+
+def throttled_at_most(span_s: float, throttle_s: float) -> int:
+    """How many times a log throttled to one per ``throttle_s`` can appear within ``span_s``."""
+    return 1 + int(span_s / throttle_s)
+
+
 class NodeProcess:
     """``python -m pose_perception.ros.rtmpose_node`` with parameters, output captured."""
 
@@ -125,7 +135,7 @@ class NodeProcess:
         self._reader.join(5.0)
         return code
 
-    def stop(self, timeout: float = 15.0) -> int:
+    def stop(self, timeout: float = 30.0) -> int:
         """SIGINT (what ros2 launch sends) and wait; returns the exit code."""
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGINT)
@@ -173,7 +183,7 @@ class TestClient:
     def wait_for_publisher(self, topic: str, timeout: float = 20.0) -> None:
         wait_for(lambda: self.node.count_publishers(topic) > 0, timeout, f"a publisher on {topic}")
 
-    def call(self, srv_type: Any, service: str, request: Any, timeout: float = 10.0) -> Any:
+    def call(self, srv_type: Any, service: str, request: Any, timeout: float = 30.0) -> Any:
         client = self.node.create_client(srv_type, service)
         try:
             wait_for(client.service_is_ready, timeout, f"service {service}")

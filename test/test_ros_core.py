@@ -107,18 +107,20 @@ def test_slot_keeps_only_the_newest_and_counts_drops():
 
 
 def test_slot_wakes_a_waiting_consumer_and_close_releases_it():
+    """take() waits far longer than the joins: a consumer that put()/close() did not wake
+    is still alive when the join gives up, however slowly the threads are scheduled."""
     slot: LatestSlot[int] = LatestSlot()
     got: list[int | None] = []
-    consumer = threading.Thread(target=lambda: got.append(slot.take(5)))
+    consumer = threading.Thread(target=lambda: got.append(slot.take(120)), daemon=True)
     consumer.start()
-    time.sleep(0.05)
+    time.sleep(0.05)  # usually waiting by now; if not, take() finds the frame at once
     slot.put(7)
-    consumer.join(2)
-    assert got == [7]
-    consumer = threading.Thread(target=lambda: got.append(slot.take(5)))
+    consumer.join(30)
+    assert not consumer.is_alive() and got == [7]
+    consumer = threading.Thread(target=lambda: got.append(slot.take(120)), daemon=True)
     consumer.start()
     slot.close()
-    consumer.join(2)
+    consumer.join(30)
     assert not consumer.is_alive() and got[-1] is None
 
 

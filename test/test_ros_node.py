@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 import pytest
 
-from ros_harness import NodeProcess, TestClient, wait_for
+from ros_harness import NodeProcess, TestClient, diagnostic_values, wait_for
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 
@@ -166,13 +166,13 @@ def test_poses_markers_tf_skeleton_diagnostics(client, make_node, random_rtmpose
     assert annotated[-1].encoding == "bgr8" and (annotated[-1].width, annotated[-1].height) == (640, 480)
     assert stamp_ns(annotated[-1]) in sent
 
-    def diagnostic_values() -> dict[str, str]:
-        return {kv.key: kv.value for kv in diagnostics[-1].status[0].values}
-
     # Published at 1 Hz: the one that counts all four frames may still be coming.
-    wait_for(lambda: int(diagnostic_values()["frames_received"]) >= 4, 5, "diagnostics of all frames")
+    def all_frames_counted() -> dict[str, str] | None:
+        values = diagnostic_values(diagnostics)
+        return values if int(values.get("frames_received", "0")) >= 4 else None
+
+    values = wait_for(all_frames_counted, 30, "diagnostics of all frames")
     status = diagnostics[-1].status[0]
-    values = diagnostic_values()
     assert status.name.startswith("rtmpose_node")
     assert int(values["frames_processed"]) >= 1 and int(values["frames_received"]) >= 4
     assert float(values["pose_ms_p50"]) > 0 and float(values["total_ms_p50"]) >= float(values["pose_ms_p50"])
@@ -250,8 +250,29 @@ def test_invalid_startup_parameters_stop_the_node_with_a_message(make_node, para
     assert expected in node.log
 
 
+# Every frame the node receives ends in exactly one of these counters once it is idle.
+FRAME_OUTCOMES = (
+    "frames_processed",
+    "frames_dropped_busy",
+    "frames_skipped_max_rate",
+    "frames_rejected",
+    "processing_errors",
+)
+
+
+def settled(diagnostics: list[Any]) -> dict[str, str] | None:
+    """The newest diagnostics if they account for every frame received (none in flight), else None."""
+    values = diagnostic_values(diagnostics)
+    if not values or sum(int(values[key]) for key in FRAME_OUTCOMES) != int(values["frames_received"]):
+        return None
+    return values
+
+
 def test_malformed_images_are_rejected_and_the_node_keeps_answering(client, make_node):
-    """1000 malformed messages of 7 kinds, then a valid image still gets an answer."""
+    """1000 malformed messages of 7 kinds: each kind is rejected with its reason, no frame
+    fails or goes missing inside the node, and a valid image afterwards still gets its answer.
+    How many of the 1000 reach the node is the scheduler's business (best effort, keep-last
+    1), so nothing here depends on that number."""
     from diagnostic_msgs.msg import DiagnosticArray
     from sensor_msgs.msg import Image
 
@@ -284,64 +305,78 @@ def test_malformed_images_are_rejected_and_the_node_keeps_answering(client, make
             msg.height, msg.width = 100000, 100000  # claims a huge image, sends a tiny one
         return msg
 
-    kinds = 7
+    reasons = ["unknown_encoding", "truncated_data", "zero_size", "bad_step", "too_large"]
+    reason_of_kind = [f"rejected_{reasons[i]}" for i in (0, 1, 2, 3, 4, 0, 4)]
+
+    def send(kind: int) -> None:
+        publisher.publish(malformed(kind))
+        time.sleep(0.03 if kind == 4 else 0.003)  # the 3.7 MB image needs longer
+
     for i in range(1000):
-        publisher.publish(malformed(i % kinds))
-        # Paced so the keep-last-1 subscription sees (nearly) every one; the 3.7 MB image needs longer.
-        time.sleep(0.03 if i % kinds == 4 else 0.003)
+        send(i % len(reason_of_kind))
     assert node.alive(), node.log
+
+    def every_reason_counted() -> bool:
+        counted = diagnostic_values(diagnostics)
+        missing = [kind for kind, key in enumerate(reason_of_kind) if key not in counted]
+        for kind in missing:  # the burst lost every one of this kind: send it again
+            send(kind)
+        return not missing
+
+    wait_for(every_reason_counted, 60, "a rejection counted for every kind", interval=0.2)
     publish_until(client, publisher, good, poses)
     assert node.alive()
     assert stamp_ns(poses[-1]) == 5 and len(poses[-1].people) == 1
 
-    def counts() -> dict[str, str] | None:
-        for msg in reversed(diagnostics):
-            values = {kv.key: kv.value for kv in msg.status[0].values}
-            if int(values["frames_processed"]) >= 1:
-                return values
-        return None
+    def settled_after_the_valid_image() -> dict[str, str] | None:
+        values = settled(diagnostics)
+        return values if values and int(values["frames_processed"]) >= 1 else None
 
-    values = wait_for(counts, 10, "diagnostics after the valid image")
-    rejected = int(values["frames_rejected"])
-    received = int(values["frames_received"])
-    dropped = int(values["frames_dropped_busy"])
-    reasons = {k for k in values if k.startswith("rejected_")}
-    print(
-        f"malformed: received {received}, rejected {rejected}, dropped {dropped}, reasons {sorted(reasons)}"
-    )
-    assert received >= 950  # keep-last 1: DDS may replace a few before the callback runs
-    assert rejected + dropped + int(values["frames_processed"]) >= received - 1
-    assert len(reasons) >= 4
+    values = wait_for(settled_after_the_valid_image, 30, "diagnostics accounting for every frame")
+    rejected = {k: v for k, v in values.items() if k.startswith("rejected_")}
+    received, dropped = values["frames_received"], values["frames_dropped_busy"]
+    print(f"malformed: received {received}, dropped {dropped}, {rejected}")
+    assert values["processing_errors"] == "0"  # malformed input is rejected, never a failure
+    assert set(rejected) == {f"rejected_{reason}" for reason in reasons}
     assert "rejected image" in node.log
 
 
 def test_frames_are_dropped_not_queued_when_input_is_faster_than_the_model(client, make_node):
+    """A frame that arrives while the model is busy replaces the waiting one and is counted
+    as dropped; once the input stops, every frame received was answered or dropped (none
+    waits in a queue) and no older frame is answered after a newer one."""
     from diagnostic_msgs.msg import DiagnosticArray
     from sensor_msgs.msg import Image
 
     from pose_perception.msg import PersonArray
 
     make_node()
-    poses = client.subscribe(PersonArray, "/poses")
+    poses = client.subscribe(PersonArray, "/poses", 1000)
     diagnostics = client.subscribe(DiagnosticArray, "/diagnostics")
     publisher = client.node.create_publisher(Image, "/image", 10)
     wait_for(lambda: publisher.get_subscription_count() > 0, 20, "the node's image subscription")
     image = scene(3)
     sent = 0
-    started = time.monotonic()
-    while time.monotonic() - started < 2.0:  # ~500 Hz: far faster than the model
-        publisher.publish(image_msg(image, 10_000 + sent))
-        sent += 1
-        time.sleep(0.002)
-    time.sleep(0.5)
-    wait_for(lambda: diagnostics and poses, 10, "outputs")
-    time.sleep(1.2)  # one more diagnostics period covering the burst
-    values = {kv.key: kv.value for kv in diagnostics[-1].status[0].values}
+
+    def burst_until_a_drop() -> bool:
+        """Half a second at ~500 Hz, far faster than the model; whether two frames arrive
+        during one inference is up to the scheduler, so bursts go on until the node drops one."""
+        nonlocal sent
+        started = time.monotonic()
+        while time.monotonic() - started < 0.5:
+            publisher.publish(image_msg(image, 10_000 + sent))
+            sent += 1
+            time.sleep(0.002)
+        return int(diagnostic_values(diagnostics).get("frames_dropped_busy", "0")) > 0
+
+    wait_for(burst_until_a_drop, 120, "a frame dropped while the model was busy", interval=0.5)
+    values = wait_for(lambda: settled(diagnostics), 30, "diagnostics accounting for every frame")
     processed, dropped = int(values["frames_processed"]), int(values["frames_dropped_busy"])
     print(f"sent {sent}, received {values['frames_received']}, processed {processed}, dropped {dropped}")
-    assert dropped > 0 and processed < sent
-    # The last answer is for one of the last frames sent: nothing waited in a queue.
-    assert stamp_ns(poses[-1]) >= 10_000 + sent - 5
+    assert processed + dropped == int(values["frames_received"]) and dropped > 0
+    assert values["frames_rejected"] == values["processing_errors"] == "0"
+    stamps = [stamp_ns(msg) for msg in poses]
+    assert stamps and stamps == sorted(set(stamps)) and stamps[-1] < 10_000 + sent
 
 
 def test_multi_person_detector_tracking_and_diagnostics(client, make_node, tmp_path):
@@ -390,7 +425,7 @@ def test_multi_person_detector_tracking_and_diagnostics(client, make_node, tmp_p
     assert len(set(ids)) == 1 and 0 not in ids[0] and ids[0][0] != ids[0][1]  # stable, named, distinct
     wait_for(
         lambda: diagnostics and "detect_ms_p50" in {kv.key for kv in diagnostics[-1].status[0].values},
-        10,
+        30,
         "detector timings on /diagnostics",
     )
     values = {kv.key: kv.value for kv in diagnostics[-1].status[0].values}
