@@ -14,6 +14,7 @@ import numpy as np
 
 from pose_perception.cli.common import CliError, log
 from pose_perception.estimator import validate_boxes
+from pose_perception.settings import shown
 from pose_perception.sources import Frame
 
 
@@ -59,14 +60,14 @@ def parse_box(text: str) -> list[float]:
     except ValueError:
         values = []
     if len(values) != 4:
-        raise CliError(f"--box {text!r}: expected four comma-separated numbers x1,y1,x2,y2")
-    return _checked_box(values, f"--box {text!r}")
+        raise CliError(f"--box {shown(text)}: expected four comma-separated numbers x1,y1,x2,y2")
+    return _checked_box(values, f"--box {shown(text)}")
 
 
 def _checked_box(values: Sequence[Any], where: str) -> list[float]:
     """JSON/text box → [x1, y1, x2, y2, score|nan]; geometry checks are the estimator's."""
     if len(values) not in (4, 5) or not all(_is_number(v) for v in values):
-        raise CliError(f"{where}: expected [x1, y1, x2, y2] or [x1, y1, x2, y2, score], got {values!r}")
+        raise CliError(f"{where}: expected [x1, y1, x2, y2] or [x1, y1, x2, y2, score], got {shown(values)}")
     try:
         validate_boxes([values])
     except ValueError as err:
@@ -84,6 +85,10 @@ def load_boxes_file(path: str) -> dict[str, np.ndarray]:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except json.JSONDecodeError as err:
         raise CliError(f"--boxes {path}: not valid JSON ({err})") from err
+    except RecursionError:
+        raise CliError(f"--boxes {path}: nested too deeply (expected lists of boxes)") from None
+    except ValueError as err:  # an integer of more digits than Python converts
+        raise CliError(f"--boxes {path}: {err}") from None
     except UnicodeDecodeError as err:
         byte = err.object[err.start]
         raise CliError(f"--boxes {path}: not UTF-8 (byte {byte:#04x} at offset {err.start})") from None
@@ -92,7 +97,7 @@ def load_boxes_file(path: str) -> dict[str, np.ndarray]:
     table = {}
     for key, boxes in data.items():
         if not isinstance(boxes, list) or not all(isinstance(b, list) for b in boxes):
-            raise CliError(f"--boxes {path}: entry {key!r} must be a list of boxes [[x1,y1,x2,y2], ...]")
-        rows = [_checked_box(b, f"--boxes {path}: {key!r}") for b in boxes]
+            raise CliError(f"--boxes {path}: entry {shown(key)} must be a list of boxes [[x1,y1,x2,y2], ...]")
+        rows = [_checked_box(b, f"--boxes {path}: {shown(key)}") for b in boxes]
         table[str(key)] = np.array(rows, np.float64).reshape(-1, 5)
     return table
