@@ -3,7 +3,10 @@
 A 1 MB PNG can declare 20000x20000 pixels (1.2 GB once decoded): the size limit
 (``input.max_image_pixels``) must be applied to the header before ``cv2.imread`` /
 ``cv2.imdecode`` allocate anything. Formats not parsed here (TIFF, ...) get ``None``
-and are checked after decoding (OpenCV caps any decode at 2^30 pixels itself).
+and are checked after decoding (OpenCV caps any decode at 2^30 pixels itself). A PNG or
+JPEG whose size is not where it must be is refused (:class:`HeaderUnreadable`): decoding it
+anyway would let a 5 KB JPEG that hides its frame header past the scanned markers allocate
+gigabytes.
 """
 
 from __future__ import annotations
@@ -17,6 +20,10 @@ _JPEG_SOF = frozenset({0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xC
 _JPEG_STANDALONE = frozenset({0x01, *range(0xD0, 0xD8)})  # TEM, RST0-7: no length field
 _JPEG_MAX_MARKERS = 1024  # bounds the header scan on hostile data (e.g. a run of 0xFF fill bytes)
 HEADER_BYTES = 1 << 18  # where a file's frame header must start to be found (JPEG APP segments come first)
+
+
+class HeaderUnreadable(ValueError):
+    """A PNG or JPEG whose declared size cannot be found cheaply: refused, not decoded."""
 
 
 def png_size(buf: bytes | memoryview) -> tuple[int, int] | None:
@@ -75,17 +82,25 @@ def _webp_size(buf: bytes) -> tuple[int, int] | None:
 
 
 def header_size(head: bytes | memoryview) -> tuple[int, int] | None:
-    """(height, width) declared by the first bytes of an image file; None for other formats."""
+    """(height, width) declared by the first bytes of an image file; None for formats not
+    parsed here; :class:`HeaderUnreadable` for a PNG or JPEG without a size where it must be."""
     if head[:8] == PNG_SIGNATURE:
-        return png_size(head)
+        return _required(png_size(head), "PNG without an IHDR chunk after its signature")
     if head[:3] == JPEG_SOI:
-        return jpeg_size(head)
+        problem = f"JPEG frame header not found in its first {_JPEG_MAX_MARKERS} markers / {len(head)} bytes"
+        return _required(jpeg_size(head), problem)
     data = bytes(head[:30])
     if data[:2] == b"BM":
         return _bmp_size(data)
     if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
         return _webp_size(data)
     return None
+
+
+def _required(size: tuple[int, int] | None, problem: str) -> tuple[int, int]:
+    if size is None:
+        raise HeaderUnreadable(problem)
+    return size
 
 
 def file_image_size(path: str | os.PathLike[str]) -> tuple[int, int] | None:

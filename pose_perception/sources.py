@@ -21,7 +21,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from pose_perception.image_header import file_image_size, too_many_pixels
+from pose_perception.image_header import HeaderUnreadable, file_image_size, too_many_pixels
 
 log = logging.getLogger(__name__)
 
@@ -93,10 +93,14 @@ def _natural_key(path: Path) -> list[Any]:
 
 
 def _oversized(path: Path, max_pixels: int | None) -> str | None:
-    """Why ``path`` is too large by the size its header declares (nothing is decoded), or None."""
+    """Why ``path`` is refused by its header (too large, or a PNG/JPEG hiding its size;
+    nothing is decoded), or None."""
     if max_pixels is None:
         return None
-    size = file_image_size(path)
+    try:
+        size = file_image_size(path)
+    except HeaderUnreadable as err:
+        return str(err)
     return None if size is None else too_many_pixels(*size, max_pixels)
 
 

@@ -20,3 +20,26 @@ def write_huge_png(path: Path, width: int = 40000, height: int = 40000) -> Path:
     png = b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", header) + _png_chunk(b"IDAT", body)
     path.write_bytes(png + _png_chunk(b"IEND", b""))
     return path
+
+
+SIZE_LIES = [0, 1, 7, 63, 65535, 40000, 2**31 - 1, 2**32 - 1]  # widths/heights a header may claim
+
+
+def png_with_size(data: bytes, width: int, height: int, fix_crc: bool) -> bytes:
+    """The PNG with its IHDR width/height replaced (the CRC kept valid or not)."""
+    ihdr = bytearray(data[8 + 8 : 8 + 8 + 13])
+    ihdr[0:8] = struct.pack(">II", width, height)
+    crc = struct.pack(">I", zlib.crc32(b"IHDR" + ihdr)) if fix_crc else data[29:33]
+    return data[:16] + bytes(ihdr) + crc + data[33:]
+
+
+def jpeg_with_size(data: bytes, width: int, height: int) -> bytes:
+    """The JPEG with its baseline start-of-frame height/width replaced."""
+    at = data.index(b"\xff\xc0")
+    return data[: at + 5] + struct.pack(">HH", height, width) + data[at + 9 :]
+
+
+def jpeg_hiding_its_size(data: bytes, width: int, height: int, markers: int = 1100) -> bytes:
+    """The JPEG declaring ``width`` x ``height``, its frame header after ``markers`` empty
+    comment segments: past where a cheap header scan stops, so only a decoder finds the size."""
+    return data[:2] + b"\xff\xfe\x00\x02" * markers + jpeg_with_size(data, width, height)[2:]

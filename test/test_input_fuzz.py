@@ -15,10 +15,8 @@ import json
 import os
 import random
 import resource
-import struct
 import subprocess
 import sys
-import zlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -26,7 +24,7 @@ from typing import Any
 import cv2
 import numpy as np
 import pytest
-from crafted_images import write_huge_png
+from crafted_images import SIZE_LIES, jpeg_with_size, png_with_size, write_huge_png
 
 from pose_perception.cli.boxes import load_boxes_file
 from pose_perception.cli.common import CliError
@@ -102,23 +100,6 @@ def _encoded(ext: str, seed: int) -> bytes:
     return data.tobytes()
 
 
-def _png_with_size(data: bytes, width: int, height: int, fix_crc: bool) -> bytes:
-    """The PNG with its IHDR width/height replaced (the CRC kept valid or not)."""
-    ihdr = bytearray(data[8 + 8 : 8 + 8 + 13])
-    ihdr[0:8] = struct.pack(">II", width, height)
-    crc = struct.pack(">I", zlib.crc32(b"IHDR" + ihdr)) if fix_crc else data[29:33]
-    return data[:16] + bytes(ihdr) + crc + data[33:]
-
-
-def _jpeg_with_size(data: bytes, width: int, height: int) -> bytes:
-    """The JPEG with its baseline start-of-frame height/width replaced."""
-    at = data.index(b"\xff\xc0")
-    return data[: at + 5] + struct.pack(">HH", height, width) + data[at + 9 :]
-
-
-SIZE_LIES = [0, 1, 7, 63, 65535, 40000, 2**31 - 1, 2**32 - 1]
-
-
 def _hostile_image(rng: random.Random) -> tuple[str, bytes]:
     """(extension, file bytes): a valid image cut, bit-flipped, with a lying header, or garbage."""
     ext = rng.choice([".png", ".jpg", ".bmp"])
@@ -133,9 +114,9 @@ def _hostile_image(rng: random.Random) -> tuple[str, bytes]:
         return ext, bytes(flipped)
     if kind == 2 and ext == ".png":
         size = rng.choice(SIZE_LIES), rng.choice(SIZE_LIES)
-        return ext, _png_with_size(data, *size, fix_crc=rng.random() < 0.5)
+        return ext, png_with_size(data, *size, fix_crc=rng.random() < 0.5)
     if kind == 2 and ext == ".jpg":
-        return ext, _jpeg_with_size(data, rng.choice(SIZE_LIES[:6]), rng.choice(SIZE_LIES[:6]))
+        return ext, jpeg_with_size(data, rng.choice(SIZE_LIES[:6]), rng.choice(SIZE_LIES[:6]))
     if kind == 3:
         return ext, bytes(rng.randrange(256) for _ in range(rng.randrange(2000)))
     if kind == 4:

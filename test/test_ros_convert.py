@@ -17,6 +17,7 @@ from typing import Any
 import cv2
 import numpy as np
 import pytest
+from crafted_images import SIZE_LIES, jpeg_hiding_its_size, jpeg_with_size, png_with_size
 
 from pose_perception.ros import convert
 from pose_perception.ros.convert import (
@@ -527,7 +528,7 @@ def test_progressive_jpeg_header_read() -> None:
 
 
 def test_compressed_too_large_checked_after_decode(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(convert, "_header_size", lambda flat: None)  # header unreadable
+    monkeypatch.setattr(convert, "_header_size", lambda flat: (1, 1))  # a header that understates
     with pytest.raises(ImageRejected) as info:
         compressed_to_bgr(_compressed(".png", _bgr(10, 10)), 99)
     assert info.value.reason == "too_large" and "decoded" in str(info.value)
@@ -580,6 +581,56 @@ def test_compressed_fuzz_only_rejects() -> None:
             assert error.reason in REJECT_REASONS
         else:
             assert out.dtype == np.uint8 and out.ndim == 3 and out.shape[2] == 3
+
+
+def test_jpeg_hiding_its_frame_header_is_rejected_before_decoding() -> None:
+    """A 5 KB JPEG whose frame header sits past the scanned markers once decoded to whatever it
+    declared (30000x30000: 5 GB of RSS); here 3000x3000 shows the same path, cheaply."""
+    data = jpeg_hiding_its_size(_compressed(".jpg", _smooth_bgr()).data, 3000, 3000)
+    with pytest.raises(ImageRejected, match="JPEG frame header not found") as info:
+        compressed_to_bgr(SimpleNamespace(format="jpeg", data=data), 640 * 480)
+    assert info.value.reason == "undecodable"
+
+
+def _lying_compressed(rng: np.random.Generator) -> SimpleNamespace:
+    """A JPEG or PNG whose header lies about its size (or hides it), cut or bit-flipped, under
+    a format string that may lie too."""
+    ext = str(rng.choice([".jpg", ".png"]))
+    data = _compressed(ext, _smooth_bgr()).data
+    width, height = (int(rng.choice(SIZE_LIES)) for _ in range(2))
+    kind = int(rng.integers(4))
+    if kind == 0 and ext == ".jpg":
+        data = jpeg_with_size(data, min(width, 65535), min(height, 65535))
+    elif kind == 0:
+        data = png_with_size(data, width, height, fix_crc=bool(rng.integers(2)))
+    elif kind == 1 and ext == ".jpg":
+        data = jpeg_hiding_its_size(data, min(width, 4000), min(height, 4000), int(rng.integers(1000, 1100)))
+    elif kind == 2:
+        data = data[: int(rng.integers(len(data)))]
+    else:
+        flipped = bytearray(data)
+        for pos in rng.integers(0, len(flipped), int(rng.integers(1, 30))):
+            flipped[pos] ^= 1 << int(rng.integers(8))
+        data = bytes(flipped)
+    fmt = rng.choice(["jpeg", "png", "", "rgb8; jpeg compressed bgr8", "16UC1; compressedDepth", "tiff"])
+    return SimpleNamespace(format=str(fmt), data=data)
+
+
+def test_fuzz_compressed_with_lying_headers() -> None:
+    """Seeded; max_pixels of 640x480, so a size that gets past the header check shows."""
+    rng = np.random.default_rng(1406)
+    outcomes = set()
+    for _ in range(200):
+        msg = _lying_compressed(rng)
+        try:
+            out = compressed_to_bgr(msg, 640 * 480)
+        except ImageRejected as error:
+            assert error.reason in REJECT_REASONS and "\n" not in str(error) and len(str(error)) < 400
+            outcomes.add(error.reason)
+        else:
+            assert out.dtype == np.uint8 and out.ndim == 3 and out.shape[0] * out.shape[1] <= 640 * 480
+            outcomes.add("ok")
+    assert {"ok", "undecodable", "too_large"} <= outcomes, outcomes
 
 
 # --------------------------------------------------------------------------- BGR -> Image

@@ -10,7 +10,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from crafted_images import write_huge_png
+from crafted_images import jpeg_hiding_its_size, write_huge_png
 
 from pose_perception.image_header import file_image_size
 from pose_perception.skeletons import COCO17, Skeleton
@@ -353,6 +353,22 @@ def test_folder_skips_images_over_the_limit_with_a_warning(
         f"skipping {tmp_path / 'b.png'}: 20000x20000 = 400000000 pixels, more than "
         "input.max_image_pixels=16777216"
     ]
+
+
+def test_a_jpeg_hiding_its_size_is_refused_before_decoding(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A few KB that decode to 3000x3000 (30000x30000 would be 2.7 GB): refused unread."""
+    ok, encoded = cv2.imencode(".jpg", np.full((32, 48, 3), 90, np.uint8))
+    assert ok
+    path = tmp_path / "hidden.jpg"
+    path.write_bytes(jpeg_hiding_its_size(encoded.tobytes(), 3000, 3000))
+    with pytest.raises(ValueError, match=r"^\S*hidden\.jpg: JPEG frame header not found in its first"):
+        open_source(str(path), max_pixels=4096 * 4096)
+    _write_image(tmp_path / "a.png", 1)
+    with caplog.at_level(logging.WARNING, logger="pose_perception.sources"):
+        assert [f.name for f in open_source(str(tmp_path), max_pixels=4096 * 4096)] == ["a.png"]
+    assert "skipping" in caplog.text and "hidden.jpg: JPEG frame header not found" in caplog.text
 
 
 def test_formats_without_a_parsed_header_are_checked_after_decoding(tmp_path: Path) -> None:

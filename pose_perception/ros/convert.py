@@ -29,7 +29,7 @@ from typing import Any, TypeVar
 import cv2
 import numpy as np
 
-from pose_perception.image_header import JPEG_SOI, PNG_SIGNATURE, jpeg_size, png_size
+from pose_perception.image_header import HeaderUnreadable, header_size
 
 log = logging.getLogger(__name__)
 
@@ -270,14 +270,17 @@ def image_to_bgr(msg: Any, max_pixels: int, use_cv_bridge: bool | None = None) -
 # --------------------------------------------------------------------------- CompressedImage -> BGR
 
 
-def _header_size(flat: np.ndarray) -> tuple[int, int] | None:
-    """Image size from the JPEG/PNG header; rejects data that is neither format."""
+def _header_size(flat: np.ndarray) -> tuple[int, int]:
+    """Image size from the JPEG/PNG header; rejects data that is neither format, or whose
+    size is not in its header (decoding it blindly could allocate gigabytes)."""
     buf = flat.data  # memoryview of the contiguous 1-D uint8 array, no copy
-    if buf[:8] == PNG_SIGNATURE:
-        return png_size(buf)
-    if buf[:3] == JPEG_SOI:
-        return jpeg_size(buf)
-    raise ImageRejected("undecodable", f"data is neither JPEG nor PNG (starts with {bytes(buf[:8])!r})")
+    try:
+        size = header_size(buf)
+    except HeaderUnreadable as err:
+        raise ImageRejected("undecodable", str(err)) from None
+    if size is None:
+        raise ImageRejected("undecodable", f"data is neither JPEG nor PNG (starts with {bytes(buf[:8])!r})")
+    return size
 
 
 def _decode(flat: np.ndarray) -> np.ndarray:
@@ -309,8 +312,7 @@ def compressed_to_bgr(msg: Any, max_pixels: int) -> np.ndarray:
     if flat.size == 0:
         raise ImageRejected("empty_data", f"compressed image (format {_short(fmt)}) has no data")
     size = _header_size(flat)
-    if size is not None:
-        _check_pixels(size[0], size[1], max_pixels, "compressed image header")
+    _check_pixels(size[0], size[1], max_pixels, "compressed image header")
     image = _decode(flat)
     _check_pixels(image.shape[0], image.shape[1], max_pixels, "decoded image")
     return image
