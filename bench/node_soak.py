@@ -30,7 +30,7 @@ BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH.parent / "test"))  # the multi-process ROS harness the tests use
 sys.path.insert(0, str(BENCH))
 
-from ros_latency import Feeder, frames  # noqa: E402
+from ros_latency import Feeder, frames, model_file  # noqa: E402
 
 from ros_harness import (  # noqa: E402
     NodeProcess,
@@ -152,12 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     rclpy = require_rclpy()
     configure_ros_environment()
     with tempfile.TemporaryDirectory() as tmp:
-        model = args.onnx
-        if model is None:
-            from pose_perception.runtime.export import export_rtmpose
-
-            model = str(Path(tmp) / f"{args.arch}.onnx")
-            export_rtmpose(arch=args.arch, output=model, seed=0)
+        model = model_file(args.onnx, args.arch, Path(tmp))
         params = {"estimator.model": model, "detector.type": "full_frame", "output.min_person_score": 0.0}
         node = NodeProcess(params)
         client = TestClient(rclpy, "soak_bench")

@@ -45,6 +45,17 @@ def frames(count: int, width: int, height: int) -> list[np.ndarray]:
     return out
 
 
+def model_file(onnx: str | None, arch: str, folder: Path) -> str:
+    """``onnx`` if given, else a random-weight export of ``arch`` in ``folder``."""
+    if onnx is not None:
+        return onnx
+    from pose_perception.runtime.export import export_rtmpose
+
+    model = str(folder / f"{arch}.onnx")
+    export_rtmpose(arch=arch, output=model, seed=0)
+    return model
+
+
 def model_only_ms(model: str, images: list[np.ndarray], repeats: int, rate: float) -> np.ndarray:
     """PoseEstimator.estimate per frame, paced at the input rate as the node sees frames."""
     estimator = PoseEstimator(model)
@@ -115,12 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     rclpy = require_rclpy()
     configure_ros_environment()
     with tempfile.TemporaryDirectory() as tmp:
-        model = args.onnx
-        if model is None:
-            from pose_perception.runtime.export import export_rtmpose
-
-            model = str(Path(tmp) / f"{args.arch}.onnx")
-            export_rtmpose(arch=args.arch, output=model, seed=0)
+        model = model_file(args.onnx, args.arch, Path(tmp))
         images = frames(30, args.width, args.height)
         # Before and after the ROS phases: this VM's speed drifts by tens of percent.
         model_before = model_only_ms(model, images, repeats=4, rate=args.rate)
