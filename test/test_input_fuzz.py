@@ -141,12 +141,16 @@ def _run_argv(source: Path, model: Path, out: Path, *extra: str) -> list[str]:
     return ["run", str(source), *common, *detector, *extra]
 
 
-def test_hostile_image_files(tmp_path: Path, random_rtmpose_t_onnx: Path) -> None:
+SLOW_RUN = pytest.param(2, 300, marks=pytest.mark.slow, id="large")
+
+
+@pytest.mark.parametrize(("seed", "count"), [pytest.param(1, 36, id="quick"), SLOW_RUN])
+def test_hostile_image_files(tmp_path: Path, random_rtmpose_t_onnx: Path, seed: int, count: int) -> None:
     """Truncated, bit-flipped, lying-header, garbage and tiny images; some through the HOG
     detector (which once segfaulted on images smaller than its window)."""
-    rng = random.Random(1401)
+    rng = random.Random(1400 + seed)
     cases = []
-    for i in range(36):
+    for i in range(count):
         ext, data = _hostile_image(rng)
         path = tmp_path / f"image{i}{ext}"
         path.write_bytes(data)
@@ -155,7 +159,8 @@ def test_hostile_image_files(tmp_path: Path, random_rtmpose_t_onnx: Path) -> Non
     huge = write_huge_png(tmp_path / "huge.png")
     cases.append(_run_argv(huge, random_rtmpose_t_onnx, tmp_path / "out_huge"))
     results = run_cases(tmp_path, cases)
-    assert not problems(results, lambda argv: argv[1]), "\n".join(problems(results, lambda argv: argv[1]))
+    found = problems(results, lambda argv: argv[1])
+    assert not found, "\n".join(found)
     assert {r["rc"] for r in results} == {0, 2}  # both outcomes occur: the cases are not all refused
 
 
@@ -188,21 +193,23 @@ def _hostile_video(rng: random.Random, valid: bytes) -> bytes:
     return bytes(data)
 
 
-def test_hostile_video_files(tmp_path: Path, random_rtmpose_t_onnx: Path) -> None:
+@pytest.mark.parametrize(("seed", "count"), [pytest.param(2, 24, id="quick"), SLOW_RUN])
+def test_hostile_video_files(tmp_path: Path, random_rtmpose_t_onnx: Path, seed: int, count: int) -> None:
     """Truncated and garbled MP4 (mp4v) and AVI (MJPG) files."""
-    rng = random.Random(1402)
+    rng = random.Random(1400 + seed)
     valid = {
         ext: _video(tmp_path / f"valid{ext}", fourcc) for ext, fourcc in ((".mp4", "mp4v"), (".avi", "MJPG"))
     }
     cases = []
-    for i in range(24):
+    for i in range(count):
         ext = rng.choice(sorted(valid))
         path = tmp_path / f"video{i}{ext}"
         path.write_bytes(_hostile_video(rng, valid[ext]))
         cases.append(_run_argv(path, random_rtmpose_t_onnx, tmp_path / f"out{i}"))
     cases.append(_run_argv(tmp_path / "valid.mp4", random_rtmpose_t_onnx, tmp_path / "out_valid"))
     results = run_cases(tmp_path, cases)
-    assert not problems(results, lambda argv: argv[1]), "\n".join(problems(results, lambda argv: argv[1]))
+    found = problems(results, lambda argv: argv[1])
+    assert not found, "\n".join(found)
     assert results[-1]["rc"] == 0
 
 
