@@ -85,13 +85,13 @@ def load_boxes_file(path: str) -> dict[str, np.ndarray]:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except json.JSONDecodeError as err:
         raise CliError(f"--boxes {path}: not valid JSON ({err})") from err
+    except UnicodeDecodeError as err:
+        byte = err.object[err.start]
+        raise CliError(f"--boxes {path}: not UTF-8 (byte {byte:#04x} at offset {err.start})") from None
     except RecursionError:
         raise CliError(f"--boxes {path}: nested too deeply (expected lists of boxes)") from None
     except ValueError as err:  # an integer of more digits than Python converts
         raise CliError(f"--boxes {path}: {err}") from None
-    except UnicodeDecodeError as err:
-        byte = err.object[err.start]
-        raise CliError(f"--boxes {path}: not UTF-8 (byte {byte:#04x} at offset {err.start})") from None
     if not isinstance(data, dict):
         raise CliError(f"--boxes {path}: expected a JSON object mapping frame names to box lists")
     table = {}
