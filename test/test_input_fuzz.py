@@ -158,7 +158,14 @@ def test_hostile_image_files(tmp_path: Path, random_rtmpose_t_onnx: Path, seed: 
         cases.append(_run_argv(path, random_rtmpose_t_onnx, tmp_path / f"out{i}", *extra))
     huge = write_huge_png(tmp_path / "huge.png")
     cases.append(_run_argv(huge, random_rtmpose_t_onnx, tmp_path / "out_huge"))
+    folder = tmp_path / "folder"  # all of them in one folder, with one good image: skipped, not fatal
+    folder.mkdir()
+    for path in [*tmp_path.glob("image*"), huge]:
+        (folder / path.name).write_bytes(path.read_bytes())
+    (folder / "good.png").write_bytes(_encoded(".png", 0))
+    cases.append(_run_argv(folder, random_rtmpose_t_onnx, tmp_path / "out_folder"))
     results = run_cases(tmp_path, cases)
+    assert results[-1]["rc"] == 0, results[-1]["stderr"][-2000:]
     found = problems(results, lambda argv: argv[1])
     assert not found, "\n".join(found)
     assert {r["rc"] for r in results} == {0, 2}  # both outcomes occur: the cases are not all refused
