@@ -66,8 +66,9 @@ def run_cases(tmp_path: Path, cases: list[list[str]]) -> list[dict[str, Any]]:
 
 
 def problems(results: list[dict[str, Any]], named: Callable[[list[str]], str]) -> list[str]:
-    """What is wrong with each result: an escaped exception, a traceback, an unexpected exit
-    code, or an error that is not one short line naming ``named(argv)``."""
+    """What is wrong with each result: an escaped exception, a traceback, an exit code other than
+    0 (done), 2 (refused) or 1 (stopped part way, e.g. a bag read error), or an error that is not
+    one short line naming ``named(argv)``."""
     found = []
     for result in results:
         argv, stderr, rc = result["argv"], result["stderr"], result["rc"]
@@ -76,9 +77,9 @@ def problems(results: list[dict[str, Any]], named: Callable[[list[str]], str]) -
             found.append(f"{argv}: exception escaped main:\n{result['escaped'][-1500:]}")
         elif "Traceback" in stderr:
             found.append(f"{argv}: traceback on stderr:\n{stderr[-1500:]}")
-        elif rc not in (0, 2):
+        elif rc not in (0, 1, 2):
             found.append(f"{argv}: exit {rc}: {stderr[-500:]}")
-        elif rc == 2 and (len(errors) != 1 or named(argv) not in errors[0] or len(errors[0]) > MAX_LINE):
+        elif rc != 0 and (len(errors) != 1 or named(argv) not in errors[0] or len(errors[0]) > MAX_LINE):
             found.append(f"{argv}: error is not one short line naming {named(argv)}: {stderr[-800:]!r}")
     return found
 
