@@ -85,7 +85,10 @@ else:
 
 def _start_default_model_without_torch(cache: Path, sha256: str) -> str:
     result = subprocess.run(
-        [sys.executable, "-c", REGISTRY_START, str(cache), sha256], capture_output=True, text=True, timeout=120
+        [sys.executable, "-c", REGISTRY_START, str(cache), sha256],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stderr
     return result.stdout.strip()
