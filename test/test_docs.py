@@ -344,7 +344,7 @@ def test_scores_are_not_documented_as_probabilities() -> None:
     assert "exceed 1" in fields["keypoint_threshold"].metadata["description"]
 
 
-def test_a_seeded_model_gives_scores_above_one() -> None:
+def test_decoded_scores_are_raw_simcc_maxima() -> None:
     """What the docs now say, shown: the decoded score is a raw SimCC maximum, not a probability."""
     from pose_perception.codec import decode_simcc
 
