@@ -43,7 +43,7 @@ from pose_perception.ros.rgbd import (
     frame_id_mismatch,
     stamp_skew_ms,
 )
-from pose_perception.ros.spin import spin_until_shutdown
+from pose_perception.ros.spin import StopSignals, spin_until_shutdown
 from pose_perception.ros.stats import NodeStats
 from pose_perception.three_d import DepthFrame, LifterUnavailable
 
@@ -181,10 +181,15 @@ class RtmposeNode(Node):
                 self.stats.frame_rejected(err.reason)
                 self.get_logger().warning(f"rejected image: {err}", throttle_duration_sec=LOG_THROTTLE_S)
             except Exception as err:  # keep running: one bad frame must not stop the robot's perception
+                if self._stopping():
+                    return  # publishing failed because the context shut down: that is the stop
                 self.stats.frame_failed()
                 self.get_logger().error(
                     f"processing failed: {type(err).__name__}: {err}", throttle_duration_sec=LOG_THROTTLE_S
                 )
+
+    def _stopping(self) -> bool:
+        return self._stop.is_set() or not self.context.ok()
 
     def _rate_limited(self) -> bool:
         max_rate = self.config.input.max_rate
@@ -275,19 +280,28 @@ class RtmposeNode(Node):
 
 
 def main(args: list[str] | None = None) -> None:
+    signals = StopSignals()
+    signals.install()  # before rclpy.init: rclpy's handlers chain to these
     rclpy.init(args=args)
     node = RtmposeNode()
     code = 0
     try:
-        node.start()
-        spin_until_shutdown(node)
+        if not signals.requested:
+            node.start()
+            spin_until_shutdown(node)
     except StartupError as err:
         node.get_logger().fatal(str(err))
         code = 2
+    except Exception:
+        # A stop requested while starting shuts the context down under start(): creating a
+        # topic then fails; that is the stop, not a crash.
+        if not signals.requested and rclpy.ok(context=node.context):
+            raise
     finally:
         node.stop()
         node.destroy_node()
         rclpy.try_shutdown()
+        signals.ignore()
     sys.exit(code)
 
 

@@ -1,11 +1,47 @@
-"""Spinning a node until the ROS context shuts down, without calling a normal stop a crash."""
+"""Spinning a node until the ROS context shuts down, without calling a normal stop a crash,
+and stop signals that never interrupt the cleanup that follows."""
 
 from __future__ import annotations
 
+import signal
 from typing import Any
 
 import rclpy
 from rclpy.executors import ExternalShutdownException
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class StopSignals:
+    """SIGINT/SIGTERM recorded, never raised: a second signal cannot break the cleanup.
+
+    ``ros2 launch`` without a terminal forwards SIGINT to its nodes and a group-wide Ctrl-C
+    reaches them too, so a node often gets two signals (then SIGTERM on a slow stop). With
+    Python's default handlers the second one raised ``KeyboardInterrupt`` inside
+    ``destroy_node()`` (exit -2, traceback) or killed the process (SIGTERM after rclpy put
+    the default action back). Installed before ``rclpy.init``: rclpy's own handlers (which
+    shut the context down and so end the spin) chain to these, and restore them on shutdown.
+    """
+
+    def __init__(self) -> None:
+        self.received = 0
+
+    def install(self) -> None:
+        for signum in STOP_SIGNALS:
+            signal.signal(signum, self._record)
+
+    def ignore(self) -> None:
+        """From now on (the process is exiting): Python's finalisation puts the default action
+        back for signals that have a Python handler, so one landing then killed us (exit -2)."""
+        for signum in STOP_SIGNALS:
+            signal.signal(signum, signal.SIG_IGN)
+
+    def _record(self, signum: int, frame: Any) -> None:
+        self.received += 1
+
+    @property
+    def requested(self) -> bool:
+        return self.received > 0
 
 
 def spin_until_shutdown(node: Any) -> None:
