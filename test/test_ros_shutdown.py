@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import random
 import signal
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -14,7 +15,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from ros_harness import NodeProcess, TestClient, wait_for
+from ros_harness import REPO_ROOT, NodeProcess, TestClient, wait_for
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 
@@ -25,13 +26,14 @@ TRIES = 3  # per case; a few tries with random gaps, no timing asserted
 def start_node(random_rtmpose_t_onnx: Any, rclpy_module: Any) -> Iterator[Any]:
     started: list[NodeProcess] = []
 
-    def start() -> NodeProcess:
+    def start(command: list[str] | None = None) -> NodeProcess:
         node = NodeProcess(
             {
                 "estimator.model": str(random_rtmpose_t_onnx),
                 "detector.type": "full_frame",
                 "output.min_person_score": 0.0,
-            }
+            },
+            command=command,
         )
         started.append(node)
         return node
@@ -68,6 +70,19 @@ def test_signals_at_startup_stop_the_node_cleanly(client, start_node):
         node = start_node()
         wait_for(lambda n=node: node_in_graph(client) or not n.alive(), 60, "the node in the ROS graph")
         time.sleep(rng.uniform(0.0, 0.05))
+        send_signals(node, rng, rng.randint(1, 3))
+        assert_clean_exit(node)
+        wait_for(lambda: not node_in_graph(client), 20, "the node to leave the graph")
+
+
+def test_signals_from_the_first_moment_stop_the_launch_entry_point_cleanly(client, start_node):
+    """What ``ros2 launch`` runs (lib/pose_perception/rtmpose_node): signals from 0 to 2 s
+    after the start, while Python imports, rclpy initialises or the model loads."""
+    rng = random.Random(2)
+    entry_point = [sys.executable, str(REPO_ROOT / "scripts" / "ros" / "rtmpose_node")]
+    for delay in (0.0, 0.5, 1.0, 1.5, 2.0):
+        node = start_node(entry_point)
+        time.sleep(delay + rng.uniform(0.0, 0.05))
         send_signals(node, rng, rng.randint(1, 3))
         assert_clean_exit(node)
         wait_for(lambda: not node_in_graph(client), 20, "the node to leave the graph")

@@ -44,7 +44,7 @@ from pose_perception.ros.rgbd import (
     frame_id_mismatch,
     stamp_skew_ms,
 )
-from pose_perception.ros.spin import StopSignals, spin_until_shutdown
+from pose_perception.ros.spin import StopSignals, init_ros, spin_until_shutdown
 from pose_perception.ros.stats import NodeStats
 from pose_perception.three_d import DepthFrame, LifterUnavailable
 
@@ -288,14 +288,13 @@ class RtmposeNode(Node):
 
 def main(args: list[str] | None = None) -> None:
     signals = StopSignals()
-    signals.install()  # before rclpy.init: rclpy's handlers chain to these
-    rclpy.init(args=args)
-    node = RtmposeNode()
+    signals.install()  # before rclpy's handlers, which chain to these
+    node, executor = init_ros(args, RtmposeNode)
     code = 0
     try:
         if not signals.requested:
             node.start()
-            spin_until_shutdown(node)
+            spin_until_shutdown(node, executor)
     except StartupError as err:
         node.get_logger().fatal(str(err))
         code = 2
@@ -306,6 +305,7 @@ def main(args: list[str] | None = None) -> None:
             raise
     finally:
         node.stop()
+        executor.shutdown()
         node.destroy_node()
         rclpy.try_shutdown()
         signals.ignore()

@@ -44,19 +44,38 @@ class StopSignals:
         return self.received > 0
 
 
-def spin_until_shutdown(node: Any) -> None:
+def spin_until_shutdown(node: Any, executor: Any = None) -> None:
     """``rclpy.spin(node)`` until the context shuts down (SIGINT, ``ros2 launch`` stopping us).
 
     rclpy reports a shutdown as ``ExternalShutdownException`` or ``KeyboardInterrupt``, but
     when the signal lands while the executor builds its wait set it raises whatever that
     step hits (an ``RCLError`` "context is not valid" on Jazzy): with the context no longer
     ok, that too is a normal stop, not a crash with exit code 1. Errors while the context
-    is still ok propagate.
+    is still ok propagate. ``executor``: one made before rclpy's signal handlers were
+    installed (:func:`init_ros`); None: rclpy's global one, made here.
     """
     try:
-        rclpy.spin(node)
+        rclpy.spin(node, executor)
     except (KeyboardInterrupt, ExternalShutdownException):
         return
     except Exception:
         if rclpy.ok(context=node.context):
             raise
+
+
+def init_ros(args: list[str] | None, make_node: Any) -> tuple[Any, Any]:
+    """``rclpy.init``, the node and its executor, and only then rclpy's signal handlers.
+
+    A signal landing while an executor is being made (``rclpy.spin`` makes the global one)
+    shut the context down under its constructor, and the half-made executor's ``__del__``
+    printed a traceback. Made before the handlers, no signal can interrupt it; the
+    :class:`StopSignals` installed before this record any that arrive meanwhile.
+    """
+    from rclpy.executors import SingleThreadedExecutor
+    from rclpy.signals import SignalHandlerOptions
+
+    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+    node = make_node()
+    executor = SingleThreadedExecutor(context=node.context)
+    rclpy.install_signal_handlers(SignalHandlerOptions.ALL)  # they chain to ``signals``
+    return node, executor
