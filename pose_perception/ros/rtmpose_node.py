@@ -27,7 +27,6 @@ from rclpy.node import Node
 
 from pose_perception.camera import PinholeCamera
 from pose_perception.config import DEPTH_MODES, Config
-from pose_perception.estimator import PoseEstimator
 from pose_perception.pipeline import PosePipeline
 from pose_perception.ros import messages
 from pose_perception.ros.convert import ImageRejected, compressed_to_bgr, image_to_bgr
@@ -45,16 +44,12 @@ from pose_perception.ros.rgbd import (
     stamp_skew_ms,
 )
 from pose_perception.ros.spin import StopSignals, init_ros, spin_until_shutdown
+from pose_perception.ros.startup import StartupError, load_pipeline
 from pose_perception.ros.stats import NodeStats
-from pose_perception.three_d import DepthFrame, LifterUnavailable
+from pose_perception.three_d import DepthFrame
 
 NODE_NAME = "rtmpose_node"
 LOG_THROTTLE_S = 5.0
-LOAD_ERRORS = (OSError, ValueError, RuntimeError, ImportError)  # a model file that cannot be used
-
-
-class StartupError(RuntimeError):
-    """The node cannot start (bad parameter, unusable model); the message says why."""
 
 
 @dataclass
@@ -101,23 +96,10 @@ class RtmposeNode(Node):
         )
 
     def _load_pipeline(self, config: Config) -> PosePipeline:
-        three_d = config.three_d
-        try:
-            estimator = PoseEstimator.from_config(config.estimator)
-        except LOAD_ERRORS as err:
-            raise StartupError(f"cannot load model {config.estimator.model!r}: {err}") from None
-        try:
-            pipeline = PosePipeline(config, estimator=estimator)
-        except LifterUnavailable as err:
-            raise StartupError(
-                f"three_d.mode {three_d.mode}: cannot use three_d.lifter_model: {err}"
-            ) from None
-        except LOAD_ERRORS as err:  # the estimator is loaded: the detector failed
-            detector = config.detector.model if config.detector.type == "onnx" else config.detector.type
-            raise StartupError(f"cannot load detector {detector!r}: {err}") from None
+        pipeline = load_pipeline(config)
         lifter = pipeline.three_d.describe_lifter()
         if lifter is not None:
-            self.get_logger().info(f"three_d.mode {three_d.mode}: {lifter}")
+            self.get_logger().info(f"three_d.mode {config.three_d.mode}: {lifter}")
         return pipeline
 
     def _create_topics(self) -> None:
