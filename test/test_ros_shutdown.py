@@ -4,6 +4,7 @@ exits 0 without a traceback or an ERROR line (issue 14, items 1-2)."""
 
 from __future__ import annotations
 
+import os
 import random
 import signal
 import sys
@@ -19,7 +20,9 @@ from ros_harness import REPO_ROOT, NodeProcess, TestClient, wait_for
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 
-TRIES = 3  # per case; a few tries with random gaps, no timing asserted
+# Tries per case, with random gaps (no timing asserted): 3 in the suite; the issue's acceptance
+# run uses 20 (POSE_PERCEPTION_SHUTDOWN_TRIES=20 pytest test/test_ros_shutdown.py).
+TRIES = int(os.environ.get("POSE_PERCEPTION_SHUTDOWN_TRIES", "3"))
 
 
 @pytest.fixture

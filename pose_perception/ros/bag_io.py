@@ -129,7 +129,8 @@ def input_storage(path: Path) -> str:
     if path.is_file():
         return _FILE_STORAGES.get(path.suffix, "mcap")
     try:
-        metadata = read_yaml(path / "metadata.yaml")  # bounded: the bag may come from anyone
+        # bounded, no aliases: the bag may come from anyone
+        metadata = read_yaml(path / "metadata.yaml", kind="bag metadata")
         storage = metadata["rosbag2_bagfile_information"]["storage_identifier"]
     except (ValueError, KeyError, TypeError):
         return "mcap"
