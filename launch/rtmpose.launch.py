@@ -18,7 +18,8 @@ import tempfile
 
 from ament_index_python.packages import get_package_share_directory
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument, OpaqueFunction, SetEnvironmentVariable
+from launch.actions import DeclareLaunchArgument, OpaqueFunction, RegisterEventHandler, SetEnvironmentVariable
+from launch.event_handlers import OnProcessExit
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
@@ -28,6 +29,7 @@ DDS_PROFILE_VARIABLE = "FASTRTPS_DEFAULT_PROFILES_FILE"
 RVIZ_POSES_TOPIC = "/poses"  # the absolute topics config/rtmpose.rviz displays
 
 THREE_D_MODES = ("off", "depth", "lifter", "fused")  # three_d.mode's choices (pose_perception.config)
+LOG_LEVELS = ("debug", "info", "warn", "error", "fatal")  # what --log-level accepts (any case)
 
 _TRUE = ("true", "1", "yes", "on")
 _FALSE = ("false", "0", "no", "off", "")
@@ -135,6 +137,11 @@ def launch_setup(context, *args, **kwargs):
         raise ValueError(
             f"launch argument 'three_d' must be one of {', '.join(THREE_D_MODES)} (or empty), got {three_d!r}"
         )
+    log_level = value("log_level")
+    if log_level.lower() not in LOG_LEVELS:
+        raise ValueError(
+            f"launch argument 'log_level' must be one of {', '.join(LOG_LEVELS)}, got {log_level!r}"
+        )
 
     actions = []
     if dds_profile:
@@ -173,19 +180,19 @@ def launch_setup(context, *args, **kwargs):
     if depth_camera_info:
         remappings.append(("depth_camera_info", depth_camera_info))
 
-    actions.append(
-        Node(
-            package=PACKAGE,
-            executable="rtmpose_node",
-            name="rtmpose_node",
-            namespace=namespace,
-            parameters=[config, overrides],
-            remappings=remappings,
-            arguments=["--ros-args", "--log-level", value("log_level")],
-            output="screen",
-            emulate_tty=True,
-        )
+    node = Node(
+        package=PACKAGE,
+        executable="rtmpose_node",
+        name="rtmpose_node",
+        namespace=namespace,
+        parameters=[config, overrides],
+        remappings=remappings,
+        arguments=["--ros-args", "--log-level", log_level],
+        output="screen",
+        emulate_tty=True,
     )
+    actions.append(node)
+    actions.append(RegisterEventHandler(OnProcessExit(target_action=node, on_exit=fail_launch_on_error)))
     if rviz:
         share = get_package_share_directory(PACKAGE)
         rviz_config = rviz_config_for(os.path.join(share, "config", "rtmpose.rviz"), namespace)
@@ -199,6 +206,13 @@ def launch_setup(context, *args, **kwargs):
             )
         )
     return actions
+
+
+def fail_launch_on_error(event, context):
+    """launch exits 0 whatever its nodes do, unless an event handler raises: a node that
+    cannot start (exit 2, its reason logged) or crashed then ends ``ros2 launch`` with 1."""
+    if event.returncode != 0:
+        raise RuntimeError(f"{event.process_name} exited with code {event.returncode} (its log says why)")
 
 
 def rviz_config_for(path, namespace):

@@ -46,7 +46,11 @@ class EstimatorConfig:
     )
     threads: int = setting(0, "intra-op threads; 0 = runtime default", min=0, max=256, read_only=True)
     keypoint_threshold: float = setting(
-        0.3, "keypoints below this score are not drawn (they are still published)", min=0.0, max=1.0
+        0.3,
+        "keypoints below this score are not drawn (they are still published); SimCC scores are not "
+        "probabilities and can exceed 1 (docs/ros.md, Scores)",
+        min=0.0,
+        max=1.0,
     )
 
     def validate(self) -> None:
@@ -124,7 +128,10 @@ class OutputConfig:
     )
     frame_id: str = setting("", "header frame of the outputs; empty = the image's frame_id")
     min_person_score: float = setting(
-        0.2, "people whose score is below this are not published", min=0.0, max=1.0
+        0.2,
+        "people whose score (mean keypoint score, can exceed 1) is below this are not published",
+        min=0.0,
+        max=1.0,
     )
     publish_markers: bool = setting(True, "visualization_msgs/MarkerArray on <poses_topic>/markers")
     publish_image: bool = setting(False, "annotated image on <poses_topic>/image (costs a copy + encode)")

@@ -104,7 +104,9 @@ class DepthConfig:
         min=0.0,
         max=100.0,
     )
-    min_keypoint_score: float = setting(0.3, "keypoints scoring below this are not lifted", min=0.0, max=1.0)
+    min_keypoint_score: float = setting(
+        0.3, "keypoints scoring below this (SimCC score, can exceed 1) are not lifted", min=0.0, max=1.0
+    )
     body_depth_tolerance_m: float = setting(
         0.6,
         "m; a joint farther than this from the median depth of the person's joints is "

@@ -68,7 +68,8 @@ class DetectorConfig:
     )
     redetect_score: float = setting(
         0.4,
-        "detect again on the next frame when a tracked person's mean keypoint score falls below this",
+        "detect again on the next frame when a tracked person's mean keypoint score (can exceed 1) "
+        "falls below this",
         min=0.0,
         max=1.0,
     )

@@ -27,6 +27,7 @@ confident keypoints keeps its input box there too.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import time
 
 import numpy as np
@@ -48,6 +49,8 @@ from pose_perception.tracking import (
     object_keypoint_similarity,
     oks_sigmas,
 )
+
+log = logging.getLogger(__name__)
 
 MIN_BOX_KEYPOINTS = 4  # confident keypoints needed before a box is derived from a pose
 MIN_CLAIM = 0.5  # (containment + IoU) / 2 at which a detection is a followed person's
@@ -97,6 +100,7 @@ class PosePipeline:
         self.detector_runs = 0
         self.last_box_source = ""
         self._since_detection = 0
+        self._warned_box_cap = False
         self.reset()
 
     # -- configuration ------------------------------------------------------------------
@@ -217,6 +221,7 @@ class PosePipeline:
             )
             if scores.shape != (len(checked),):
                 raise ValueError(f"box_scores has shape {scores.shape}, expected ({len(checked)},)")
+            checked, scores = self._cap_external(checked, scores)
             return FrameBoxes(checked, scores, "external", np.ones(len(checked), bool))
         if self._detect_next or not self._previous:
             found, scores = self.detector.detect(image)
@@ -229,6 +234,21 @@ class PosePipeline:
             return self._add_missed_people(detected, self._boxes_from_poses(image.shape, stamp))
         self._since_detection += 1
         return self._boxes_from_poses(image.shape, stamp)
+
+    def _cap_external(self, boxes: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """At most ``detector.max_people`` caller boxes, as for the detector's: the best
+        scores (the first ones on a tie), in the caller's order; a warning the first time."""
+        limit = self._config.detector.max_people
+        if len(boxes) <= limit:
+            return boxes, scores
+        if not self._warned_box_cap:
+            self._warned_box_cap = True
+            log.warning(
+                "%d person boxes given for one frame; using the %d best-scoring "
+                "(detector.max_people; warned once)", len(boxes), limit,
+            )  # fmt: skip
+        kept = np.sort(np.argsort(-scores, kind="stable")[:limit])
+        return boxes[kept], scores[kept]
 
     @staticmethod
     def _add_missed_people(detected: FrameBoxes, followed: FrameBoxes) -> FrameBoxes:

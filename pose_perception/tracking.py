@@ -65,9 +65,11 @@ class TrackerConfig:
         max=100.0,
     )
     keypoint_score_threshold: float = setting(
-        0.3, "keypoints below this score are left out of the pose similarity", min=0.0, max=1.0
+        0.3, "keypoints below this score (can exceed 1) are left out of the pose similarity", min=0.0, max=1.0
     )
-    min_detection_score: float = setting(0.0, "weaker people never start a new track", min=0.0, max=1.0)
+    min_detection_score: float = setting(
+        0.0, "people whose score (can exceed 1) is below this never start a new track", min=0.0, max=1.0
+    )
     measurement_std: float = setting(
         0.05, "box measurement noise, fraction of the box size", min=1e-4, max=10.0
     )

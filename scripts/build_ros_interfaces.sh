@@ -10,6 +10,10 @@
 # pkgutil.extend_path find the `msg` subpackage there.
 # Where no real tf2_msgs exists, a wire-compatible one is built from its definition
 # (into site-packages, like any other message package).
+# The venv's ament index must not list pose_perception: ament_package() registers it, but
+# the venv has no lib/pose_perception/ executables, so a venv ahead of a colcon install on
+# AMENT_PREFIX_PATH broke `ros2 launch pose_perception ...` ("libexec directory ... does
+# not exist"). Bag mode finds the .msg files in $VENV/share/pose_perception/msg without it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV="$(cd "${VENV:-.venv}" && pwd)"
@@ -33,6 +37,7 @@ if ! "$PY" -c 'import tf2_msgs.msg' 2>/dev/null; then
   build ros_compat/tf2_msgs tf2_msgs
 fi
 build . pose_perception -DPOSE_PERCEPTION_INSTALL_PYTHON=OFF -DPYTHON_INSTALL_DIR="$PY_DIR"
+rm -f "$VENV"/share/ament_index/resource_index/*/pose_perception  # see above
 echo "$VENV/$PY_DIR/pose_perception" > "$SITE/pose_perception.pkg"
 rm -f "$SITE/pose_perception_interfaces.pth"  # older layout put this directory on sys.path
 "$PY" -c 'import pose_perception.msg, tf2_msgs.msg' \

@@ -799,3 +799,40 @@ def test_depth_mode_needs_camera_info(
 def test_bag_module_does_not_import_rclpy() -> None:
     code = "import sys, pose_perception.ros.bag; assert 'rclpy' not in sys.modules, 'rclpy imported'"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_corrupt_sqlite_bag_keeps_the_output_converted_so_far(
+    tmp_path: Path, model: Path, config_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """64 KiB overwritten mid-file: a one-line error naming the bag and the message reached,
+    exit 1, and the output bag closed with the frames converted before it (issue 14, item 10)."""
+    sent = [
+        Sent(T0 + i * 10**8 + 1, T0 + i * 10**8, _image(T0 + i * 10**8, _scene(i % 5), "bgr8"), valid=True)
+        for i in range(40)
+    ]
+    source = _write_bag(tmp_path / "in", "sqlite3", RAW_TOPIC, sent, camera_info=False)
+    db = next(source.glob("*.db3"))
+    size = db.stat().st_size
+    assert size > 4 * 65536
+    with db.open("r+b") as f:
+        f.seek(size // 2)
+        f.write(b"\xff" * 65536)
+    output = tmp_path / "out"
+    assert _bag_cli(source, output, model, config_file, "--image-topic", RAW_TOPIC) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+    assert err.startswith(f"pose-perception: error: {source}: cannot read message ")
+    assert "kept what was converted before it" in err
+    received, _ = _read(output)
+    poses = _on(received, "/poses")
+    assert 0 < len(poses) < len(sent)
+    assert f"/poses {len(poses)}" in err
+
+
+def test_input_storage_reads_metadata_bounded(tmp_path: Path) -> None:
+    """metadata.yaml comes with the bag: read with the config loader's size bound, not parsed whole."""
+    metadata = "rosbag2_bagfile_information:\n  storage_identifier: sqlite3\n"
+    (tmp_path / "metadata.yaml").write_text(metadata, encoding="utf-8")
+    assert bag_io.input_storage(tmp_path) == "sqlite3"
+    (tmp_path / "metadata.yaml").write_text(metadata + "#" * (2 << 20) + "\n", encoding="utf-8")
+    assert bag_io.input_storage(tmp_path) == "mcap"  # too large to parse: the default

@@ -98,3 +98,20 @@ def test_installed_node_runs_from_the_install_space(install_space: Path, random_
         os.environ.update(env_backup)
     assert code == 0, node.log
     assert all(path.startswith(str(site)) for path in imported), imported
+
+
+def test_the_venv_does_not_list_pose_perception_in_its_ament_index(monkeypatch: pytest.MonkeyPatch) -> None:
+    """scripts/build_ros_interfaces.sh builds the messages into the venv without registering
+    the package there: the venv has no lib/pose_perception/ executables, so a venv ahead of
+    a colcon install on AMENT_PREFIX_PATH broke ``ros2 launch`` ("libexec directory ...
+    does not exist"). Bag mode still finds the .msg files in the venv's share/."""
+    require_rclpy()  # the messages are built into this venv
+    index = VENV / "share" / "ament_index" / "resource_index"
+    assert index.is_dir()  # the wheels' own packages are registered there
+    assert sorted(str(p.relative_to(index)) for p in index.glob("*/pose_perception")) == []
+    assert (VENV / "share" / "pose_perception" / "msg" / "PersonArray.msg").is_file()
+    from ament_index_python.packages import PackageNotFoundError, get_package_share_directory
+
+    monkeypatch.setenv("AMENT_PREFIX_PATH", str(VENV))  # only the venv
+    with pytest.raises(PackageNotFoundError):
+        get_package_share_directory("pose_perception")

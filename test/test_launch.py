@@ -99,6 +99,14 @@ class FakeSetEnvironmentVariable(Recorder):
     pass
 
 
+class FakeRegisterEventHandler(Recorder):
+    pass
+
+
+class FakeOnProcessExit(Recorder):
+    pass
+
+
 class FakeLaunchConfiguration(Recorder):
     def perform(self, context: Any) -> str:
         return context.launch_configurations[self.args[0]]
@@ -137,6 +145,10 @@ def fake_ros(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         DeclareLaunchArgument=FakeDeclareLaunchArgument,
         OpaqueFunction=FakeOpaqueFunction,
         SetEnvironmentVariable=FakeSetEnvironmentVariable,
+        RegisterEventHandler=FakeRegisterEventHandler,
+    )
+    launch.event_handlers = module(  # type: ignore[attr-defined]
+        "launch.event_handlers", OnProcessExit=FakeOnProcessExit
     )
     launch.substitutions = module(  # type: ignore[attr-defined]
         "launch.substitutions", LaunchConfiguration=FakeLaunchConfiguration
@@ -354,6 +366,32 @@ def test_unregistered_depth_arguments(launch_file: types.ModuleType) -> None:
     assert set(params) <= set(config_values(config))
     # Without depth_camera_info the depth is registered: the parameter keeps the file's "".
     assert "input.depth_camera_info_topic" not in overrides(run_launch(launch_file, three_d="depth"))
+
+
+def test_log_level_is_checked_like_three_d(launch_file: types.ModuleType) -> None:
+    """rclpy would stop the node with a traceback on an unknown level: refuse it here, in one line."""
+    assert pose_node(run_launch(launch_file, log_level="DEBUG"))["arguments"][-1] == "DEBUG"
+    with pytest.raises(ValueError, match=r"log_level.*debug, info, warn, error, fatal.*'loud'"):
+        run_launch(launch_file, log_level="loud")
+
+
+@dataclasses.dataclass
+class FakeProcessExited:
+    returncode: int
+    process_name: str = "rtmpose_node-1"
+
+
+def test_a_node_that_cannot_start_fails_the_launch(launch_file: types.ModuleType) -> None:
+    """launch exits 0 whatever its nodes do unless an event handler raises (launch_service.run_async)."""
+    actions = run_launch(launch_file)
+    (handler,) = [a.args[0] for a in actions if isinstance(a, FakeRegisterEventHandler)]
+    assert isinstance(handler, FakeOnProcessExit)
+    (node,) = nodes(actions)
+    assert handler.kwargs["target_action"] is node
+    on_exit = handler.kwargs["on_exit"]
+    assert on_exit(FakeProcessExited(0), None) is None  # a normal stop
+    with pytest.raises(RuntimeError, match=r"rtmpose_node-1 exited with code 2"):
+        on_exit(FakeProcessExited(2), None)
 
 
 def test_custom_config_file(launch_file: types.ModuleType, tmp_path: Path) -> None:

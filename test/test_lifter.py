@@ -390,3 +390,14 @@ def test_causal_model_beats_single_frame(tmp_path: Path) -> None:
     assert causal["receptive_field"] == 27 and single["receptive_field"] == 1
     assert causal["mpjpe_mm"] < single["mpjpe_mm"]
     assert (tmp_path / "val_log.csv").is_file() and (tmp_path / "train_log.csv").is_file()
+
+
+def test_no_progress_shows_no_bars(tmp_path, capsys):
+    """``--no-progress`` (logs, CI) silences every bar, the data generation's too."""
+    from pose_perception.training.lifter import main
+
+    config = tmp_path / "tiny.yaml"
+    config.write_text("train_sequences: 4\nval_sequences: 2\nframes: 30\nchannels: 8\neval_points: 1\n")
+    assert main(["--config", str(config), "--out", str(tmp_path / "w"), "--iters", "2", "--no-progress"]) == 0
+    err = capsys.readouterr().err
+    assert "it/s" not in err and "\r" not in err and "data" in err  # the summary line stays

@@ -15,6 +15,7 @@ Two kinds of test:
 from __future__ import annotations
 
 import dataclasses
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ import pytest
 from pose_perception import PosePipeline
 from pose_perception.config import Config
 from pose_perception.detection import DetectionFilter
+from pose_perception.estimator import MAX_BATCH_BOXES
 from pose_perception.people import UNTRACKED
 from pose_perception.pipeline import pose_box, pose_nms
 from pose_perception.skeletons import COCO17
@@ -255,6 +257,48 @@ def test_all_crops_go_to_the_model_in_one_call(onnx_pipeline: PosePipeline) -> N
     assert sorted(p.bbox.tolist() for p in people) == boxes.tolist()  # pose NMS is off here
     assert set(onnx_pipeline.timings) == {"boxes_ms", "pose_ms", "track_ms", "smooth_ms", "pipeline_ms"}
     assert onnx_pipeline.last_box_source == "external"
+
+
+@pytest.mark.parametrize("flip_test", [False, True])
+def test_many_boxes_run_in_bounded_batches(onnx_pipeline: PosePipeline, flip_test: bool) -> None:
+    """1000 boxes in one batch took 6.2 GB: the backend never sees more than MAX_BATCH_BOXES
+    crops (twice that with flip test), and each box's answer is the one it gets alone."""
+    estimator = onnx_pipeline.estimator
+    estimator.flip_test = flip_test
+    counting = CountingBackend(estimator.backend)
+    estimator.backend = counting  # type: ignore[assignment]
+    rng = np.random.default_rng(4)
+    image = rng.integers(0, 256, (240, 320, 3), np.uint8)
+    corners = rng.uniform(0, 200, (2 * MAX_BATCH_BOXES + 7, 2)).astype(np.float32)
+    boxes = np.concatenate([corners, corners + 80], axis=1)
+    keypoints, scores = estimator.estimate(image, boxes)
+    rows = 2 * MAX_BATCH_BOXES if flip_test else MAX_BATCH_BOXES
+    assert max(counting.batches) == rows and len(counting.batches) == 3
+    assert keypoints.shape[0] == scores.shape[0] == len(boxes)
+    for i in (0, MAX_BATCH_BOXES, len(boxes) - 1):  # one box per batch, alone
+        alone_kp, alone_sc = estimator.estimate(image, boxes[i : i + 1])
+        np.testing.assert_allclose(keypoints[i], alone_kp[0], atol=1e-3)
+        np.testing.assert_allclose(scores[i], alone_sc[0], atol=1e-4)
+
+
+def test_caller_boxes_are_capped_at_max_people(
+    onnx_pipeline: PosePipeline, caplog: pytest.LogCaptureFixture
+) -> None:
+    """--boxes / process(boxes=...) with more boxes than detector.max_people keeps the best
+    scoring ones (the first on a tie), in the caller's order, with one warning."""
+    onnx_pipeline.config = dataclasses.replace(
+        onnx_pipeline.config, detector=dataclasses.replace(onnx_pipeline.config.detector, max_people=3)
+    )
+    image = np.random.default_rng(0).integers(0, 256, (240, 320, 3), np.uint8)
+    boxes = np.array([[10 * i, 0, 10 * i + 100, 200] for i in range(8)], np.float32)
+    box_scores = np.array([0.1, 0.9, 0.2, 0.8, 0.3, 0.95, 0.4, 0.5], np.float32)
+    with caplog.at_level(logging.WARNING, logger="pose_perception.pipeline"):
+        people = onnx_pipeline.process(image, 0.0, boxes=boxes, box_scores=box_scores)
+        assert sorted(p.bbox.tolist() for p in people) == boxes[[1, 3, 5]].tolist()
+        people = onnx_pipeline.process(image, 0.1, boxes=boxes)  # no scores: the first three
+        assert sorted(p.bbox.tolist() for p in people) == boxes[:3].tolist()
+    warnings = [r.getMessage() for r in caplog.records]
+    assert len(warnings) == 1 and "8 person boxes" in warnings[0] and "max_people" in warnings[0]
 
 
 def test_full_frame_detector_then_pose_boxes_then_detector(onnx_pipeline: PosePipeline) -> None:

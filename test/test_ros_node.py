@@ -241,6 +241,11 @@ def test_parameters_rejected_at_set_time_with_a_reason(client, make_node):
         ({"estimator__device": "gpu7"}, "device"),
         ({"input__max_rate": 5}, "input.max_rate"),  # an integer where a double is expected
         ({"estimator__model": "/nonexistent/model.onnx"}, "/nonexistent/model.onnx"),
+        # The detector's file is named, not the (loaded) pose model's.
+        (
+            {"detector__type": "onnx", "detector__model": "/nonexistent/det.onnx"},
+            "cannot load detector '/nonexistent/det.onnx'",
+        ),
     ],
 )
 def test_invalid_startup_parameters_stop_the_node_with_a_message(make_node, params, expected):

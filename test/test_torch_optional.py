@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 from pathlib import Path
@@ -65,3 +66,54 @@ def test_onnxruntime_path_runs_without_torch(onnx_file: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "ok"
+
+
+REGISTRY_START = """
+import dataclasses, sys
+sys.modules["torch"] = None
+from pose_perception import PoseEstimator, zoo
+entry = zoo.REGISTRY["rtmpose-t"]
+zoo.REGISTRY["rtmpose-t"] = dataclasses.replace(entry, sha256=sys.argv[2])
+try:
+    est = PoseEstimator("rtmpose-t", cache_dir=sys.argv[1])
+except ImportError as err:
+    print("ImportError:", err)
+else:
+    print(est.backend.path)
+"""
+
+
+def _start_default_model_without_torch(cache: Path, sha256: str) -> str:
+    result = subprocess.run(
+        [sys.executable, "-c", REGISTRY_START, str(cache), sha256],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def test_the_default_registry_model_starts_without_torch_once_converted(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """rtmpose-t is a .pth registry entry: resolve → cached .pth → cached export. Before the
+    first conversion a torch-free start says what is missing and where the ONNX goes; the
+    conversion says it happens once; after it a torch-free start runs the cached ONNX."""
+    from pose_perception import zoo
+
+    entry = zoo.REGISTRY["rtmpose-t"]
+    torch.manual_seed(0)
+    torch.save(build_rtmpose("rtmpose-t").state_dict(), tmp_path / entry.filename)
+    sha256 = zoo.sha256_of(tmp_path / entry.filename)
+
+    refused = _start_default_model_without_torch(tmp_path, sha256)
+    assert refused.startswith("ImportError:") and "converting it to ONNX once needs PyTorch" in refused
+    assert entry.filename in refused and "/onnx/" in refused
+
+    monkeypatch.setitem(zoo.REGISTRY, "rtmpose-t", dataclasses.replace(entry, sha256=sha256))
+    with caplog.at_level("WARNING"):
+        exported = PoseEstimator("rtmpose-t", cache_dir=tmp_path).backend.path
+    assert f"converting {entry.filename} (rtmpose-t) to ONNX once" in caplog.text
+    assert str(exported) in caplog.text
+    assert _start_default_model_without_torch(tmp_path, sha256) == str(exported)

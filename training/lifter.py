@@ -235,10 +235,13 @@ def _detector_noise(
     return noisy, scores
 
 
-def make_dataset(cfg: LifterConfig, count: int, seed: int, desc: str = "data") -> dict[str, Any]:
+def make_dataset(
+    cfg: LifterConfig, count: int, seed: int, desc: str = "data", progress: bool = True
+) -> dict[str, Any]:
     """``count`` sequences from ``seed`` (each from its own child generator)."""
     children = np.random.SeedSequence([cfg.seed, seed]).spawn(count)
-    seqs = [make_sequence(np.random.default_rng(c), cfg) for c in tqdm(children, desc=desc, leave=False)]
+    bar = tqdm(children, desc=desc, leave=False, disable=not progress, file=sys.stderr)
+    seqs = [make_sequence(np.random.default_rng(c), cfg) for c in bar]
     return {
         "inputs": np.stack([s["inputs"] for s in seqs]),
         "targets": np.stack([s["targets"] for s in seqs]),
@@ -452,8 +455,8 @@ def run(cfg: LifterConfig, progress: bool = True, export: bool = True) -> dict[s
     """Data, both trainings, evaluation, export and parity; returns the results table."""
     os.makedirs(cfg.out, exist_ok=True)
     t0 = time.perf_counter()
-    train = make_dataset(cfg, cfg.train_sequences, seed=1, desc="train data")
-    val = make_dataset(cfg, cfg.val_sequences, seed=2, desc="val data")
+    train = make_dataset(cfg, cfg.train_sequences, seed=1, desc="train data", progress=progress)
+    val = make_dataset(cfg, cfg.val_sequences, seed=2, desc="val data", progress=progress)
     data_s = time.perf_counter() - t0
     iters = cfg.iters or probe_iters(cfg, train, val, 60.0 * cfg.minutes)
     print(

@@ -4,10 +4,12 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 from pose_perception.cli.common import (
     LIFTER_FLAGS,
+    PROG,
     CliError,
     add_estimator_options,
     add_three_d_options,
@@ -17,6 +19,8 @@ from pose_perception.cli.common import (
     run_config,
 )
 from pose_perception.config import DEPTH_MODES, LIFTER_MODES, THREE_D_MODES
+
+EXIT_UNREADABLE_INPUT = 1  # the input bag broke off (corrupt); the output up to there is kept
 
 
 def add_command(commands: Any) -> None:
@@ -93,6 +97,12 @@ def bag_command(args: argparse.Namespace) -> int:
         options,
         make_pipeline=lambda: make_pipeline(config),
     )
+    if stats.read_error:
+        print(
+            f"{PROG}: error: {stats.read_error}; kept what was converted before it: {stats.summary()}",
+            file=sys.stderr,
+        )
+        return EXIT_UNREADABLE_INPUT
     if stats.interrupted:
         print(f"{stats.summary()} (interrupted)")
         return 130

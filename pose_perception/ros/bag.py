@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -93,6 +93,7 @@ class BagStats:
     written: Counter[str] = field(default_factory=Counter)  # topic -> messages
     seconds: float = 0.0  # wall time of the whole conversion
     interrupted: bool = False
+    read_error: str = ""  # the input became unreadable (a corrupt bag): where and why
     three_d: str = "off"  # three_d.mode
     no_3d: Counter[str] = field(default_factory=Counter)  # reason -> frames published in 2D only
 
@@ -192,7 +193,7 @@ class _BagJob:
                 lambda *msgs: self._process_set(output, stats, *msgs),
             )  # fmt: skip
         try:
-            for connection, log_ns, raw in self.reader.messages(connections=self.connections):
+            for connection, log_ns, raw in self._messages(stats):
                 is_image = connection.id in self.images
                 if is_image and self.options.max_frames is not None and seen >= self.options.max_frames:
                     break
@@ -223,6 +224,25 @@ class _BagJob:
             slop = self.config.input.sync_slop_s
             message = f"no depth image and CameraInfo within input.sync_slop_s ({slop} s) of its stamp"
             _skip(stats, UNMATCHED, message, fed - self._matched)
+
+    def _messages(self, stats: BagStats) -> Iterator[tuple[Connection, int, bytes]]:
+        """The input's messages until the storage fails to read one (a corrupt bag): then
+        ``stats.read_error`` says where, and the output written so far is kept."""
+        messages = self.reader.messages(connections=self.connections)
+        index = 0
+        while True:
+            try:
+                item = next(messages)
+            except StopIteration:
+                return
+            # Only the storage read runs here (apsw.CorruptError, MCAP record errors, ...):
+            # whatever it raises means the rest of the input cannot be read.
+            except Exception as err:
+                source = self.reader.paths[0]
+                stats.read_error = f"{source}: cannot read message {index}: {type(err).__name__}: {err}"
+                return
+            index += 1
+            yield item
 
     def _end_of_input(self) -> None:
         """No message follows: the synchroniser decides the sets still waiting for one (the

@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 from rosbags.highlevel import AnyReader, AnyReaderError
 from rosbags.interfaces import (
     Connection,
@@ -37,6 +36,7 @@ from rosbags.rosbag2 import StoragePlugin, Writer
 from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 from rosbags.typesys.store import Typestore
 
+from pose_perception.config_loader import read_yaml
 from pose_perception.ros.convert import compressed_to_bgr, image_to_bgr
 
 PACKAGE = "pose_perception"
@@ -129,9 +129,10 @@ def input_storage(path: Path) -> str:
     if path.is_file():
         return _FILE_STORAGES.get(path.suffix, "mcap")
     try:
-        metadata = yaml.safe_load((path / "metadata.yaml").read_text(encoding="utf-8"))
+        # bounded, no aliases: the bag may come from anyone
+        metadata = read_yaml(path / "metadata.yaml", kind="bag metadata")
         storage = metadata["rosbag2_bagfile_information"]["storage_identifier"]
-    except (OSError, yaml.YAMLError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError):
         return "mcap"
     return storage if storage in STORAGES else "mcap"
 

@@ -73,16 +73,8 @@ def config_from_values(values: dict[str, Any]) -> Config:
         config = from_dict(Config, nested)
         config.validate()
     except ValueError as err:
-        raise ParameterError(_with_parameter_name(str(err), values)) from None
+        raise ParameterError(str(err)) from None
     return config
-
-
-def _with_parameter_name(message: str, names: Any) -> str:
-    """The config's checks name a field (``extrinsic_rotation_xyzw must be ...``); a ROS user
-    sets a parameter (``depth.extrinsic_rotation_xyzw``): name that when it is unambiguous."""
-    field = message.split(" ", 1)[0]
-    matches = [name for name in names if name.partition(".")[2] == field]
-    return matches[0] + message[len(field) :] if len(matches) == 1 else message
 
 
 def config_values(config: Config) -> dict[str, Any]:

@@ -43,16 +43,13 @@ from pose_perception.ros.rgbd import (
     frame_id_mismatch,
     stamp_skew_ms,
 )
-from pose_perception.ros.spin import spin_until_shutdown
+from pose_perception.ros.spin import StopSignals, init_ros, spin_until_shutdown
+from pose_perception.ros.startup import StartupError, load_pipeline
 from pose_perception.ros.stats import NodeStats
-from pose_perception.three_d import DepthFrame, LifterUnavailable
+from pose_perception.three_d import DepthFrame
 
 NODE_NAME = "rtmpose_node"
 LOG_THROTTLE_S = 5.0
-
-
-class StartupError(RuntimeError):
-    """The node cannot start (bad parameter, unusable model); the message says why."""
 
 
 @dataclass
@@ -99,18 +96,10 @@ class RtmposeNode(Node):
         )
 
     def _load_pipeline(self, config: Config) -> PosePipeline:
-        three_d = config.three_d
-        try:
-            pipeline = PosePipeline(config)
-        except LifterUnavailable as err:
-            raise StartupError(
-                f"three_d.mode {three_d.mode}: cannot use three_d.lifter_model: {err}"
-            ) from None
-        except (OSError, ValueError, RuntimeError, ImportError) as err:
-            raise StartupError(f"cannot load model {config.estimator.model!r}: {err}") from None
+        pipeline = load_pipeline(config)
         lifter = pipeline.three_d.describe_lifter()
         if lifter is not None:
-            self.get_logger().info(f"three_d.mode {three_d.mode}: {lifter}")
+            self.get_logger().info(f"three_d.mode {config.three_d.mode}: {lifter}")
         return pipeline
 
     def _create_topics(self) -> None:
@@ -181,10 +170,15 @@ class RtmposeNode(Node):
                 self.stats.frame_rejected(err.reason)
                 self.get_logger().warning(f"rejected image: {err}", throttle_duration_sec=LOG_THROTTLE_S)
             except Exception as err:  # keep running: one bad frame must not stop the robot's perception
+                if self._stopping():
+                    return  # publishing failed because the context shut down: that is the stop
                 self.stats.frame_failed()
                 self.get_logger().error(
                     f"processing failed: {type(err).__name__}: {err}", throttle_duration_sec=LOG_THROTTLE_S
                 )
+
+    def _stopping(self) -> bool:
+        return self._stop.is_set() or not self.context.ok()
 
     def _rate_limited(self) -> bool:
         max_rate = self.config.input.max_rate
@@ -275,19 +269,28 @@ class RtmposeNode(Node):
 
 
 def main(args: list[str] | None = None) -> None:
-    rclpy.init(args=args)
-    node = RtmposeNode()
+    signals = StopSignals()
+    signals.install()  # before rclpy's handlers, which chain to these
+    node, executor = init_ros(args, RtmposeNode)
     code = 0
     try:
-        node.start()
-        spin_until_shutdown(node)
+        if not signals.requested:
+            node.start()
+            spin_until_shutdown(node, executor)
     except StartupError as err:
         node.get_logger().fatal(str(err))
         code = 2
+    except Exception:
+        # A stop requested while starting shuts the context down under start(): creating a
+        # topic then fails; that is the stop, not a crash.
+        if not signals.requested and rclpy.ok(context=node.context):
+            raise
     finally:
         node.stop()
+        executor.shutdown()
         node.destroy_node()
         rclpy.try_shutdown()
+        signals.ignore()
     sys.exit(code)
 
 
