@@ -53,7 +53,6 @@ def _send_and_wait(client: TestClient, publisher: Any, poses: list[Any], msg: An
     assert answered(), f"no answer to the frame stamped {stamp}"
 
 
-@pytest.mark.xfail(strict=True, reason="needs the stamp hook in ros/rtmpose_node.py (after rel14d's merge)")
 def test_a_gap_in_the_stamps_is_counted_as_missing_input(client: TestClient, node: NodeProcess) -> None:
     from diagnostic_msgs.msg import DiagnosticArray
     from sensor_msgs.msg import Image

@@ -138,13 +138,13 @@ class RtmposeNode(Node):
 
     def _on_image(self, msg: Any, compressed: bool = False) -> None:
         """Executor thread: hand the frame over and return at once."""
-        self.stats.frame_received()
+        self.stats.frame_received(messages.time_to_ns(msg.header.stamp))
         if self._slot.put(Frame(msg, compressed, time.perf_counter())):
             self.stats.frame_dropped()
 
     def _on_rgbd(self, image: Any, depth: Any, info: Any, depth_info: Any = None) -> None:
         """Executor thread (from the synchroniser): one matched set is one frame."""
-        self.stats.frame_received()
+        self.stats.frame_received(messages.time_to_ns(image.header.stamp))
         compressed = self.config.input.transport == "compressed"
         if self._slot.put(Frame(image, compressed, time.perf_counter(), depth, info, depth_info)):
             self.stats.frame_dropped()
