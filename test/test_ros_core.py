@@ -191,10 +191,12 @@ def test_stamp_gaps_without_losses_count_nothing():
     paused = stamps[:100] + [s + 5_000_000_000 for s in stamps[100:]]  # the camera paused 5 s
     for stamp in paused[:150]:
         assert gaps.add(stamp) == 0
-    assert gaps.add(0) == 0 and gaps.add(paused[120]) == 0  # unstamped; older than the last
-    for stamp in paused[150:]:
+    assert gaps.add(0) == 0 and gaps.add(paused[149]) == 0  # unstamped; a resend
+    assert gaps.add(paused[120]) == 0  # a stray old frame
+    for stamp in paused[150:] + paused[:50]:  # and the whole recording again (a bag in a loop)
         assert gaps.add(stamp) == 0
     assert gaps.missing == 0
+    assert gaps.add(paused[52]) == 2  # still counting after the restart: 50 and 51 are missing
 
 
 def test_stamp_gaps_under_heavy_loss():

@@ -48,9 +48,13 @@ class StampGaps:
 
     def add(self, stamp_ns: int) -> int:
         """Record a frame's stamp; returns how many frames are missing just before it. Unstamped
-        (0) or out-of-order stamps are ignored."""
+        (0) and repeated stamps are ignored; a stamp going back (a bag played in a loop, a stray
+        old frame) starts over from the next one."""
         previous = self._previous_ns
-        if stamp_ns <= 0 or (previous is not None and stamp_ns <= previous):
+        if stamp_ns <= 0 or stamp_ns == previous:
+            return 0
+        if previous is not None and stamp_ns < previous:
+            self._previous_ns = None
             return 0
         self._previous_ns = stamp_ns
         if previous is None:
