@@ -399,25 +399,8 @@ def bag_results(
     return results
 
 
-# Found by these cases, still open in ros/bag_io.py (rosbags reads metadata.yaml itself): strict,
-# so the fix turns them into failures that say "remove the mark".
-_METADATA_UTF8 = "bag: a non-UTF-8 metadata.yaml gives a UnicodeDecodeError line not naming the bag"
-KNOWN_BAG_FAILURES = {
-    ("mcap", 10): _METADATA_UTF8,
-    ("mcap", 13): _METADATA_UTF8,
-    ("sqlite3", 5): _METADATA_UTF8,
-    ("sqlite3", 6): _METADATA_UTF8,
-    ("sqlite3", 7): _METADATA_UTF8,
-}
 BAG_PARAMS = [
-    pytest.param(
-        storage,
-        case,
-        id=f"{storage}-{case}",
-        marks=[pytest.mark.xfail(strict=True, reason=KNOWN_BAG_FAILURES[storage, case])]
-        if (storage, case) in KNOWN_BAG_FAILURES
-        else [],
-    )
+    pytest.param(storage, case, id=f"{storage}-{case}")
     for storage in ("mcap", "sqlite3")
     for case in range(BAG_CASES)
 ]

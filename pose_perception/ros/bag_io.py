@@ -149,7 +149,7 @@ def open_input(path: Path) -> Iterator[AnyReader]:
         # Jazzy types for bags recorded without message definitions (before Iron).
         reader = AnyReader([path], default_typestore=jazzy)
         reader.open()
-    except (AnyReaderError, OSError) as err:
+    except (AnyReaderError, OSError, UnicodeDecodeError) as err:  # rosbags reads metadata.yaml as UTF-8
         raise BagError(f"{path}: cannot read the bag: {err}") from err
     _add_missing_types(reader.typestore, jazzy)
     try:
