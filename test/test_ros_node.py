@@ -255,6 +255,20 @@ def test_invalid_startup_parameters_stop_the_node_with_a_message(make_node, para
     assert expected in node.log
 
 
+def test_a_pose_model_that_cannot_run_stops_the_node_at_startup(make_node, tmp_path):
+    """A 1-channel ONNX loads in ONNX Runtime but could never take an image: the node must
+    refuse it at startup, naming the file, not say "ready" and then fail every frame."""
+    from onnx_graphs import constant_onnx
+
+    model = tmp_path / "gray.onnx"
+    outputs = {"simcc_x": np.zeros((1, 17, 384), np.float32), "simcc_y": np.zeros((1, 17, 512), np.float32)}
+    model.write_bytes(constant_onnx(["N", 1, 256, 192], outputs))
+    node = make_node(wait=False, estimator__model=str(model))
+    assert node.wait_exit(60) == 2, node.log
+    assert str(model) in node.log
+    assert "ready:" not in node.log
+
+
 # Every frame the node receives ends in exactly one of these counters once it is idle.
 FRAME_OUTCOMES = (
     "frames_processed",
