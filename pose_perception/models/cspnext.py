@@ -43,6 +43,7 @@ class ConvBNAct(nn.Module):
         stride: int = 1,
         groups: int = 1,
         norm: NormSettings = NormSettings(),
+        act: type[nn.Module] = nn.SiLU,
     ) -> None:
         super().__init__()
         self.conv = nn.Conv2d(
@@ -55,7 +56,7 @@ class ConvBNAct(nn.Module):
             bias=False,
         )
         self.bn = nn.BatchNorm2d(out_channels, eps=norm.eps, momentum=norm.momentum)
-        self.act = nn.SiLU(inplace=True)
+        self.act = act(inplace=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.act(self.bn(self.conv(x)))
@@ -155,7 +156,8 @@ class SPPBottleneck(nn.Module):
 
 
 class CSPNeXt(nn.Module):
-    """CSPNeXt-P5 backbone returning the stride-32 feature map (stage 4 output).
+    """CSPNeXt-P5 backbone returning the stride-32 feature map (stage 4 output);
+    :meth:`stages` gives the stride-8/16/32 maps a neck (RTMW's PAFPN) needs.
 
     ``deepen_factor`` scales block counts, ``widen_factor`` channel counts, exactly as
     the official variants t/s/m/l/x do.
@@ -196,11 +198,14 @@ class CSPNeXt(nn.Module):
             )
             stages.append(nn.Sequential(*layers))
         self.stage1, self.stage2, self.stage3, self.stage4 = stages
-        self.out_channels = int(P5_STAGES[-1][1] * widen_factor)
+        self.stage_channels = tuple(int(stage[1] * widen_factor) for stage in P5_STAGES[1:])
+        self.out_channels = self.stage_channels[-1]
+
+    def stages(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Outputs of stages 2, 3 and 4 (strides 8, 16, 32; MMPose's ``out_indices=(2, 3, 4)``)."""
+        c2 = self.stage2(self.stage1(self.stem(x)))
+        c3 = self.stage3(c2)
+        return c2, c3, self.stage4(c3)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.stem(x)
-        x = self.stage1(x)
-        x = self.stage2(x)
-        x = self.stage3(x)
-        return self.stage4(x)
+        return self.stages(x)[-1]

@@ -14,13 +14,25 @@ from pose_perception.skeletons import Skeleton
 from pose_perception.variants import RTMPoseVariant, get_variant
 
 
-class RTMPose(nn.Module):
-    """Top-down pose network: an N×3×H×W normalised RGB batch → (simcc_x, simcc_y) logits."""
+class TopDownNetwork(nn.Module):
+    """A top-down network of a named variant (RTMPose, RTMW): an N×3×H×W normalised RGB batch
+    → (simcc_x, simcc_y) logits; it describes what running it needs besides its weights."""
 
-    def __init__(self, variant: RTMPoseVariant, num_keypoints: int = 17) -> None:
+    def __init__(self, variant: RTMPoseVariant, num_keypoints: int) -> None:
         super().__init__()
         self.variant = variant
         self.num_keypoints = num_keypoints
+
+    def model_info(self, skeleton: Skeleton | None = None) -> ModelInfo:
+        """Input size, split ratio, arch and skeleton (COCO-17 by default when the count fits)."""
+        return rtmpose_info(self.variant, self.num_keypoints, skeleton)
+
+
+class RTMPose(TopDownNetwork):
+    """CSPNeXt backbone + RTMCC head."""
+
+    def __init__(self, variant: RTMPoseVariant, num_keypoints: int = 17) -> None:
+        super().__init__(variant, num_keypoints)
         self.backbone = CSPNeXt(deepen_factor=variant.deepen_factor, widen_factor=variant.widen_factor)
         self.head = RTMCCHead(
             in_channels=self.backbone.out_channels,
@@ -32,16 +44,15 @@ class RTMPose(nn.Module):
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return self.head(self.backbone(x))
 
-    def model_info(self, skeleton: Skeleton | None = None) -> ModelInfo:
-        """What running this network needs besides its weights (COCO-17 by default)."""
-        return rtmpose_info(self.variant, self.num_keypoints, skeleton)
-
 
 def build_rtmpose(name: str, num_keypoints: int = 17) -> RTMPose:
     """Build a named variant (``rtmpose-t/s/m/l``, ``rtmpose-m/l-384x288``), randomly initialised."""
     if num_keypoints < 1:
         raise ValueError(f"num_keypoints must be >= 1, got {num_keypoints}")
-    return RTMPose(get_variant(name), num_keypoints)
+    variant = get_variant(name)
+    if variant.head != "rtmcc":
+        raise ValueError(f"{name!r} is not an RTMPose architecture; build it with build_model")
+    return RTMPose(variant, num_keypoints)
 
 
 class CheckpointMismatchError(ValueError):

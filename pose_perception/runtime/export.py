@@ -115,10 +115,10 @@ def export_rtmpose(
 ) -> tuple[nn.Module, ModelInfo, str]:
     """Build ``arch`` with ``checkpoint``'s weights (else a random init seeded by ``seed``,
     for pipeline tests and timing) and export it; returns the model, its info and the path."""
-    from pose_perception.models import build_rtmpose, load_checkpoint
+    from pose_perception.models import build_top_down, load_checkpoint
 
     torch.manual_seed(seed)
-    model = build_rtmpose(arch, skeleton.num_keypoints if skeleton is not None else num_keypoints)
+    model = build_top_down(arch, skeleton.num_keypoints if skeleton is not None else num_keypoints)
     if checkpoint is not None:
         load_checkpoint(model, checkpoint)
     info = model.model_info(skeleton)

@@ -69,7 +69,7 @@ def open_model(
     if info is None:
         raise ValueError("the torch backend needs the module's ModelInfo (RTMPose.model_info())")
     if isinstance(model, (str, os.PathLike)):
-        from pose_perception.models import build_rtmpose, load_checkpoint
+        from pose_perception.models import build_top_down, load_checkpoint
 
-        model = load_checkpoint(build_rtmpose(info.arch, info.num_keypoints), model)
+        model = load_checkpoint(build_top_down(info.arch, info.num_keypoints), model)
     return TorchBackend(model, device), info
