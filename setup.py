@@ -23,7 +23,7 @@ setup(
     # training/ stays a top-level folder (design card) but installs as pose_perception.training
     packages=[*find_packages(include=[PACKAGE, f"{PACKAGE}.*"]), f"{PACKAGE}.training"],
     package_dir={f"{PACKAGE}.training": "training"},
-    package_data={PACKAGE: ["py.typed", "bundled/*.onnx", "bundled/*.md"]},
+    package_data={PACKAGE: ["py.typed", "bundled/*.onnx", "bundled/*.md", "bundled/skeletons/*.yaml"]},
     data_files=[
         ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
         (f"share/{PACKAGE}", ["package.xml"]),

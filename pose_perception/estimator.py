@@ -246,10 +246,10 @@ def _registry_file(
 def _described(model: Any, arch: str | None, skeleton: Skeleton | None) -> ModelInfo | None:
     """The ModelInfo of a module or checkpoint (which carry none); None for a model file."""
     if not isinstance(model, (str, os.PathLike)):
-        from pose_perception.models import RTMPose
+        from pose_perception.models import TopDownNetwork
 
-        if not isinstance(model, RTMPose):
-            raise TypeError("an nn.Module model must be pose_perception.models.RTMPose")
+        if not isinstance(model, TopDownNetwork):
+            raise TypeError("an nn.Module model must be a pose_perception.models.TopDownNetwork")
         return model.model_info(skeleton)
     if Path(model).suffix not in CHECKPOINT_SUFFIXES:
         return None

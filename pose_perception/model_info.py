@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field, replace
 
-from pose_perception.skeletons import COCO17, Skeleton
+from pose_perception.skeletons import COCO17, Skeleton, get_skeleton
 from pose_perception.topdown import IMAGENET_MEAN_RGB, IMAGENET_STD_RGB
 from pose_perception.variants import RTMPoseVariant, get_variant
 
@@ -57,6 +57,8 @@ class ModelInfo:
             "link_colors": json.dumps([list(c) for c in sk.link_colors]),
             "oks_sigmas": json.dumps(None if sk.sigmas is None else list(sk.sigmas)),
         }
+        if sk.groups:  # only whole-body schemas: body models' metadata stays as it was
+            meta["skeleton_groups"] = json.dumps([list(g) for g in sk.groups])
         meta.update(self.extra)
         return meta
 
@@ -113,6 +115,7 @@ class ModelInfo:
                 "keypoint_colors": json.loads(meta.get("keypoint_colors", "[]")),
                 "link_colors": json.loads(meta.get("link_colors", "[]")),
                 "sigmas": json.loads(meta.get("oks_sigmas", "null")),
+                "groups": json.loads(meta.get("skeleton_groups", "[]")),
             }
         )
         width, height = json.loads(meta["input_size"])
@@ -120,7 +123,7 @@ class ModelInfo:
             "pose_perception_metadata_version", "arch", "input_size", "mean", "std",
             "color_order", "simcc_split_ratio", "bbox_padding", "skeleton_name",
             "keypoint_names", "skeleton_links", "flip_pairs", "keypoint_colors",
-            "link_colors", "oks_sigmas",
+            "link_colors", "oks_sigmas", "skeleton_groups",
         }  # fmt: skip
         return cls(
             input_size=(int(width), int(height)),
@@ -135,9 +138,10 @@ class ModelInfo:
 
 
 def rtmpose_info(variant: RTMPoseVariant, num_keypoints: int, skeleton: Skeleton | None) -> ModelInfo:
-    """The info of an RTMPose network: its variant's input size and split ratio, and a
-    schema of ``num_keypoints`` (COCO-17 by default, else it must be given)."""
-    skeleton = skeleton or (COCO17 if num_keypoints == COCO17.num_keypoints else None)
+    """The info of a top-down network: its variant's input size and split ratio, and a
+    schema of ``num_keypoints`` (COCO-17 or COCO-WholeBody by their counts, else it must be given)."""
+    if skeleton is None and num_keypoints in DEFAULT_SKELETONS:
+        skeleton = get_skeleton(DEFAULT_SKELETONS[num_keypoints])
     if skeleton is None:
         raise ValueError(f"model has {num_keypoints} keypoints: pass its skeleton")
     check_skeleton(skeleton, num_keypoints, variant.name)
@@ -147,6 +151,10 @@ def rtmpose_info(variant: RTMPoseVariant, num_keypoints: int, skeleton: Skeleton
         arch=variant.name,
         skeleton=skeleton,
     )
+
+
+# The schema assumed for a network of this many keypoints when none is given.
+DEFAULT_SKELETONS: dict[int, str] = {COCO17.num_keypoints: "coco17", 133: "coco_wholebody"}
 
 
 def check_skeleton(skeleton: Skeleton, num_keypoints: int, source: str) -> None:
@@ -159,9 +167,11 @@ def check_skeleton(skeleton: Skeleton, num_keypoints: int, source: str) -> None:
 
 def checkpoint_info(arch: str, skeleton: Skeleton | None) -> ModelInfo:
     """The info of a checkpoint of the named variant (as many keypoints as ``skeleton``,
-    else COCO-17's): what it needs besides its weights, known before torch loads them."""
-    num_keypoints = skeleton.num_keypoints if skeleton is not None else COCO17.num_keypoints
-    return rtmpose_info(get_variant(arch), num_keypoints, skeleton)
+    else the variant's official count): what it needs besides its weights, known before torch
+    loads them."""
+    variant = get_variant(arch)
+    num_keypoints = skeleton.num_keypoints if skeleton is not None else variant.num_keypoints
+    return rtmpose_info(variant, num_keypoints, skeleton)
 
 
 def _triple(values: list[float]) -> tuple[float, float, float]:

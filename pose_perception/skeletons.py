@@ -1,7 +1,9 @@
-"""Keypoint schemas: names, links, colours, OKS sigmas and left/right flip pairs.
+"""Keypoint schemas: names, links, colours, OKS sigmas, left/right flip pairs and groups.
 
 COCO-17 and Human3.6M-17 facts follow the MMPose dataset definitions (which follow
-the COCO keypoint challenge and Human3.6M conventions). Custom schemas load from YAML.
+the COCO keypoint challenge and Human3.6M conventions). The larger official schemas
+(``coco_wholebody``, ``hand21``, ``face106``, ``ap10k``) are data files in
+``bundled/skeletons/`` with facts from MMPose's dataset metadata. Custom schemas load from YAML.
 """
 
 from __future__ import annotations
@@ -9,6 +11,8 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
 from typing import Any
 
 from pose_perception.config_loader import read_yaml
@@ -32,6 +36,9 @@ class Skeleton:
     keypoint_colors: tuple[Color, ...] = ()
     link_colors: tuple[Color, ...] = ()
     sigmas: tuple[float, ...] | None = None  # OKS per-keypoint sigmas (COCO evaluation)
+    # named index ranges (name, first, last; inclusive), e.g. whole-body's hands: a subscriber
+    # slices a part without hard-coded indices
+    groups: tuple[tuple[str, int, int], ...] = ()
     flip_indices: tuple[int, ...] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -44,6 +51,9 @@ class Skeleton:
             for a, b in pairs:
                 if not (0 <= a < k and 0 <= b < k):
                     raise ValueError(f"{label}: {kind} ({a}, {b}) out of range 0..{k - 1}")
+        for group, first, last in self.groups:
+            if not 0 <= first <= last < k:
+                raise ValueError(f"{label}: group {shown(group)} ({first}..{last}) out of range 0..{k - 1}")
         if self.sigmas is not None and len(self.sigmas) != k:
             raise ValueError(f"{label}: {len(self.sigmas)} sigmas for {k} keypoints")
         if self.sigmas is not None and not all(math.isfinite(v) and v > 0 for v in self.sigmas):
@@ -63,6 +73,13 @@ class Skeleton:
     def num_keypoints(self) -> int:
         return len(self.keypoint_names)
 
+    def group(self, name: str) -> range:
+        """The keypoint indices of a named group (``left_hand`` ...)."""
+        for group, first, last in self.groups:
+            if group == name:
+                return range(first, last + 1)
+        raise KeyError(f"skeleton {shown(self.name)} has no group {shown(name)}")
+
     def to_dict(self) -> dict[str, Any]:
         """Plain-data form (used for ONNX metadata and YAML)."""
         return {
@@ -73,6 +90,7 @@ class Skeleton:
             "keypoint_colors": [list(c) for c in self.keypoint_colors],
             "link_colors": [list(c) for c in self.link_colors],
             "sigmas": None if self.sigmas is None else list(self.sigmas),
+            "groups": [list(g) for g in self.groups],
         }
 
     def coco_category(self, category_id: int = 1) -> dict[str, Any]:
@@ -118,6 +136,10 @@ class Skeleton:
             return tuple(tuple(int(v) for v in c) for c in _entries(data, key, list))  # type: ignore[misc]
 
         sigmas = None if data.get("sigmas") is None else _entries(data, "sigmas", (int, float))
+        groups = _entries(data, "groups", list)
+        for group in groups:
+            if len(group) != 3:
+                raise ValueError(f"groups entry {shown(group)} is not [name, first, last]")
         return cls(
             name=str(data.get("name", "custom")),
             keypoint_names=names,
@@ -126,6 +148,7 @@ class Skeleton:
             keypoint_colors=colors("keypoint_colors"),
             link_colors=colors("link_colors"),
             sigmas=None if sigmas is None else tuple(float(v) for v in sigmas),
+            groups=tuple((str(name), int(first), int(last)) for name, first, last in groups),
         )
 
 
@@ -226,12 +249,27 @@ H36M17 = _builtin("h36m17", _H36M_NAMES, _H36M_LINKS)
 
 SKELETONS: dict[str, Skeleton] = {s.name: s for s in (COCO17, H36M17)}
 
+# Official schemas too large to write out here: name → data file in bundled/skeletons/.
+BUNDLED_SKELETONS_DIR = Path(__file__).resolve().parent / "bundled" / "skeletons"
+BUNDLED_SKELETONS: dict[str, Path] = {
+    name: BUNDLED_SKELETONS_DIR / f"{name}.yaml" for name in ("coco_wholebody", "hand21", "face106", "ap10k")
+}
+
+
+@cache
+def bundled_skeleton(name: str) -> Skeleton:
+    """A bundled official schema, read once."""
+    return load_skeleton(BUNDLED_SKELETONS[name])
+
 
 def get_skeleton(name_or_path: str) -> Skeleton:
-    """A built-in schema by name (``coco17``, ``h36m17``) or a YAML file path."""
+    """A built-in schema by name (``coco17``, ``h36m17``, ``coco_wholebody``, ``hand21``,
+    ``face106``, ``ap10k``) or a YAML file path."""
     if name_or_path in SKELETONS:
         return SKELETONS[name_or_path]
+    if name_or_path in BUNDLED_SKELETONS:
+        return bundled_skeleton(name_or_path)
     if name_or_path.endswith((".yaml", ".yml")):
         return load_skeleton(name_or_path)
-    builtin = ", ".join(SKELETONS)
+    builtin = ", ".join([*SKELETONS, *BUNDLED_SKELETONS])
     raise ValueError(f"unknown skeleton {shown(name_or_path)}; built-in: {builtin} or a .yaml path")

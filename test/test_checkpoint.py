@@ -14,6 +14,7 @@ from pose_perception.cli import main as cli_main
 from pose_perception.models import (
     VARIANTS,
     CheckpointMismatchError,
+    build_model,
     build_rtmpose,
     count_parameters,
     get_variant,
@@ -313,12 +314,31 @@ def test_text_file_is_value_error_naming_path(tmp_path):
     assert str(path) in str(err.value)
 
 
-# Published RTMPose figures (MMPose RTMPose README, "Params(M)").
-@pytest.mark.parametrize(
-    ("name", "millions"), [("rtmpose-t", 3.34), ("rtmpose-s", 5.47), ("rtmpose-m", 13.59)]
-)
+# Published figures (MMPose projects/rtmpose/README.md, "Params (M)", the 17-keypoint body models).
+PUBLISHED_PARAMS_M = {
+    "rtmpose-t": 3.34,
+    "rtmpose-s": 5.47,
+    "rtmpose-m": 13.59,
+    "rtmpose-l": 27.66,
+    "rtmpose-m-384x288": 13.72,
+    "rtmpose-l-384x288": 27.79,
+    "rtmpose-x-384x288": 49.43,
+}
+# MMPose's docs give no parameter count for these (RTMW, hand/face/animal tables list AP and FLOPs only).
+UNPUBLISHED_PARAMS = {
+    "rtmpose-t-256x256", "rtmpose-s-256x256", "rtmpose-m-256x256",
+    "rtmw-m", "rtmw-l", "rtmw-x", "rtmw-l-384x288", "rtmw-x-384x288",
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(("name", "millions"), sorted(PUBLISHED_PARAMS_M.items()))
 def test_parameter_counts_match_published(name, millions):
-    assert round(count_parameters(build_rtmpose(name)) / 1e6, 2) == millions
+    assert round(count_parameters(build_model(name, num_keypoints=17)) / 1e6, 2) == millions
+
+
+def test_every_registered_size_is_accounted_for():
+    """A new size gets its published count above, or is listed as having none."""
+    assert set(VARIANTS) == set(PUBLISHED_PARAMS_M) | UNPUBLISHED_PARAMS
 
 
 def test_custom_keypoint_count_changes_only_head():
@@ -340,7 +360,7 @@ def test_custom_keypoint_count_changes_only_head():
 
 @pytest.mark.parametrize("name", sorted(VARIANTS))
 def test_head_output_widths_are_twice_the_input_size(name):
-    model = build_rtmpose(name)
+    model = build_model(name)
     width, height = get_variant(name).input_size
     assert model.head.cls_x.out_features == width * 2
     assert model.head.cls_y.out_features == height * 2

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conformance_checks import REL_TOL, assert_pipeline_matches, assert_simcc_matches, rel_diff
 from seeded_weights import FAMILY_DIR, read_key_list, write_seeded_checkpoint
 
 from pose_perception import PoseEstimator
@@ -23,28 +24,10 @@ from pose_perception.models import build_rtmpose, load_checkpoint
 from pose_perception.runtime.export import export_onnx
 from pose_perception.runtime.onnxruntime_backend import OnnxRuntimeBackend
 from pose_perception.skeletons import COCO17
-from pose_perception.topdown import boxes_to_center_scale, keypoints_to_image, normalize_crops, warp_crops
+from pose_perception.topdown import boxes_to_center_scale, normalize_crops, warp_crops
 
-REL_TOL = 1e-4
-# The fixtures' README: a flip-test near-tie between mirrored bins i and W-1-i within this
-# fraction of the row's maximum is float noise, not a decoding difference.
-MIRROR_TIE_REL = 1e-4
 INPUT_SIZE = (192, 256)
 REPO_ROOT = Path(__file__).resolve().parents[1]
-
-
-def rel_diff(ours: np.ndarray, ref: np.ndarray) -> float:
-    return float(np.abs(ours - ref).max() / np.abs(ref).max())
-
-
-def mirror_near_ties(simcc_x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(N,K) mask of rows whose two best bins are mirror images (i, W-1-i) within
-    ``MIRROR_TIE_REL`` of the row's maximum, and (N,K,2) those two bins."""
-    best_two = np.argsort(simcc_x, axis=-1, kind="stable")[..., -2:]
-    values = np.take_along_axis(simcc_x, best_two, axis=-1)
-    mirrored = best_two[..., 0] + best_two[..., 1] == simcc_x.shape[-1] - 1
-    close = values[..., 1] - values[..., 0] <= MIRROR_TIE_REL * np.abs(simcc_x).max(axis=-1)
-    return mirrored & close, best_two
 
 
 @pytest.fixture(scope="module")
@@ -93,16 +76,12 @@ def test_preprocessing_matches_official(ref: dict[str, np.ndarray]) -> None:
 def test_torch_simcc_matches_official(model: torch.nn.Module, ref: dict[str, np.ndarray]) -> None:
     with torch.no_grad():
         simcc_x, simcc_y = (t.numpy() for t in model(torch.from_numpy(ref["input"])))
-    assert rel_diff(simcc_x, ref["simcc_x"]) < REL_TOL
-    assert rel_diff(simcc_y, ref["simcc_y"]) < REL_TOL
-    assert_decodes_alike(simcc_x, simcc_y, ref)
+    assert_simcc_matches(simcc_x, simcc_y, ref)
 
 
 def test_onnx_simcc_matches_official(onnx_path: Path, ref: dict[str, np.ndarray]) -> None:
     simcc_x, simcc_y = OnnxRuntimeBackend(onnx_path).infer(ref["input"])
-    assert rel_diff(simcc_x, ref["simcc_x"]) < REL_TOL
-    assert rel_diff(simcc_y, ref["simcc_y"]) < REL_TOL
-    assert_decodes_alike(simcc_x, simcc_y, ref)
+    assert_simcc_matches(simcc_x, simcc_y, ref)
 
 
 def test_onnx_signature_is_official(onnx_path: Path) -> None:
@@ -113,14 +92,6 @@ def test_onnx_signature_is_official(onnx_path: Path) -> None:
     info = backend.model_info()
     assert info.input_size == INPUT_SIZE and info.simcc_split_ratio == 2.0
     assert info.skeleton.keypoint_names[0] == "nose"
-
-
-def assert_decodes_alike(simcc_x: np.ndarray, simcc_y: np.ndarray, ref: dict[str, np.ndarray]) -> None:
-    """Our logits decode to the same keypoints as the official ones (no flip: no excuses)."""
-    keypoints, scores = decode_simcc(simcc_x, simcc_y)
-    ref_keypoints, ref_scores = decode_simcc(ref["simcc_x"], ref["simcc_y"])
-    np.testing.assert_array_equal(keypoints, ref_keypoints)
-    assert rel_diff(scores, ref_scores) < REL_TOL
 
 
 def test_decode_is_the_official_maximum(ref: dict[str, np.ndarray]) -> None:
@@ -135,37 +106,6 @@ def test_affine_crop_matches_official(ref_pipeline: dict[str, np.ndarray]) -> No
     centers, scales = boxes_to_center_scale(ref_pipeline["bbox"], INPUT_SIZE)
     crop = warp_crops(ref_pipeline["image"], centers, scales, INPUT_SIZE)[0]
     np.testing.assert_array_equal(crop.transpose(2, 0, 1), ref_pipeline["warped"])
-
-
-def assert_pipeline_matches(
-    estimator: PoseEstimator, ref_pipeline: dict[str, np.ndarray], flip_test: bool
-) -> None:
-    """Keypoints within 0.01 px and scores within REL_TOL of MMPose's; with the flip test, the
-    x of a joint whose averaged logits have a mirrored near-tie may sit on either of the two bins."""
-    image, bbox = ref_pipeline["image"], ref_pipeline["bbox"]
-    keypoints, scores = estimator.estimate(image, bbox)
-    suffix = "flip" if flip_test else "noflip"
-    official = ref_pipeline[f"keypoints_{suffix}"]
-    assert keypoints.shape == official.shape == (1, 17, 2) and scores.shape == (1, 17)
-    assert rel_diff(scores, ref_pipeline[f"scores_{suffix}"]) < REL_TOL
-    excused, tie_x = mirror_tie_positions(estimator, image, bbox)
-    excused &= flip_test  # without the flip test nothing is excused
-    agree = np.abs(keypoints - official) < 0.01
-    assert agree[..., 1].all() and agree[..., 0][~excused].all()
-    for x in (keypoints[..., 0], official[..., 0]):  # ours and MMPose's: each on one of the tied bins
-        assert (np.abs(tie_x - x[..., None]).min(-1) < 0.01)[excused].all()
-
-
-def mirror_tie_positions(
-    estimator: PoseEstimator, image: np.ndarray, bbox: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """(N,K) mask of joints with a mirrored near-tie in the flip-averaged x logits, and the
-    image x of both tied bins (N,K,2)."""
-    batch, centers, scales = estimator.preprocess(image, bbox)
-    excused, bins = mirror_near_ties(estimator.infer(batch)[0])
-    in_input = [np.stack((bins[..., b] / 2.0, np.zeros(bins.shape[:2])), axis=-1) for b in (0, 1)]
-    in_image = [keypoints_to_image(k, centers, scales, INPUT_SIZE)[..., 0] for k in in_input]
-    return excused, np.stack(in_image, axis=-1)
 
 
 @pytest.mark.parametrize("backend", ["torch", "onnxruntime"])
