@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from pose_perception.cli import main as cli_main
+from pose_perception.model_info import checkpoint_info
 from pose_perception.models import (
     VARIANTS,
     CheckpointMismatchError,
@@ -21,6 +22,7 @@ from pose_perception.models import (
     load_checkpoint,
 )
 from pose_perception.models.safe_load import InertPlaceholder, UnsafeCheckpointError, safe_torch_load
+from pose_perception.skeletons import get_skeleton
 
 FAKE_HUB = "fake_mmengine_hub"
 EVIL_MOD = "fake_evil_payload"
@@ -339,6 +341,35 @@ def test_parameter_counts_match_published(name, millions):
 def test_every_registered_size_is_accounted_for():
     """A new size gets its published count above, or is listed as having none."""
     assert set(VARIANTS) == set(PUBLISHED_PARAMS_M) | UNPUBLISHED_PARAMS
+
+
+@pytest.mark.parametrize(("name", "keypoints"), [("rtmw-m", 133), ("rtmpose-m-256x256", 17)])
+def test_build_model_outputs_and_keypoint_override(name, keypoints):
+    """The official output count by default; ``num_keypoints`` changes the head only."""
+    width, height = get_variant(name).input_size
+    batch = torch.zeros(2, 3, height, width)
+    with torch.no_grad():
+        simcc_x, simcc_y = build_model(name).eval()(batch)
+        override_x, _ = build_model(name, num_keypoints=21).eval()(batch)
+    assert simcc_x.shape == (2, keypoints, 2 * width) and simcc_y.shape == (2, keypoints, 2 * height)
+    assert override_x.shape == (2, 21, 2 * width)
+
+
+def test_build_model_names_its_errors():
+    with pytest.raises(ValueError, match=r"rtmw-q.*known: rtmpose-t"):
+        build_model("rtmw-q")
+    with pytest.raises(ValueError, match="num_keypoints"):
+        build_model("rtmw-m", num_keypoints=0)
+    with pytest.raises(ValueError, match="build_model"):
+        build_rtmpose("rtmw-m")
+
+
+def test_whole_body_checkpoint_info_defaults_to_coco_wholebody():
+    """A .pth of an RTMW architecture needs no schema: 133 keypoints means COCO-WholeBody."""
+    info = checkpoint_info("rtmw-l-384x288", None)
+    assert info.skeleton.name == "coco_wholebody" and info.input_size == (288, 384)
+    face = checkpoint_info("rtmpose-t-256x256", get_skeleton("face106"))
+    assert face.num_keypoints == 106 and face.input_size == (256, 256)
 
 
 def test_custom_keypoint_count_changes_only_head():

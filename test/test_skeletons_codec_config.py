@@ -60,8 +60,51 @@ def test_get_skeleton_by_name_path_and_unknown():
     example = get_skeleton(str(REPO / "config" / "skeleton_example.yaml"))
     assert example.name == "upper_body7"
     assert example.num_keypoints == 7 and len(example.links) == 5
-    with pytest.raises(ValueError, match="coco17"):
+    with pytest.raises(ValueError, match=r"coco17.*coco_wholebody.*ap10k"):
         get_skeleton("mpii16")
+
+
+# name → (keypoints, flip pairs, links) of MMPose's dataset metadata
+OFFICIAL_SCHEMAS = {
+    "coco_wholebody": (133, 61, 65),
+    "hand21": (21, 0, 20),
+    "face106": (106, 48, 0),
+    "ap10k": (17, 7, 17),
+}
+
+
+@pytest.mark.parametrize("name", sorted(OFFICIAL_SCHEMAS))
+def test_official_schemas_by_name(name):
+    skeleton = get_skeleton(name)
+    assert skeleton.name == name and skeleton is get_skeleton(name)  # read once
+    assert (skeleton.num_keypoints, len(skeleton.flip_pairs), len(skeleton.links)) == OFFICIAL_SCHEMAS[name]
+    flips = np.array(skeleton.flip_indices)
+    assert (flips[flips] == np.arange(skeleton.num_keypoints)).all()  # a flip is its own inverse
+
+
+def test_whole_body_groups_slice_the_parts():
+    """Body 0–16 is COCO-17 (names and OKS sigmas); each hand is 21 joints that flip onto the other."""
+    wholebody = get_skeleton("coco_wholebody")
+    assert wholebody.groups == (
+        ("body", 0, 16), ("feet", 17, 22), ("face", 23, 90), ("left_hand", 91, 111), ("right_hand", 112, 132),
+    )  # fmt: skip
+    body = wholebody.group("body")
+    assert tuple(wholebody.keypoint_names[i] for i in body) == COCO17.keypoint_names
+    assert wholebody.sigmas is not None and COCO17.sigmas is not None
+    assert wholebody.sigmas[: len(body)] == COCO17.sigmas
+    left, right = wholebody.group("left_hand"), wholebody.group("right_hand")
+    assert len(left) == len(right) == get_skeleton("hand21").num_keypoints
+    assert [wholebody.flip_indices[i] for i in left] == list(right)
+    assert all(wholebody.keypoint_names[i].startswith("left_") for i in left)
+    with pytest.raises(KeyError, match="tail"):
+        wholebody.group("tail")
+
+
+def test_groups_survive_yaml_and_dict_round_trip(tmp_path):
+    data = {"keypoints": ["a", "b", "c"], "groups": [["head", 0, 0], ["arm", 1, 2]]}
+    skeleton = load_skeleton(_write(tmp_path, data))
+    assert skeleton.groups == (("head", 0, 0), ("arm", 1, 2))
+    assert Skeleton.from_dict(skeleton.to_dict()) == skeleton
 
 
 def _write(tmp_path: Path, data: object, name: str = "schema.yaml") -> Path:
@@ -121,6 +164,8 @@ _INVALID = {
     "flip-index-out-of-range": ({"keypoints": ["a", "b"], "flip_pairs": [[0, -1]]}, "out of range"),
     "wrong-sigma-count": ({"keypoints": ["a", "b"], "sigmas": [0.1]}, "sigmas"),
     "duplicate-names": ({"keypoints": ["a", "b", "a"]}, "duplicate"),
+    "group-out-of-range": ({"keypoints": ["a", "b"], "groups": [["hand", 1, 2]]}, "out of range"),
+    "group-not-a-triple": ({"keypoints": ["a", "b"], "groups": [["hand", 0]]}, "groups"),
 }
 
 
@@ -348,7 +393,9 @@ def test_unreadable_config(tmp_path):
 # ---------------------------------------------------------------------------- model info
 
 
-@pytest.mark.parametrize("skeleton", [COCO17, H36M17], ids=["coco17", "h36m17"])
+@pytest.mark.parametrize(
+    "skeleton", [COCO17, H36M17, get_skeleton("coco_wholebody")], ids=["coco17", "h36m17", "coco_wholebody"]
+)
 def test_model_info_metadata_round_trip(skeleton):
     info = ModelInfo(
         input_size=(288, 384),
@@ -362,7 +409,10 @@ def test_model_info_metadata_round_trip(skeleton):
     )
     meta = info.to_metadata()
     assert all(isinstance(k, str) and isinstance(v, str) for k, v in meta.items())
-    back = ModelInfo.from_metadata(meta, input_size=(288, 384), num_keypoints=17, simcc_width=576)
+    assert ("skeleton_groups" in meta) == bool(skeleton.groups)  # body models' metadata unchanged
+    back = ModelInfo.from_metadata(
+        meta, input_size=(288, 384), num_keypoints=skeleton.num_keypoints, simcc_width=576
+    )
     assert back == info
     assert back.skeleton.flip_indices == skeleton.flip_indices
     assert back.extra == {"author": "test"}
