@@ -8,14 +8,18 @@ keypoints within 0.01 px and scores within 1e-4 (people matched by score order).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
 from seeded_weights import FAMILY_DIR, read_key_list, seeded_state_dict
 
-from pose_perception.bottomup import bottomup_input, input_to_image
-from pose_perception.models.rtmo import NMS_THR, RTMO, RTMO_SIZES, SCORE_THR, build_rtmo
-from pose_perception.models.rtmo_decode import People, rtmo_people
+from pose_perception import OneStageEstimator
+from pose_perception.bottomup import bottomup_input
+from pose_perception.models.rtmo import RTMO, RTMO_SIZES, build_rtmo
+from pose_perception.people_select import NMS_THR, SCORE_THR
+from pose_perception.runtime.export_onestage import export_rtmo_onnx
 
 REL_TOL = 1e-4
 PIXEL_TOL = 0.01
@@ -102,23 +106,41 @@ def test_bottomup_resize_input_is_identical(ref: dict[str, np.ndarray]) -> None:
     np.testing.assert_array_equal(ours, ref["input"])
 
 
+def assert_people_match(people: tuple[np.ndarray, ...], ref: dict[str, np.ndarray]) -> None:
+    """Same number of people; after sorting both by score, boxes and keypoints within 0.01 px."""
+    bboxes, bbox_scores, keypoints, keypoint_scores = people
+    assert len(bboxes) == len(ref["bboxes"]) > 0
+    ours, theirs = np.argsort(-bbox_scores, kind="stable"), np.argsort(-ref["bbox_scores"], kind="stable")
+    np.testing.assert_allclose(bboxes[ours], ref["bboxes"][theirs], rtol=0, atol=PIXEL_TOL)
+    np.testing.assert_allclose(keypoints[ours], ref["keypoints"][theirs], rtol=0, atol=PIXEL_TOL)
+    np.testing.assert_allclose(bbox_scores[ours], ref["bbox_scores"][theirs], rtol=0, atol=SCORE_TOL)
+    np.testing.assert_allclose(keypoint_scores[ours], ref["keypoint_scores"][theirs], rtol=0, atol=SCORE_TOL)
+
+
 def test_people_match_mmpose(model: RTMO, ref: dict[str, np.ndarray]) -> None:
-    image_input, box = bottomup_input(ref["image"], model.size.input_size)
-    with torch.no_grad():
-        people: People = rtmo_people(model, model(torch.from_numpy(image_input)))[0]
-    ours_order, ref_order = np.argsort(-people.bbox_scores), np.argsort(-ref["bbox_scores"])
-    assert len(people.bboxes) == len(ref["bboxes"]) > 0
-    bboxes = input_to_image(people.bboxes.reshape(-1, 2, 2), box).reshape(-1, 4)
-    keypoints = input_to_image(people.keypoints, box)
-    np.testing.assert_allclose(bboxes[ours_order], ref["bboxes"][ref_order], rtol=0, atol=PIXEL_TOL)
-    np.testing.assert_allclose(keypoints[ours_order], ref["keypoints"][ref_order], rtol=0, atol=PIXEL_TOL)
-    np.testing.assert_allclose(people.bbox_scores[ours_order], ref["bbox_scores"][ref_order], atol=SCORE_TOL)
-    np.testing.assert_allclose(
-        people.keypoint_scores[ours_order], ref["keypoint_scores"][ref_order], rtol=0, atol=SCORE_TOL
+    assert_people_match(OneStageEstimator(model).estimate(ref["image"]), ref)
+
+
+def test_people_through_our_onnx_export_match_mmpose(
+    model: RTMO, ref: dict[str, np.ndarray], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    path = export_rtmo_onnx(model, "rtmo-s", tmp_path_factory.mktemp("onnx") / "rtmo-s.onnx")
+    estimator = OneStageEstimator(path, backend="onnxruntime")
+    assert estimator.input_size == (640, 640)
+    assert (estimator.score_thr, estimator.nms_thr) == (SCORE_THR, NMS_THR)
+    assert_people_match(estimator.estimate(ref["image"]), ref)
+
+
+def test_a_pth_loads_with_its_arch(model: RTMO, ref: dict[str, np.ndarray], tmp_path: Path) -> None:
+    torch.save(model.state_dict(), tmp_path / "rtmo-s.pth")
+    assert_people_match(OneStageEstimator(tmp_path / "rtmo-s.pth", arch="rtmo-s").estimate(ref["image"]), ref)
+    with pytest.raises(ValueError, match="arch="):
+        OneStageEstimator(tmp_path / "rtmo-s.pth")
+
+
+def test_no_person_above_the_threshold_gives_empty_arrays(model: RTMO, ref: dict[str, np.ndarray]) -> None:
+    bboxes, bbox_scores, keypoints, keypoint_scores = OneStageEstimator(model, score_thr=1.0).estimate(
+        ref["image"]
     )
-
-
-def test_no_person_above_the_threshold_gives_empty_arrays(model: RTMO, outputs: tuple) -> None:
-    people = rtmo_people(model, outputs, score_thr=1.0)[0]
-    assert people.bboxes.shape == (0, 4) and people.keypoints.shape == (0, 17, 2)
-    assert people.bbox_scores.shape == (0,) and people.keypoint_scores.shape == (0, 17)
+    assert bboxes.shape == (0, 4) and keypoints.shape == (0, 17, 2)
+    assert bbox_scores.shape == (0,) and keypoint_scores.shape == (0, 17)

@@ -35,8 +35,6 @@ RTMO_SIZES: dict[str, RTMOSize] = {
 }
 FEATMAP_STRIDES = (16, 32)
 HEAD_IN_CHANNELS = 256  # before the head's widen_factor
-SCORE_THR = 0.1  # official test_cfg
-NMS_THR = 0.65
 
 
 class RTMO(nn.Module):
