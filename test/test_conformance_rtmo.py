@@ -8,6 +8,8 @@ keypoints within 0.01 px and scores within 1e-4 (people matched by score order).
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -121,11 +123,13 @@ def test_people_match_mmpose(model: RTMO, ref: dict[str, np.ndarray]) -> None:
     assert_people_match(OneStageEstimator(model).estimate(ref["image"]), ref)
 
 
-def test_people_through_our_onnx_export_match_mmpose(
-    model: RTMO, ref: dict[str, np.ndarray], tmp_path_factory: pytest.TempPathFactory
-) -> None:
-    path = export_rtmo_onnx(model, "rtmo-s", tmp_path_factory.mktemp("onnx") / "rtmo-s.onnx")
-    estimator = OneStageEstimator(path, backend="onnxruntime")
+@pytest.fixture(scope="module")
+def onnx_file(model: RTMO, tmp_path_factory: pytest.TempPathFactory) -> str:
+    return export_rtmo_onnx(model, "rtmo-s", tmp_path_factory.mktemp("onnx") / "rtmo-s.onnx")
+
+
+def test_people_through_our_onnx_export_match_mmpose(onnx_file: str, ref: dict[str, np.ndarray]) -> None:
+    estimator = OneStageEstimator(onnx_file, backend="onnxruntime")
     assert estimator.input_size == (640, 640)
     assert (estimator.score_thr, estimator.nms_thr) == (SCORE_THR, NMS_THR)
     assert_people_match(estimator.estimate(ref["image"]), ref)
@@ -144,3 +148,35 @@ def test_no_person_above_the_threshold_gives_empty_arrays(model: RTMO, ref: dict
     )
     assert bboxes.shape == (0, 4) and keypoints.shape == (0, 17, 2)
     assert bbox_scores.shape == (0,) and keypoint_scores.shape == (0, 17)
+
+
+WITHOUT_TORCH = """
+import sys
+sys.modules["torch"] = None  # any `import torch` now raises ImportError
+import numpy as np
+from pose_perception import OneStageEstimator
+with np.load(sys.argv[2]) as ref:
+    image, expected = ref["image"], ref["bboxes"]
+bboxes, _, keypoints, _ = OneStageEstimator(sys.argv[1], backend="onnxruntime").estimate(image)
+assert keypoints.shape == (len(expected), 17, 2), keypoints.shape
+print(len(bboxes))
+"""
+
+
+def test_the_onnx_path_runs_without_torch(onnx_file: str) -> None:
+    fixture = str(FAMILY_DIR / "ref_pipeline_rtmo-s.npz")
+    result = subprocess.run(
+        [sys.executable, "-c", WITHOUT_TORCH, onnx_file, fixture], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "9"
+
+
+def test_a_top_down_onnx_file_is_refused_by_the_one_stage_estimator(tmp_path: Path) -> None:
+    from pose_perception.models import build_rtmpose
+    from pose_perception.runtime.export import export_onnx
+
+    top_down = build_rtmpose("rtmpose-t")
+    path = export_onnx(top_down, top_down.model_info(), tmp_path / "t.onnx")
+    with pytest.raises(ValueError, match=r"t\.onnx: not a one-stage model"):
+        OneStageEstimator(path, backend="onnxruntime")
