@@ -18,10 +18,16 @@ import numpy as np
 
 from pose_perception.bottomup import bottomup_input, input_to_image
 from pose_perception.estimator import validate_image
-from pose_perception.people_select import NMS_THR, SCORE_THR, select_people
+from pose_perception.people_select import (
+    NMS_THR,
+    SCORE_THR,
+    People,
+    clamp_boxes,
+    select_indices,
+    select_people,
+)
 
-Dense = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
-Runner = Callable[[np.ndarray], Dense]
+Runner = Callable[[np.ndarray, float, float], People]
 BACKENDS = ("torch", "onnxruntime")
 
 
@@ -51,8 +57,7 @@ class OneStageEstimator:
         """People in ``image_bgr`` (H×W×3 uint8), in image pixels, highest score first."""
         image = validate_image(image_bgr)
         batch, box = bottomup_input(image, self.input_size)
-        dense = tuple(out[0] for out in self._run(batch))
-        people = select_people(dense, self.input_size, self.score_thr, self.nms_thr)
+        people = self._run(batch, self.score_thr, self.nms_thr)
         bboxes = input_to_image(people.bboxes.reshape(-1, 2, 2), box).reshape(-1, 4)
         return bboxes, people.bbox_scores, input_to_image(people.keypoints, box), people.keypoint_scores
 
@@ -74,13 +79,24 @@ def _open_torch(model: Any, arch: str | None, device: str) -> tuple[Runner, tupl
     if not isinstance(model, RTMO):
         raise TypeError(f"model: expected an RTMO module or a checkpoint path, got {type(model).__name__}")
     dense = RTMODense(model.eval()).to(device).eval()
+    input_size = model.size.input_size
 
-    def run(batch: np.ndarray) -> Dense:
+    def run(batch: np.ndarray, score_thr: float, nms_thr: float) -> People:
+        """Threshold and NMS first, then the DCC on the kept people only (as MMPose)."""
         with torch.no_grad():
-            outs = dense(torch.from_numpy(batch).to(device))
-        return tuple(out.cpu().numpy() for out in outs)
+            boxes, scores, vis, poses, priors = dense.candidates(torch.from_numpy(batch).to(device))
+            boxes_np, scores_np = boxes[0].cpu().numpy(), scores[0].cpu().numpy()
+            kept = select_indices(boxes_np, scores_np, score_thr, nms_thr)
+            rows = torch.from_numpy(kept).to(boxes.device)
+            keypoints = model.head.dcc(poses[0, rows], boxes[0, rows], priors[rows])
+        return People(
+            clamp_boxes(boxes_np[kept], input_size),
+            scores_np[kept],
+            keypoints.cpu().numpy(),
+            vis[0, rows].cpu().numpy(),
+        )
 
-    return run, model.size.input_size
+    return run, input_size
 
 
 def _open_onnx(path: Any, device: str) -> tuple[Runner, tuple[int, int], tuple[float, float]]:
@@ -94,9 +110,11 @@ def _open_onnx(path: Any, device: str) -> tuple[Runner, tuple[int, int], tuple[f
     if meta.get("model_kind") != "one-stage":
         raise ValueError(f"{os.fspath(path)}: not a one-stage model exported by pose_perception (model_kind)")
     width, height = json.loads(meta["input_size"])
+    input_size = (int(width), int(height))
     names = [output.name for output in session.get_outputs()]
 
-    def run(batch: np.ndarray) -> Dense:
-        return tuple(session.run(names, {"input": batch}))
+    def run(batch: np.ndarray, score_thr: float, nms_thr: float) -> People:
+        dense = tuple(output[0] for output in session.run(names, {"input": batch}))
+        return select_people(dense, input_size, score_thr, nms_thr)
 
-    return run, (int(width), int(height)), (float(meta["score_thr"]), float(meta["nms_thr"]))
+    return run, input_size, (float(meta["score_thr"]), float(meta["nms_thr"]))

@@ -46,6 +46,23 @@ def nms(boxes: np.ndarray, scores: np.ndarray, iou_thr: float) -> np.ndarray:
     return np.asarray(keep, dtype=np.int64)
 
 
+def select_indices(boxes: np.ndarray, scores: np.ndarray, score_thr: float, nms_thr: float) -> np.ndarray:
+    """Rows of the people kept: above ``score_thr``, highest score first, then NMS."""
+    candidates = np.flatnonzero(scores > score_thr)
+    candidates = candidates[np.argsort(-scores[candidates], kind="stable")]
+    if nms_thr < 1.0 and candidates.size:
+        candidates = candidates[nms(boxes[candidates], scores[candidates], nms_thr)]
+    return candidates
+
+
+def clamp_boxes(boxes: np.ndarray, input_size: tuple[int, int]) -> np.ndarray:
+    """A copy of (N, 4) boxes clamped to the (width, height) network input."""
+    clamped = boxes.copy()
+    clamped[:, 0::2] = np.clip(clamped[:, 0::2], 0, input_size[0])
+    clamped[:, 1::2] = np.clip(clamped[:, 1::2], 0, input_size[1])
+    return clamped
+
+
 def select_people(
     dense: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
     input_size: tuple[int, int],
@@ -54,11 +71,5 @@ def select_people(
 ) -> People:
     """One image's per-cell (boxes, scores, keypoints, keypoint scores) → the people kept."""
     boxes, scores, keypoints, keypoint_scores = dense
-    candidates = np.flatnonzero(scores > score_thr)
-    candidates = candidates[np.argsort(-scores[candidates], kind="stable")]
-    if nms_thr < 1.0 and candidates.size:
-        candidates = candidates[nms(boxes[candidates], scores[candidates], nms_thr)]
-    kept = boxes[candidates].copy()
-    kept[:, 0::2] = np.clip(kept[:, 0::2], 0, input_size[0])
-    kept[:, 1::2] = np.clip(kept[:, 1::2], 0, input_size[1])
-    return People(kept, scores[candidates], keypoints[candidates], keypoint_scores[candidates])
+    kept = select_indices(boxes, scores, score_thr, nms_thr)
+    return People(clamp_boxes(boxes[kept], input_size), scores[kept], keypoints[kept], keypoint_scores[kept])

@@ -52,19 +52,26 @@ class RTMODense(nn.Module):
         super().__init__()
         self.model = model
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    def candidates(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """Per cell, before the DCC: boxes (B,N,4), scores (B,N), visibilities (B,N,K), pose vectors
+        (B,N,C), and the grid points (N,2) the DCC needs."""
         score_maps, box_maps, vis_maps, pose_maps = self.model(x)
         priors, strides = grid_priors([(m.shape[2], m.shape[3]) for m in score_maps], self.model.strides)
         priors, strides = priors.to(x.device), strides.to(x.device)
         batch = x.shape[0]
-        deltas = flatten_levels(box_maps).reshape(-1, 4)
-        rows = deltas.shape[0] // batch
-        boxes = decode_boxes(deltas, priors.repeat(batch, 1), strides.repeat(batch))
-        poses = flatten_levels(pose_maps)
-        keypoints = self.model.head.dcc(poses.reshape(batch * rows, -1), boxes, priors.repeat(batch, 1))
-        return (
-            boxes.reshape(batch, rows, 4),
-            flatten_levels(score_maps).sigmoid().max(dim=-1).values,
-            keypoints.reshape(batch, rows, -1, 2),
-            flatten_levels(vis_maps).sigmoid(),
+        boxes = decode_boxes(
+            flatten_levels(box_maps).reshape(-1, 4), priors.repeat(batch, 1), strides.repeat(batch)
         )
+        return (
+            boxes.reshape(batch, -1, 4),
+            flatten_levels(score_maps).sigmoid().max(dim=-1).values,
+            flatten_levels(vis_maps).sigmoid(),
+            flatten_levels(pose_maps),
+            priors,
+        )
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        boxes, scores, vis, poses, priors = self.candidates(x)
+        batch, rows = scores.shape
+        keypoints = self.model.head.dcc(poses.flatten(0, 1), boxes.flatten(0, 1), priors.repeat(batch, 1))
+        return boxes, scores, keypoints.reshape(batch, rows, -1, 2), vis
