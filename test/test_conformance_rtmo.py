@@ -203,3 +203,25 @@ def test_a_top_down_onnx_file_is_refused_by_the_one_stage_estimator(tmp_path: Pa
     path = export_onnx(top_down, top_down.model_info(), tmp_path / "t.onnx")
     with pytest.raises(ValueError, match=r"t\.onnx: not a one-stage model"):
         OneStageEstimator(path, backend="onnxruntime")
+
+
+@pytest.mark.parametrize("image_size", [(640, 480), (480, 640), (1000, 200)])
+def test_input_to_image_inverts_the_letterbox(image_size: tuple[int, int]) -> None:
+    """Image corners go through the letterbox warp and come back where they started."""
+    from pose_perception.topdown import warp_matrix
+
+    box = letterbox(image_size, (640, 640))
+    corners = np.array([[0, 0], [image_size[0], image_size[1]]], dtype=np.float32)
+    warped = corners @ warp_matrix(box.center, box.scale, (640, 640))[:, :2].T.astype(np.float32)
+    warped += warp_matrix(box.center, box.scale, (640, 640))[:, 2].astype(np.float32)
+    assert warped.min() >= -1e-3 and warped.max() <= 640 + 1e-3
+    np.testing.assert_allclose(input_to_image(warped, box), corners, atol=1e-3)
+
+
+def test_bad_arguments_are_clear_errors(model: RTMO) -> None:
+    with pytest.raises(ValueError, match="backend"):
+        OneStageEstimator(model, backend="tensorrt")
+    with pytest.raises(TypeError, match="RTMO module"):
+        OneStageEstimator(object())
+    with pytest.raises(ValueError, match="H×W×3"):
+        OneStageEstimator(model).estimate(np.zeros((4, 4, 4), np.uint8))
