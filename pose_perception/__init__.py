@@ -2,7 +2,8 @@
 
 Public API: :class:`PosePipeline` (frame + stamp, optionally a :class:`DepthFrame` and
 the camera, in; tracked people out: detector, batched RTMPose, tracker, smoother, 3D),
-:class:`PoseEstimator` (top-down inference on person boxes), :class:`Person` and its
+:class:`PoseEstimator` (top-down inference on person boxes),
+:class:`OneStageEstimator` (RTMO: people from the whole image, no detector), :class:`Person` and its
 :class:`Joints3D`. Models live in :mod:`pose_perception.models`,
 backends in :mod:`pose_perception.runtime`, the tracker in :mod:`pose_perception.tracking`.
 
@@ -16,10 +17,19 @@ from pkgutil import extend_path
 __path__ = extend_path(__path__, __name__)
 
 from pose_perception.estimator import PoseEstimator
+from pose_perception.onestage import OneStageEstimator
 from pose_perception.people import Joints3D, Person
 from pose_perception.pipeline import PosePipeline
 from pose_perception.three_d import DepthFrame
 
 __version__ = "0.1.0"
 
-__all__ = ["DepthFrame", "Joints3D", "Person", "PoseEstimator", "PosePipeline", "__version__"]
+__all__ = [
+    "DepthFrame",
+    "Joints3D",
+    "OneStageEstimator",
+    "Person",
+    "PoseEstimator",
+    "PosePipeline",
+    "__version__",
+]
