@@ -355,6 +355,18 @@ def test_build_model_outputs_and_keypoint_override(name, keypoints):
     assert override_x.shape == (2, 21, 2 * width)
 
 
+def test_build_model_builds_rtmo_and_build_top_down_refuses_it():
+    from pose_perception.models.build import build_top_down
+    from pose_perception.models.rtmo import RTMO
+
+    model = build_model("rtmo-s")
+    assert isinstance(model, RTMO)
+    assert count_parameters(model) == 9_868_899  # the seeded rtmo-s fixture's (MMPose's) count
+    assert isinstance(build_model("rtmo-t", num_keypoints=5), RTMO)
+    with pytest.raises(ValueError, match="one-stage"):
+        build_top_down("rtmo-s")
+
+
 def test_build_model_names_its_errors():
     with pytest.raises(ValueError, match=r"rtmw-q.*known: rtmpose-t"):
         build_model("rtmw-q")

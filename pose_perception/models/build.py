@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from torch import nn
 
+from pose_perception.models.rtmo import RTMO_SIZES, build_rtmo
 from pose_perception.models.rtmpose import RTMPose, TopDownNetwork
 from pose_perception.models.rtmw import RTMW
 from pose_perception.variants import RTMPoseVariant, get_variant
@@ -16,9 +17,19 @@ TOP_DOWN_NETWORKS: dict[str, Callable[[RTMPoseVariant, int], TopDownNetwork]] = 
     "rtmw": RTMW,
 }
 
-# One-stage networks by name → builder(num_keypoints or None for the official count).
-# The place for ``rtmo-{t,s,m,l}`` (models/rtmo.py's ``build_rtmo``).
-ONE_STAGE_BUILDERS: dict[str, Callable[[int | None], nn.Module]] = {}
+
+# One-stage networks by name → builder(num_keypoints or None for the official count):
+# ``rtmo-{t,s,m,l}`` (models/rtmo.py, COCO-17 officially).
+def _rtmo_builder(name: str) -> Callable[[int | None], nn.Module]:
+    def build(num_keypoints: int | None) -> nn.Module:
+        return build_rtmo(name, num_keypoints or 17)
+
+    return build
+
+
+ONE_STAGE_BUILDERS: dict[str, Callable[[int | None], nn.Module]] = {
+    name: _rtmo_builder(name) for name in RTMO_SIZES
+}
 
 
 def build_model(arch: str, num_keypoints: int | None = None) -> nn.Module:
