@@ -61,7 +61,8 @@ setup(
         # The ROS 2 node's Python side; rclpy and message packages come from the ROS
         # install (or the ros-jazzy-* wheels: scripts/setup_ros_env.sh).
         "bag": ["rosbags>=0.10"],
-        "dev": ["pytest>=8", "ruff>=0.6", "mypy>=1.10", "types-PyYAML"],
+        # motmetrics: standard tracking metrics (MOTA, IDF1, id switches) for the tracker tests/bench.
+        "dev": ["pytest>=8", "ruff>=0.6", "mypy>=1.10", "types-PyYAML", "motmetrics>=1.4"],
     },
     entry_points={
         "console_scripts": [
