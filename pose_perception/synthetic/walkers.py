@@ -24,6 +24,7 @@ import numpy as np
 from pose_perception.tracking import box_iou
 
 NUM_KEYPOINTS = 17
+Clothing = tuple[tuple[int, int, int], tuple[int, int, int]]  # (shirt, trousers) BGR
 _HORIZON = 0.3  # image-height fraction where a person's height would shrink to zero
 
 
@@ -40,6 +41,7 @@ class Walker:
     phase: float  # fraction of the back-and-forth period at t = 0
     mirrored: bool  # walks the opposite way to its partner
     hidden: tuple[tuple[float, float], ...] = ()  # [start, end) seconds fully occluded
+    clothing: Clothing | None = None  # rendered colours; None: drawn from the id
 
     @property
     def period(self) -> float:
@@ -237,7 +239,19 @@ def make_sequence(
         pair, pillar = _pair(p % 3, 2 * p + 1, rng, seconds, occlusion_seconds, width, height)
         walkers.extend(pair)
         pillars.extend(pillar)
-    walkers = walkers[:num_people]
+    return sequence_of(walkers[:num_people], pillars, seconds, fps, width, height, start_stamp)
+
+
+def sequence_of(
+    walkers: list[Walker],
+    pillars: list[tuple[float, float, float, float]],
+    seconds: float,
+    fps: float,
+    width: int,
+    height: int,
+    start_stamp: float = 0.0,
+) -> Sequence:
+    """The clip that ``walkers`` make over ``seconds`` (shared by every scenario builder)."""
     times = np.arange(round(seconds * fps)) / fps
     frames = [_frame(tuple(walkers), float(t), start_stamp) for t in times]
     return Sequence(frames, tuple(walkers), tuple(pillars), width, height, fps)
@@ -308,23 +322,35 @@ def render(sequence: Sequence, index: int) -> np.ndarray:
     img[int(_HORIZON * sequence.height) :] = (90, 110, 90)
     items = [(float(f.boxes[r, 3]), 0, r) for r in range(len(f.gt_ids))]
     items += [(p[3], 1, i) for i, p in enumerate(sequence.pillars)]
+    clothing = {w.gt_id: w.clothing for w in sequence.walkers}
     for _, is_pillar, i in sorted(items):  # painter's order: farther (higher bottom edge) first
         if is_pillar:
             x1, y1, x2, y2 = (int(v) for v in sequence.pillars[i])
             cv2.rectangle(img, (x1, y1), (x2, y2), (120, 120, 130), -1)
         else:
-            _draw_figure(img, f.keypoints[i], float(f.heights[i]), int(f.gt_ids[i]))
+            gt_id = int(f.gt_ids[i])
+            colours = clothing.get(gt_id) or id_clothing(gt_id)
+            _draw_figure(img, f.keypoints[i], float(f.heights[i]), colours)
     return img
 
 
-def _draw_figure(img: np.ndarray, keypoints: np.ndarray, height: float, gt_id: int) -> None:
-    """Stick figure with per-person (seeded by id) shirt and trouser colours."""
+def id_clothing(gt_id: int) -> Clothing:
+    """Default per-person colours, seeded by the id (so different people differ)."""
+    return random_clothing(np.random.default_rng(gt_id))
+
+
+def random_clothing(rng: np.random.Generator) -> Clothing:
+    """A shirt colour, then a (darker on average) trouser colour, BGR."""
+    shirt, trousers = (rng.integers(low, high, 3).tolist() for low, high in ((40, 255), (20, 160)))
+    return (shirt[0], shirt[1], shirt[2]), (trousers[0], trousers[1], trousers[2])
+
+
+def _draw_figure(img: np.ndarray, keypoints: np.ndarray, height: float, clothing: Clothing) -> None:
+    """Stick figure in the given shirt and trouser colours."""
     import cv2
 
     kp = [(int(x), int(y)) for x, y in keypoints]
-    rng = np.random.default_rng(gt_id)
-    shirt = tuple(int(c) for c in rng.integers(40, 255, 3))
-    trousers = tuple(int(c) for c in rng.integers(20, 160, 3))
+    shirt, trousers = clothing
     thick = max(2, int(0.06 * height))
     for a, b in ((11, 13), (13, 15), (12, 14), (14, 16)):
         cv2.line(img, kp[a], kp[b], trousers, thick)
