@@ -1,0 +1,95 @@
+"""Standard tracking metrics (MOTA, IDF1, id switches) of a tracker on a walker sequence.
+
+The counting is motmetrics' (the py-motmetrics implementation of the CLEAR-MOT and
+identity metrics), not ours: a hand-written id-switch count is easy to get subtly wrong
+and cannot be compared with other trackers' published figures. motmetrics is a ``dev``
+extra, so it is imported only when scoring. This module needs nothing of the pipeline:
+a tracker is any callable from one frame's ``Detections`` to track ids (0 = untracked),
+which is also how the boxmot trackers will be plugged in for the side-by-side.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from pose_perception.synthetic.walkers import Detections
+from pose_perception.synthetic.walkers import Sequence as WalkerSequence
+from pose_perception.tracking import PoseTracker, TrackerConfig, box_iou
+
+FrameTracker = Callable[[Detections], np.ndarray]  # one frame's detections → ids (N,), 0 = none
+MATCH_IOU = 0.5  # a track's box counts for a person when their IoU is at least this
+
+
+@dataclass(frozen=True)
+class TrackingScores:
+    """motmetrics' figures for one run, plus the tracker's own time per frame."""
+
+    idf1: float
+    mota: float
+    id_switches: int
+    ms_per_frame: float
+
+
+def pose_tracker(config: TrackerConfig | None = None) -> FrameTracker:
+    """Our ``PoseTracker`` as a ``FrameTracker`` (a fresh one per call: no state shared)."""
+    tracker = PoseTracker(config)
+
+    def track(det: Detections) -> np.ndarray:
+        return tracker.update(det.boxes, det.scores, det.keypoints, det.keypoint_scores, det.stamp)
+
+    return track
+
+
+def run_tracker(track: FrameTracker, detections: Sequence[Detections]) -> tuple[list[np.ndarray], float]:
+    """Each frame's ids and the mean milliseconds per frame spent in ``track``."""
+    ids, spent = [], 0.0
+    for det in detections:
+        start = time.perf_counter()
+        ids.append(np.asarray(track(det), np.int64))
+        spent += time.perf_counter() - start
+    return ids, 1000.0 * spent / max(len(detections), 1)
+
+
+def score(
+    sequence: WalkerSequence, detections: Sequence[Detections], ids: Sequence[np.ndarray], ms_per_frame: float
+) -> TrackingScores:
+    """MOTA, IDF1 and id switches of per-frame track ``ids`` (for ``detections``' rows).
+
+    The ground truth is every person in view in each frame, detected or not: a missed
+    detection is a miss for the tracker too, as in the MOT benchmarks.
+    """
+    import motmetrics as mm  # dev extra
+
+    if len(detections) != len(sequence.frames) or len(ids) != len(detections):
+        raise ValueError("score: need one detections entry and one ids array per sequence frame")
+    acc = mm.MOTAccumulator(auto_id=True)
+    for frame, det, frame_ids in zip(sequence.frames, detections, ids, strict=True):
+        tracked = frame_ids > 0
+        gt_boxes = frame.boxes[frame.visible]
+        hyp_boxes = det.boxes[tracked]
+        dist = _iou_distances(gt_boxes, hyp_boxes)
+        acc.update(frame.gt_ids[frame.visible].tolist(), frame_ids[tracked].tolist(), dist)
+    summary = mm.metrics.create().compute(acc, metrics=["idf1", "mota", "num_switches"], name="run")
+    row = summary.loc["run"]
+    return TrackingScores(float(row["idf1"]), float(row["mota"]), int(row["num_switches"]), ms_per_frame)
+
+
+def evaluate(
+    sequence: WalkerSequence, detections: Sequence[Detections], track: FrameTracker
+) -> TrackingScores:
+    """Run ``track`` over ``detections`` of ``sequence`` and score it."""
+    ids, ms = run_tracker(track, detections)
+    return score(sequence, detections, ids, ms)
+
+
+def _iou_distances(gt_boxes: np.ndarray, hyp_boxes: np.ndarray) -> np.ndarray:
+    """1 − IoU, NaN (no match possible) below ``MATCH_IOU``: motmetrics' convention.
+
+    Not ``mm.distances.iou_matrix``: motmetrics 1.4.0 calls ``np.asfarray``, gone in NumPy 2.
+    """
+    iou = box_iou(gt_boxes.reshape(-1, 4), hyp_boxes.reshape(-1, 4))
+    return np.where(iou >= MATCH_IOU, 1.0 - iou, np.nan)
