@@ -11,8 +11,6 @@ from pose_perception.synthetic.walkers import Detections, Sequence, noisy_detect
 from pose_perception.tracking import box_iou
 from pose_perception.tracking_eval import evaluate, pose_tracker, run_tracker, score
 
-pytest.importorskip("motmetrics")
-
 SEEDS = range(6)
 
 
@@ -118,6 +116,12 @@ def test_unknown_family_or_camera_is_refused() -> None:
         make_scenario("head_on", camera="roof")
 
 
+@pytest.fixture
+def motmetrics() -> None:
+    """The metrics tests need the ``dev`` extra; the family tests do not."""
+    pytest.importorskip("motmetrics")
+
+
 def _gt_detections(seq: Sequence) -> list[Detections]:
     return noisy_detections(seq, miss_rate=0.0, box_noise=0.0, keypoint_noise_px=0.0)
 
@@ -126,6 +130,7 @@ def _oracle_ids(dets: list[Detections]) -> list[np.ndarray]:
     return [d.gt_ids.copy() for d in dets]
 
 
+@pytest.mark.usefixtures("motmetrics")
 def test_metrics_are_perfect_for_ground_truth_ids() -> None:
     seq = make_scenario("head_on", seed=0, seconds=8.0)
     dets = _gt_detections(seq)
@@ -134,6 +139,7 @@ def test_metrics_are_perfect_for_ground_truth_ids() -> None:
     assert scores.id_switches == 0
 
 
+@pytest.mark.usefixtures("motmetrics")
 def test_a_swapped_id_is_counted_as_a_switch() -> None:
     seq = make_scenario("head_on", seed=0, seconds=8.0)
     dets = _gt_detections(seq)
@@ -144,6 +150,7 @@ def test_a_swapped_id_is_counted_as_a_switch() -> None:
     assert scores.id_switches == 2 and scores.idf1 < 0.6
 
 
+@pytest.mark.usefixtures("motmetrics")
 def test_untracked_detections_count_as_misses() -> None:
     seq = make_scenario("reentry", seed=0, seconds=8.0)
     dets = _gt_detections(seq)
@@ -152,6 +159,7 @@ def test_untracked_detections_count_as_misses() -> None:
     assert scores.mota == pytest.approx(0.0) and scores.idf1 == pytest.approx(0.0)
 
 
+@pytest.mark.usefixtures("motmetrics")
 def test_pose_tracker_scores_on_a_family() -> None:
     seq = make_scenario("head_on", seed=0, seconds=8.0)
     dets = noisy_detections(seq, seed=100)
