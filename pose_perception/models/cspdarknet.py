@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .cspnext import ConvBNAct, CSPLayer, NormSettings, SPPBottleneck
+from .cspnext import ConvBNAct, CSPLayer, NormSettings, downsample_stage
 
 # (in_channels, out_channels, num_blocks, add_identity, use_spp) before scaling: the P5 table.
 DARKNET_P5_STAGES: tuple[tuple[int, int, int, bool, bool], ...] = (
@@ -75,12 +75,8 @@ class CSPDarknet(nn.Module):
         stages = []
         for cin, cout, blocks, add_identity, use_spp in DARKNET_P5_STAGES:
             cin, cout = int(cin * widen_factor), int(cout * widen_factor)
-            layers: list[nn.Module] = [ConvBNAct(cin, cout, 3, stride=2, norm=norm)]
-            if use_spp:
-                layers.append(SPPBottleneck(cout, cout, spp_kernel_sizes, norm=norm))
-            num_blocks = max(round(blocks * deepen_factor), 1)
-            layers.append(DarknetCSPLayer(cout, cout, num_blocks, add_identity, norm))
-            stages.append(nn.Sequential(*layers))
+            csp = DarknetCSPLayer(cout, cout, max(round(blocks * deepen_factor), 1), add_identity, norm)
+            stages.append(downsample_stage(cin, cout, csp, use_spp, spp_kernel_sizes, norm))
         self.stage1, self.stage2, self.stage3, self.stage4 = stages
         self.out_channels = tuple(int(stage[1] * widen_factor) for stage in DARKNET_P5_STAGES[1:])
 

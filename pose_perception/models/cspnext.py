@@ -155,6 +155,24 @@ class SPPBottleneck(nn.Module):
         return self.conv2(torch.cat([x] + [pool(x) for pool in self.poolings], dim=1))
 
 
+def downsample_stage(
+    cin: int,
+    cout: int,
+    csp: nn.Module,
+    use_spp: bool,
+    spp_kernel_sizes: tuple[int, ...],
+    norm: NormSettings,
+) -> nn.Sequential:
+    """One P5 backbone stage as MMDetection lays it out (CSPNeXt and CSPDarknet alike): a
+    stride-2 3x3 conv, an SPP block in the last stage, then the stage's CSP layer. The layer
+    order gives the official parameter names (``stageN.0`` conv, ``stageN.1`` SPP or CSP)."""
+    layers: list[nn.Module] = [ConvBNAct(cin, cout, 3, stride=2, norm=norm)]
+    if use_spp:
+        layers.append(SPPBottleneck(cout, cout, spp_kernel_sizes, norm=norm))
+    layers.append(csp)
+    return nn.Sequential(*layers)
+
+
 class CSPNeXt(nn.Module):
     """CSPNeXt-P5 backbone returning the stride-32 feature map (stage 4 output);
     :meth:`stages` gives the stride-8/16/32 maps a neck (RTMW's PAFPN) needs.
@@ -182,21 +200,16 @@ class CSPNeXt(nn.Module):
         stages = []
         for cin, cout, blocks, add_identity, use_spp in P5_STAGES:
             cin, cout = int(cin * widen_factor), int(cout * widen_factor)
-            layers: list[nn.Module] = [ConvBNAct(cin, cout, 3, stride=2, norm=norm)]
-            if use_spp:
-                layers.append(SPPBottleneck(cout, cout, spp_kernel_sizes, norm=norm))
-            layers.append(
-                CSPLayer(
-                    cout,
-                    cout,
-                    num_blocks=max(round(blocks * deepen_factor), 1),
-                    add_identity=add_identity,
-                    expand_ratio=expand_ratio,
-                    channel_attention=channel_attention,
-                    norm=norm,
-                )
+            csp = CSPLayer(
+                cout,
+                cout,
+                num_blocks=max(round(blocks * deepen_factor), 1),
+                add_identity=add_identity,
+                expand_ratio=expand_ratio,
+                channel_attention=channel_attention,
+                norm=norm,
             )
-            stages.append(nn.Sequential(*layers))
+            stages.append(downsample_stage(cin, cout, csp, use_spp, spp_kernel_sizes, norm))
         self.stage1, self.stage2, self.stage3, self.stage4 = stages
         self.stage_channels = tuple(int(stage[1] * widen_factor) for stage in P5_STAGES[1:])
         self.out_channels = self.stage_channels[-1]
