@@ -106,10 +106,7 @@ def add_three_d_options(parser: argparse.ArgumentParser, modes: Sequence[str], m
 
 
 def positive_int(text: str) -> int:
-    value = _int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
+    return _int_at_least(text, 1, "a positive integer")
 
 
 def positive_float(text: str) -> float:
@@ -130,17 +127,17 @@ def finite_float(text: str) -> float:
 
 
 def non_negative_int(text: str) -> int:
-    value = _int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
-    return value
+    return _int_at_least(text, 0, "an integer >= 0")
 
 
-def _int(text: str) -> int:
+def _int_at_least(text: str, minimum: int, what: str) -> int:
     try:
-        return int(text)
+        value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
+    return value
 
 
 def run_config(args: argparse.Namespace) -> Config:
