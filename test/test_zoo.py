@@ -25,7 +25,7 @@ import torch
 
 from onnx_graphs import constant_onnx
 from pose_perception import zoo
-from pose_perception.models import build_rtmpose, get_variant
+from pose_perception.models import build_rtmpose
 from pose_perception.zoo import ModelUnavailableError, ZooEntry
 
 
@@ -250,19 +250,62 @@ def test_resolve_without_cache_dir_uses_pose_perception_home(server, payload, tm
     assert path.read_bytes() == payload
 
 
+def _arch_input_size(arch: str) -> tuple[int, int]:
+    """(width, height) of a ``build_model`` name, from its table (no network is built)."""
+    from pose_perception.models.build import ONE_STAGE_BUILDERS
+    from pose_perception.models.rtmo import RTMO_SIZES
+    from pose_perception.variants import VARIANTS
+
+    if arch in ONE_STAGE_BUILDERS:
+        return RTMO_SIZES[arch].input_size
+    assert arch in VARIANTS, f"{arch!r} is not a build_model name"
+    return VARIANTS[arch].input_size
+
+
+def _check_pose_row(entry: ZooEntry) -> None:
+    """What every pose row states: a build_model arch of the file's input size, a known schema,
+    the kind (one-stage = an RTMO arch = an rtmo file) and an official accuracy figure."""
+    from pose_perception.skeletons import get_skeleton
+
+    width, height = _arch_input_size(entry.arch)
+    assert f"-{height}x{width}" in entry.filename  # the file name states the input size (h x w)
+    assert get_skeleton(entry.skeleton).name == entry.skeleton
+    assert entry.one_stage == entry.filename.startswith("rtmo-") == entry.arch.startswith("rtmo-")
+    assert re.search(r"\b(AP|NME|PCK@0\.2) \d", entry.description), entry.description
+
+
 @pytest.mark.parametrize("name", [n for n, e in sorted(zoo.REGISTRY.items()) if not e.member])
 def test_official_registry_entries(name):
     entry = zoo.REGISTRY[name]
     assert entry.name == name
-    assert entry.url.startswith("https://")
+    assert entry.task == "pose"
+    assert any(entry.url == base + entry.filename for base in zoo.OFFICIAL_BASES), entry.url
     match = re.search(r"-([0-9a-f]{8})_\d{8}\.pth$", entry.filename)
     assert match, entry.filename
     assert entry.sha256 == match.group(1)
-    variant = get_variant(entry.arch)
-    assert entry.skeleton == "coco17"
-    # the file name states the input size, which must be the variant's (h x w)
-    width, height = variant.input_size
-    assert f"-{height}x{width}-" in entry.filename
+    _check_pose_row(entry)
+
+
+def test_one_stage_archs_are_build_model_s_one_stage_table():
+    from pose_perception.models.build import ONE_STAGE_BUILDERS
+
+    assert set(zoo.ONE_STAGE_ARCHS) == set(ONE_STAGE_BUILDERS)
+    one_stage = {n for n, e in zoo.REGISTRY.items() if e.one_stage}
+    assert {"rtmo-t", "rtmo-s", "rtmo-m", "rtmo-l", "rtmo-s-onnx"} <= one_stage
+    assert all(zoo.REGISTRY[n].skeleton == "coco17" for n in one_stage)
+
+
+def test_the_new_families_are_registered_with_their_schemas():
+    by_skeleton: dict[str, set[str]] = {}
+    for name, entry in zoo.REGISTRY.items():
+        by_skeleton.setdefault(entry.skeleton, set()).add(name)
+    assert {"rtmw-x", "rtmw-x-384x288", "rtmw-l-onnx", "dwpose-m", "rtmpose-m-wholebody"} <= by_skeleton[
+        "coco_wholebody"
+    ]
+    assert {"rtmpose-m-hand", "rtmpose-m-hand5-onnx"} <= by_skeleton["hand21"]
+    faces = {"rtmpose-t-face", "rtmpose-s-face", "rtmpose-m-face", "rtmpose-m-face-onnx"}
+    assert faces <= by_skeleton["face106"]
+    assert {"rtmpose-m-ap10k", "rtmpose-m-ap10k-onnx"} <= by_skeleton["ap10k"]
 
 
 def test_registry_name_end_to_end_through_pose_estimator(server, tmp_path, monkeypatch):
@@ -651,7 +694,7 @@ def test_names_by_task():
     detectors, poses = zoo.names("detector"), zoo.names("pose")
     assert set(detectors) | set(poses) == set(zoo.REGISTRY) and not set(detectors) & set(poses)
     assert {"rtmdet-nano", "yolox-tiny", "yolox-m", "yolox-x"} <= set(detectors)
-    assert {"rtmpose-m", "rtmpose-m-body7"} <= set(poses)
+    assert {"rtmpose-m", "rtmpose-m-body7", "rtmw-x", "rtmo-s", "rtmo-s-onnx"} <= set(poses)
     assert zoo.names() == sorted(zoo.REGISTRY)
 
 
@@ -676,9 +719,11 @@ def test_official_archive_entries(name):
 
     entry = zoo.REGISTRY[name]
     assert entry.name == name
-    assert entry.url.startswith(zoo.ONNX_SDK_BASE) and entry.filename.endswith(".zip")
+    assert any(entry.url == base + "onnx_sdk/" + entry.filename for base in zoo.OFFICIAL_BASES), entry.url
+    assert entry.filename.endswith(".zip")
     # the hex in the name is the source checkpoint's, not the zip's: no hash is claimed
-    assert re.search(r"-[0-9a-f]{7,8}(_\d{8})?\.zip$", entry.filename), entry.filename
+    # (RTMW's zips carry only a date)
+    assert re.search(r"(-[0-9a-f]{7,8})?(_\d{8})?\.zip$", entry.filename), entry.filename
     assert entry.sha256 == "" and entry.size is None
     assert entry.member == "end2end.onnx"
     assert entry.local_name == entry.filename[: -len(".zip")] + ".onnx"
@@ -690,8 +735,8 @@ def test_official_archive_entries(name):
         assert entry.arch.replace("rtmdet", "rtmdet_") in entry.filename.replace("rtmdet", "rtmdet_")
         assert "person" in entry.filename or "humanart" in entry.filename
     else:
-        assert entry.skeleton == "coco17" and "body7" in entry.filename
-        assert f"-{height}x{width}-" in entry.filename
+        assert entry.input_size == _arch_input_size(entry.arch)
+        _check_pose_row(entry)
 
 
 # ---------------------------------------------------------------------------- bundled model, fallback

@@ -15,8 +15,9 @@ Two kinds of entries:
 - **Plain files** (the official ``.pth`` checkpoints): checked against their size where
   known and their SHA-256 (or the 8-hex prefix MMEngine puts in the file name).
 - **Archives** (``member`` set: MMPose's ``onnx_sdk`` zips of MMDeploy ONNX exports, for
-  the person detectors and the body7 pose models): ``member`` (``end2end.onnx``) is
-  extracted from the zip and cached as ``<cache>/<zip stem>.onnx`` (see :mod:`.archive`).
+  the person detectors, the body7, whole-body, hand, face and animal pose models and RTMO):
+  ``member`` (``end2end.onnx``) is extracted from the zip and cached as
+  ``<cache>/<zip stem>.onnx`` (see :mod:`.archive`).
 
 **Limitation of the archive entries:** the 8 hex digits in an ``onnx_sdk`` zip name
 (``...-05d8511e.zip``) are the SHA-256 prefix of the *.pth checkpoint the ONNX was
@@ -43,6 +44,8 @@ from pose_perception.zoo.pins import expected_hashes, pin_env_var, sha256_of, ve
 from pose_perception.zoo.registry import (
     DETECTOR_ARCHS,
     OFFICIAL_BASE,
+    OFFICIAL_BASES,
+    ONE_STAGE_ARCHS,
     ONNX_SDK_BASE,
     REGISTRY,
     TASKS,
@@ -56,6 +59,8 @@ __all__ = [
     "DETECTOR_ARCHS",
     "MAX_MEMBER_BYTES",
     "OFFICIAL_BASE",
+    "OFFICIAL_BASES",
+    "ONE_STAGE_ARCHS",
     "ONNX_SDK_BASE",
     "REGISTRY",
     "TASKS",

@@ -69,8 +69,9 @@ def check_onnx(path: str | os.PathLike[str], entry: ZooEntry) -> None:
     One ``1x3xHxW`` input (H, W = ``entry.input_size`` where the graph fixes them);
     a detector outputs ``dets`` [1,N,5] and ``labels`` [1,N]; a pose model ``simcc_x``
     [1,K,2W] and ``simcc_y`` [1,K,2H] (split ratio 2, as every official RTMPose) with K
-    the skeleton's keypoint count. Dynamic dimensions (batch, number of detections, or
-    even H and W) are accepted: the consumer checks what it needs.
+    the skeleton's keypoint count; a one-stage (RTMO) model MMDeploy's ``dets`` [1,N,5] and
+    ``keypoints`` [1,N,K,3] (people after its score threshold and NMS). Dynamic dimensions
+    (batch, number of detections, or even H and W) are accepted: the consumer checks what it needs.
     """
     inputs, outputs = onnx_io(path)
     width, height = entry.input_size or (None, None)
@@ -81,6 +82,9 @@ def check_onnx(path: str | os.PathLike[str], entry: ZooEntry) -> None:
         from pose_perception.skeletons import get_skeleton
 
         k = get_skeleton(entry.skeleton).num_keypoints
+        if entry.one_stage:
+            check_outputs(outputs, {"dets": (1, None, 5), "keypoints": (1, None, k, 3)})
+            return
         bins_x, bins_y = (2 * width, 2 * height) if width and height else (None, None)  # split ratio 2
         expected = {"simcc_x": (1, k, bins_x), "simcc_y": (1, k, bins_y)}
     check_outputs(outputs, expected)
