@@ -11,6 +11,7 @@ import numpy as np
 
 from pose_perception.codec import decode_simcc, flip_simcc
 from pose_perception.model_info import ModelInfo, checkpoint_info
+from pose_perception.model_kinds import ONE_STAGE, USE_ONE_STAGE_ESTIMATOR, arch_kind, model_kind
 from pose_perception.runtime.base import Backend
 from pose_perception.runtime.table import (
     CHECKPOINT_SUFFIXES,
@@ -238,6 +239,8 @@ def _registry_file(
             f"model {name!r} is not a {'/'.join(MODEL_SUFFIXES)} file nor a registry name "
             f"({', '.join(sorted(zoo.REGISTRY))})"
         )
+    if zoo.REGISTRY[name].one_stage:
+        raise ValueError(f"registry model {name!r} {USE_ONE_STAGE_ESTIMATOR}")
     # the bundled models are ONNX files: a fallback only where an ONNX backend runs them
     fallback = fallback_to_bundled and runs_onnx(backend)
     return zoo.resolve(name, cache_dir=cache_dir, task="pose", fallback=fallback)
@@ -248,6 +251,8 @@ def _described(model: Any, arch: str | None, skeleton: Skeleton | None) -> Model
     if not isinstance(model, (str, os.PathLike)):
         from pose_perception.models import TopDownNetwork
 
+        if model_kind(model) == ONE_STAGE:
+            raise ValueError(f"model: an RTMO module {USE_ONE_STAGE_ESTIMATOR}")
         if not isinstance(model, TopDownNetwork):
             raise TypeError("an nn.Module model must be a pose_perception.models.TopDownNetwork")
         return model.model_info(skeleton)
@@ -255,4 +260,6 @@ def _described(model: Any, arch: str | None, skeleton: Skeleton | None) -> Model
         return None
     if arch is None:
         raise ValueError(f"{model}: a .pth checkpoint needs the architecture, e.g. arch='rtmpose-s'")
+    if arch_kind(arch) == ONE_STAGE:
+        raise ValueError(f"{model} (arch {arch!r}) {USE_ONE_STAGE_ESTIMATOR}")
     return checkpoint_info(arch, skeleton)

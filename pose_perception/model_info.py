@@ -1,8 +1,9 @@
 """What a pose model needs besides its weights: schema, input size, normalisation, codec.
 
 Exported ONNX files carry this as metadata (``metadata_props``) so a node needs only
-the model path. Files without it (the official MMDeploy exports) get COCO-17 defaults
-with the input size and split ratio read from the graph's shapes.
+the model path. Files without it (the official MMDeploy exports) get the schema of their
+keypoint count (COCO-17, hand, face or whole-body; a ``skeleton`` given replaces it) with the
+input size and split ratio read from the graph's shapes.
 """
 
 from __future__ import annotations
@@ -71,7 +72,8 @@ class ModelInfo:
         simcc_width: int | None = None,
         source: str = "model",
     ) -> ModelInfo:
-        """Read our metadata, or fall back to COCO-17 defaults for official files.
+        """Read our metadata, or fall back to defaults for official files: the schema of their
+        keypoint count (``DEFAULT_SKELETONS``; the caller's ``skeleton`` replaces it).
 
         ``input_size``/``num_keypoints``/``simcc_width`` come from the graph's shapes
         (None where dynamic) and are cross-checked against the metadata.
@@ -82,13 +84,17 @@ class ModelInfo:
             else:
                 if input_size is None:
                     raise ValueError("no metadata and a dynamic input size")
-                if num_keypoints is not None and num_keypoints != COCO17.num_keypoints:
+                count = COCO17.num_keypoints if num_keypoints is None else num_keypoints
+                if count not in DEFAULT_SKELETONS:
                     raise ValueError(
-                        f"no metadata and {num_keypoints} keypoints: only COCO-17 (17) can be "
-                        "assumed; pass a skeleton explicitly"
+                        f"no metadata and {count} keypoints: only {', '.join(map(str, DEFAULT_SKELETONS))} "
+                        "keypoints can be assumed (coco17, hand21, face106, coco_wholebody)"
                     )
                 ratio = simcc_width / input_size[0] if simcc_width else 2.0
-                info = cls(input_size=input_size, simcc_split_ratio=ratio, arch="official-onnx")
+                skeleton = get_skeleton(DEFAULT_SKELETONS[count])
+                info = cls(
+                    input_size=input_size, skeleton=skeleton, simcc_split_ratio=ratio, arch="official-onnx"
+                )
         except (ValueError, KeyError, TypeError) as err:
             raise ValueError(f"{source}: bad pose metadata: {err}") from err
         if input_size is not None and tuple(input_size) != info.input_size:
@@ -139,7 +145,7 @@ class ModelInfo:
 
 def rtmpose_info(variant: RTMPoseVariant, num_keypoints: int, skeleton: Skeleton | None) -> ModelInfo:
     """The info of a top-down network: its variant's input size and split ratio, and a
-    schema of ``num_keypoints`` (COCO-17 or COCO-WholeBody by their counts, else it must be given)."""
+    schema of ``num_keypoints`` (``DEFAULT_SKELETONS`` by count, else it must be given)."""
     if skeleton is None and num_keypoints in DEFAULT_SKELETONS:
         skeleton = get_skeleton(DEFAULT_SKELETONS[num_keypoints])
     if skeleton is None:
@@ -153,8 +159,14 @@ def rtmpose_info(variant: RTMPoseVariant, num_keypoints: int, skeleton: Skeleton
     )
 
 
-# The schema assumed for a network of this many keypoints when none is given.
-DEFAULT_SKELETONS: dict[int, str] = {COCO17.num_keypoints: "coco17", 133: "coco_wholebody"}
+# The schema assumed for a network (or an official ONNX file) of this many keypoints when none
+# is given: body, hand, face, whole-body. AP-10K (17) must be named: 17 means COCO-17.
+DEFAULT_SKELETONS: dict[int, str] = {
+    COCO17.num_keypoints: "coco17",
+    21: "hand21",
+    106: "face106",
+    133: "coco_wholebody",
+}
 
 
 def check_skeleton(skeleton: Skeleton, num_keypoints: int, source: str) -> None:

@@ -1,10 +1,12 @@
 """One-stage (RTMO) multi-person pose estimation on whole images: no person detector.
 
 ``OneStageEstimator(model, arch=..., backend=..., device=...)`` takes an RTMO module, an official
-``.pth`` (with ``arch``) or an ONNX file we exported (``backend="onnxruntime"``; it carries its own
-arch, input size and thresholds). ``estimate(image_bgr)`` returns (bboxes (N,4), bbox_scores (N,),
-keypoints (N,K,2), keypoint_scores (N,K)) in image pixels, highest score first, after the official
-score threshold and NMS (settable). The ONNX path never imports torch.
+``.pth`` (with ``arch``), a registry name (``rtmo-s``, ``rtmo-s-onnx``) or an ONNX file
+(``backend="onnxruntime"``): one we exported (it carries its arch, input size and thresholds) or
+MMDeploy's official end-to-end RTMO (outputs ``dets`` and ``keypoints``, no metadata).
+``estimate(image_bgr)`` returns (bboxes (N,4), bbox_scores (N,), keypoints (N,K,2),
+keypoint_scores (N,K)) in image pixels, highest score first, after the official score threshold
+and NMS (settable). The ONNX path never imports torch.
 """
 
 from __future__ import annotations
@@ -12,12 +14,20 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from pose_perception.bottomup import bottomup_input, input_to_image
 from pose_perception.estimator import validate_image
+from pose_perception.model_kinds import (
+    OFFICIAL_ONESTAGE_OUTPUTS,
+    ONE_STAGE,
+    USE_POSE_ESTIMATOR,
+    arch_kind,
+    onnx_outputs_kind,
+)
 from pose_perception.people_select import (
     NMS_THR,
     SCORE_THR,
@@ -29,6 +39,7 @@ from pose_perception.people_select import (
 
 Runner = Callable[[np.ndarray, float, float], People]
 BACKENDS = ("torch", "onnxruntime")
+BACKEND_SUFFIXES = {"torch": (".pth", ".pt"), "onnxruntime": (".onnx",)}
 
 
 class OneStageEstimator:
@@ -42,11 +53,16 @@ class OneStageEstimator:
         device: str = "cpu",
         score_thr: float | None = None,
         nms_thr: float | None = None,
+        *,
+        input_size: tuple[int, int] | None = None,
+        cache_dir: str | os.PathLike[str] | None = None,
     ) -> None:
         if backend not in BACKENDS:
             raise ValueError(f"backend: expected one of {BACKENDS}, got {backend!r}")
+        if _is_registry_name(model):
+            model, arch, input_size = _registry_file(str(model), backend, cache_dir)
         if backend == "onnxruntime":
-            self._run, self.input_size, defaults = _open_onnx(model, device)
+            self._run, self.input_size, defaults = _open_onnx(model, device, input_size)
         else:
             self._run, self.input_size = _open_torch(model, arch, device)
             defaults = (SCORE_THR, NMS_THR)
@@ -62,20 +78,53 @@ class OneStageEstimator:
         return bboxes, people.bbox_scores, input_to_image(people.keypoints, box), people.keypoint_scores
 
 
+def _is_registry_name(model: Any) -> bool:
+    return isinstance(model, (str, os.PathLike)) and not Path(model).suffix
+
+
+def _registry_file(
+    name: str, backend: str, cache_dir: str | os.PathLike[str] | None
+) -> tuple[Path, str, tuple[int, int] | None]:
+    """The verified local file of a one-stage registry model, its arch and its input size."""
+    from pose_perception import zoo
+
+    entry = zoo.REGISTRY.get(name)
+    if entry is None or entry.task != "pose":
+        raise ValueError(
+            f"model {name!r} is not a file nor a pose model of the registry ({', '.join(zoo.names('pose'))})"
+        )
+    if not entry.one_stage:
+        raise ValueError(f"registry model {name!r} {USE_POSE_ESTIMATOR}")
+    runs = BACKEND_SUFFIXES[backend]
+    if Path(entry.local_name).suffix not in runs:
+        other = next(
+            b for b, suffixes in BACKEND_SUFFIXES.items() if Path(entry.local_name).suffix in suffixes
+        )
+        raise ValueError(
+            f"registry model {name!r} is a {Path(entry.local_name).suffix} file: use backend={other!r}"
+        )
+    path, _ = zoo.resolve(name, cache_dir=cache_dir, task="pose")
+    return path, entry.arch, entry.input_size
+
+
 def _open_torch(model: Any, arch: str | None, device: str) -> tuple[Runner, tuple[int, int]]:
     """An RTMO module, or an official ``.pth`` built as ``arch``, run by PyTorch on ``device``."""
     import torch
 
     from pose_perception.models.rtmo import RTMO, build_rtmo
     from pose_perception.models.rtmo_decode import RTMODense
-    from pose_perception.models.rtmpose import load_checkpoint
+    from pose_perception.models.rtmpose import TopDownNetwork, load_checkpoint
 
     if isinstance(model, (str, os.PathLike)):
         if arch is None:
             raise ValueError(
                 f"{os.fspath(model)}: a .pth carries no architecture; pass arch='rtmo-s' (or t/m/l)"
             )
+        if arch_kind(arch) != ONE_STAGE:
+            raise ValueError(f"{os.fspath(model)}: arch {arch!r} {USE_POSE_ESTIMATOR}")
         model = load_checkpoint(build_rtmo(arch), model)
+    if isinstance(model, TopDownNetwork):
+        raise ValueError(f"model: a {type(model).__name__} module {USE_POSE_ESTIMATOR}")
     if not isinstance(model, RTMO):
         raise TypeError(f"model: expected an RTMO module or a checkpoint path, got {type(model).__name__}")
     dense = RTMODense(model.eval()).to(device).eval()
@@ -99,22 +148,59 @@ def _open_torch(model: Any, arch: str | None, device: str) -> tuple[Runner, tupl
     return run, input_size
 
 
-def _open_onnx(path: Any, device: str) -> tuple[Runner, tuple[int, int], tuple[float, float]]:
-    """An exported one-stage ONNX file, described by its metadata, run by ONNX Runtime."""
+def _open_onnx(
+    path: Any, device: str, input_size: tuple[int, int] | None
+) -> tuple[Runner, tuple[int, int], tuple[float, float]]:
+    """A one-stage ONNX file, ours (described by its metadata) or MMDeploy's, run by ONNX Runtime."""
     from pose_perception.runtime.onnxruntime_backend import open_session
 
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"model: backend 'onnxruntime' needs an .onnx path, got {type(path).__name__}")
     session = open_session(path, device)
-    meta = session.get_modelmeta().custom_metadata_map
-    if meta.get("model_kind") != "one-stage":
-        raise ValueError(f"{os.fspath(path)}: not a one-stage model exported by pose_perception (model_kind)")
-    width, height = json.loads(meta["input_size"])
-    input_size = (int(width), int(height))
     names = [output.name for output in session.get_outputs()]
+    meta = session.get_modelmeta().custom_metadata_map
+    if set(names) == set(OFFICIAL_ONESTAGE_OUTPUTS):
+        size = _graph_input_size(session, os.fspath(path), input_size)
+        return _official_runner(session, size), size, (SCORE_THR, NMS_THR)
+    if meta.get("model_kind") != "one-stage" or onnx_outputs_kind(names) != ONE_STAGE:
+        raise ValueError(
+            f"{os.fspath(path)}: not a one-stage model (outputs {names}); it {USE_POSE_ESTIMATOR}"
+        )
+    width, height = json.loads(meta["input_size"])
+    size = (int(width), int(height))
 
     def run(batch: np.ndarray, score_thr: float, nms_thr: float) -> People:
         dense = tuple(output[0] for output in session.run(names, {"input": batch}))
+        return select_people(dense, size, score_thr, nms_thr)
+
+    return run, size, (float(meta["score_thr"]), float(meta["nms_thr"]))
+
+
+def _graph_input_size(session: Any, path: str, given: tuple[int, int] | None) -> tuple[int, int]:
+    """(width, height) of a metadata-free graph: its fixed input shape, else ``given``."""
+    _, _, height, width = session.get_inputs()[0].shape
+    if isinstance(width, int) and isinstance(height, int):
+        if given is not None and tuple(given) != (width, height):
+            raise ValueError(
+                f"{path}: input_size {tuple(given)} given, the graph's input is {width}x{height}"
+            )
+        return (width, height)
+    if given is None:
+        raise ValueError(f"{path}: the graph's input size is dynamic; pass input_size=(width, height)")
+    return (int(given[0]), int(given[1]))
+
+
+def _official_runner(session: Any, input_size: tuple[int, int]) -> Runner:
+    """MMDeploy's end-to-end RTMO: ``dets`` (1,N,5: x1,y1,x2,y2,score) and ``keypoints``
+    (1,N,K,3: x,y,score) in input pixels, people its graph kept with the thresholds it was
+    exported with. Our threshold and NMS run again on them (a no-op at the official values; a
+    stricter setting takes effect, a looser one cannot bring back whom the graph dropped), and
+    the boxes are clamped to the input as on our other paths."""
+    input_name = session.get_inputs()[0].name
+
+    def run(batch: np.ndarray, score_thr: float, nms_thr: float) -> People:
+        dets, keypoints = session.run(list(OFFICIAL_ONESTAGE_OUTPUTS), {input_name: batch})
+        dense = (dets[0, :, :4], dets[0, :, 4], keypoints[0, ..., :2], keypoints[0, ..., 2])
         return select_people(dense, input_size, score_thr, nms_thr)
 
-    return run, input_size, (float(meta["score_thr"]), float(meta["nms_thr"]))
+    return run

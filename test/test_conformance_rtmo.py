@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +21,7 @@ from seeded_weights import FAMILY_DIR, read_key_list, seeded_state_dict
 from pose_perception import OneStageEstimator
 from pose_perception.bottomup import bottomup_input, input_to_image, letterbox
 from pose_perception.models.rtmo import RTMO, RTMO_SIZES, build_rtmo
-from pose_perception.models.rtmo_decode import decode_boxes, flatten_levels, grid_priors
+from pose_perception.models.rtmo_decode import RTMODense, decode_boxes, flatten_levels, grid_priors
 from pose_perception.people_select import NMS_THR, SCORE_THR, select_people
 from pose_perception.runtime.export_onestage import export_rtmo_onnx
 
@@ -225,3 +226,87 @@ def test_bad_arguments_are_clear_errors(model: RTMO) -> None:
         OneStageEstimator(object())
     with pytest.raises(ValueError, match="H×W×3"):
         OneStageEstimator(model).estimate(np.zeros((4, 4, 4), np.uint8))
+
+
+# ---------------------------------------------------------------- official (MMDeploy) RTMO ONNX files
+
+
+class OfficialSignature(torch.nn.Module):
+    """Our RTMO behind MMDeploy's end-to-end signature: ``dets`` (1,N,5: x1,y1,x2,y2,score) and
+    ``keypoints`` (1,N,K,3: x,y,score) in input pixels, no metadata. Every grid cell is a row: the
+    official graph's own threshold and NMS are the estimator's job here, which it does anyway."""
+
+    def __init__(self, model: RTMO) -> None:
+        super().__init__()
+        self.dense = RTMODense(model)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        boxes, scores, keypoints, keypoint_scores = self.dense(x)
+        dets = torch.cat([boxes, scores[..., None]], dim=-1)
+        return dets, torch.cat([keypoints, keypoint_scores[..., None]], dim=-1)
+
+
+def export_official_signature(model: RTMO, path: Path) -> str:
+    width, height = model.size.input_size
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            OfficialSignature(model.eval()).eval(),
+            (torch.zeros(1, 3, height, width),),
+            str(path),
+            dynamo=False,
+            input_names=["input"],
+            output_names=["dets", "keypoints"],
+            opset_version=17,
+        )
+    return str(path)
+
+
+def test_an_official_signature_onnx_gives_the_torch_path_s_people(
+    model: RTMO, ref: dict[str, np.ndarray], tmp_path: Path
+) -> None:
+    path = export_official_signature(model, tmp_path / "end2end.onnx")
+    estimator = OneStageEstimator(path, backend="onnxruntime")
+    assert estimator.input_size == (640, 640)
+    assert (estimator.score_thr, estimator.nms_thr) == (SCORE_THR, NMS_THR)
+    theirs = OneStageEstimator(model).estimate(ref["image"])
+    ours = estimator.estimate(ref["image"])
+    assert len(ours[0]) == len(theirs[0]) == len(ref["bboxes"])
+    for got, expected in zip(ours, theirs, strict=True):  # both highest score first
+        np.testing.assert_allclose(got, expected, rtol=0, atol=PIXEL_TOL)
+    assert_people_match(ours, ref)
+
+
+def test_official_dets_and_keypoints_map_to_image_pixels(tmp_path: Path) -> None:
+    """A graph with fixed official outputs: a 1280x640 image sits in the 640x640 input at half
+    size, 160 px down, so input (x, y) is image (2x, 2(y - 160)); rows under the threshold go."""
+    from onnx_graphs import constant_onnx
+
+    dets = np.array([[[100, 200, 300, 400, 0.9], [10, 170, 50, 250, 0.5], [0, 0, 5, 5, 0.05]]], np.float32)
+    keypoints = np.zeros((1, 3, 17, 3), np.float32)
+    keypoints[0, :, :, :2] = [150, 300]
+    keypoints[0, :, :, 2] = 0.75
+    path = tmp_path / "rtmo-official.onnx"
+    path.write_bytes(constant_onnx([1, 3, 640, 640], {"dets": dets, "keypoints": keypoints}))
+    bboxes, bbox_scores, image_keypoints, keypoint_scores = OneStageEstimator(
+        path, backend="onnxruntime"
+    ).estimate(np.zeros((640, 1280, 3), np.uint8))
+    np.testing.assert_allclose(bboxes, [[200, 80, 600, 480], [20, 20, 100, 180]], atol=1e-3)
+    np.testing.assert_allclose(bbox_scores, [0.9, 0.5])
+    np.testing.assert_allclose(image_keypoints, np.full((2, 17, 2), [300, 280]), atol=1e-3)
+    np.testing.assert_allclose(keypoint_scores, np.full((2, 17), 0.75))
+    with pytest.raises(ValueError, match=r"rtmo-official\.onnx: input_size \(320, 320\) given"):
+        OneStageEstimator(path, backend="onnxruntime", input_size=(320, 320))
+
+
+def test_a_dynamic_official_graph_needs_its_input_size(tmp_path: Path) -> None:
+    from onnx_graphs import constant_onnx
+
+    outputs = {"dets": np.zeros((1, 0, 5), np.float32), "keypoints": np.zeros((1, 0, 17, 3), np.float32)}
+    path = tmp_path / "dynamic.onnx"
+    path.write_bytes(constant_onnx([1, 3, "height", "width"], outputs))
+    with pytest.raises(ValueError, match=r"dynamic\.onnx: the graph's input size is dynamic; pass input_size"):
+        OneStageEstimator(path, backend="onnxruntime")
+    estimator = OneStageEstimator(path, backend="onnxruntime", input_size=(416, 416))
+    assert estimator.input_size == (416, 416)
+    assert estimator.estimate(np.zeros((100, 100, 3), np.uint8))[2].shape == (0, 17, 2)

@@ -15,12 +15,12 @@ import warnings
 import torch
 
 from pose_perception.fileio import atomic_output
+from pose_perception.model_kinds import ONESTAGE_OUTPUTS
 from pose_perception.models.rtmo import RTMO
 from pose_perception.models.rtmo_decode import RTMODense
 from pose_perception.people_select import NMS_THR, SCORE_THR
 from pose_perception.runtime.export import OPSET, stamp_metadata
 
-ONESTAGE_OUTPUTS = ("boxes", "scores", "keypoints", "keypoint_scores")
 ONESTAGE_KIND = "one-stage"
 
 

@@ -31,8 +31,8 @@ def _export_once(checkpoint: Path, info: ModelInfo, onnx_path: Path) -> None:
     """The one step of a checkpoint's life on ONNX Runtime that needs PyTorch: say so,
     and name the file that lets later starts (or a torch-free robot) skip it."""
     try:
-        from pose_perception.models import build_top_down, load_checkpoint
         from pose_perception.runtime.export import export_onnx
+        from pose_perception.runtime.torch_backend import load_top_down
     except ImportError as err:
         raise ImportError(
             f"{checkpoint} is a PyTorch checkpoint: converting it to ONNX once needs PyTorch ({err}); "
@@ -42,5 +42,4 @@ def _export_once(checkpoint: Path, info: ModelInfo, onnx_path: Path) -> None:
         "converting %s (%s) to ONNX once; later starts load %s and need no PyTorch",
         checkpoint.name, info.arch, onnx_path,
     )  # fmt: skip
-    model = load_checkpoint(build_top_down(info.arch, info.num_keypoints), checkpoint)
-    export_onnx(model, info, onnx_path)
+    export_onnx(load_top_down(checkpoint, info), info, onnx_path)

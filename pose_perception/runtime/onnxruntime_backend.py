@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from pose_perception.model_info import ModelInfo
+from pose_perception.model_kinds import ONE_STAGE, USE_ONE_STAGE_ESTIMATOR, onnx_outputs_kind
 from pose_perception.zoo.onnx_checks import check_image_input, check_outputs, session_io
 
 DEVICES = ("cpu", "cuda", "tensorrt", "auto")
@@ -146,6 +147,8 @@ def _check_pose_graph(session: Any, path: str) -> list[str]:
     otherwise are taken in file order (exports that lost the names)."""
     inputs, outputs = session_io(session)
     names = [name for name, _, _ in outputs]
+    if onnx_outputs_kind(names) == ONE_STAGE:
+        raise ValueError(f"{path} {USE_ONE_STAGE_ESTIMATOR}")
     if len(outputs) == 2 and set(names) != {"simcc_x", "simcc_y"}:
         roles = ("simcc_x", "simcc_y")
         outputs = [(role, dims, dtype) for role, (_, dims, dtype) in zip(roles, outputs, strict=True)]

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from pose_perception.model_info import ModelInfo
+from pose_perception.model_info import DEFAULT_SKELETONS, ModelInfo
 
 if TYPE_CHECKING:
     import torch
@@ -69,7 +69,41 @@ def open_model(
     if info is None:
         raise ValueError("the torch backend needs the module's ModelInfo (RTMPose.model_info())")
     if isinstance(model, (str, os.PathLike)):
-        from pose_perception.models import build_top_down, load_checkpoint
-
-        model = load_checkpoint(build_top_down(info.arch, info.num_keypoints), model)
+        model = load_top_down(model, info)
     return TorchBackend(model, device), info
+
+
+def load_top_down(checkpoint: str | os.PathLike[str], info: ModelInfo) -> nn.Module:
+    """The network ``info`` names with ``checkpoint``'s weights. A checkpoint whose keypoint count
+    differs from ``info``'s schema (a whole-body model given a body schema) is one clear line."""
+    from pose_perception.models import CheckpointMismatchError, build_top_down, load_checkpoint
+
+    model = build_top_down(info.arch, info.num_keypoints)
+    try:
+        return load_checkpoint(model, checkpoint)
+    except CheckpointMismatchError:
+        found = _checkpoint_keypoints(model, checkpoint, info.num_keypoints)
+        if found is None:
+            raise
+    hint = f"; pass skeleton={DEFAULT_SKELETONS[found]!r}" if found in DEFAULT_SKELETONS else ""
+    raise ValueError(
+        f"{checkpoint}: the checkpoint outputs {found} keypoints, skeleton {info.skeleton.name!r} "
+        f"has {info.num_keypoints}{hint}"
+    ) from None
+
+
+def _checkpoint_keypoints(model: nn.Module, checkpoint: str | os.PathLike[str], expected: int) -> int | None:
+    """The checkpoint's keypoint count when that alone is what differs from ``model``: every
+    mismatching tensor is a per-keypoint one (first dimension) of the same count; else None."""
+    from pose_perception.models.rtmpose import read_state_dict
+
+    state = read_state_dict(checkpoint)
+    ours = model.state_dict()
+    if set(state) != set(ours):
+        return None
+    differing = [(tuple(state[key].shape), tuple(value.shape)) for key, value in ours.items()]
+    differing = [(theirs, mine) for theirs, mine in differing if theirs != mine]
+    if not differing or not all(t[1:] == m[1:] and m[:1] == (expected,) for t, m in differing):
+        return None
+    counts = {theirs[0] for theirs, _ in differing}
+    return counts.pop() if len(counts) == 1 else None
