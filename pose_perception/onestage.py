@@ -124,7 +124,7 @@ def _open_torch(model: Any, arch: str | None, device: str) -> tuple[Runner, tupl
             raise ValueError(f"{os.fspath(model)}: arch {arch!r} {USE_POSE_ESTIMATOR}")
         model = load_checkpoint(build_rtmo(arch), model)
     if isinstance(model, TopDownNetwork):
-        raise ValueError(f"model: a {type(model).__name__} module {USE_POSE_ESTIMATOR}")
+        raise ValueError(f"model: this {type(model).__name__} module {USE_POSE_ESTIMATOR}")
     if not isinstance(model, RTMO):
         raise TypeError(f"model: expected an RTMO module or a checkpoint path, got {type(model).__name__}")
     dense = RTMODense(model.eval()).to(device).eval()
@@ -164,7 +164,7 @@ def _open_onnx(
         return _official_runner(session, size), size, (SCORE_THR, NMS_THR)
     if meta.get("model_kind") != "one-stage" or onnx_outputs_kind(names) != ONE_STAGE:
         raise ValueError(
-            f"{os.fspath(path)}: not a one-stage model (outputs {names}); it {USE_POSE_ESTIMATOR}"
+            f"{os.fspath(path)}: not a one-stage model ({', '.join(names)}): it {USE_POSE_ESTIMATOR}"
         )
     width, height = json.loads(meta["input_size"])
     size = (int(width), int(height))

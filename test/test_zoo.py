@@ -690,6 +690,48 @@ def test_official_pose_onnx_archive_runs_in_pose_estimator(server, tmp_path, mon
     assert len(server.requests) == 1
 
 
+def _rtmo_archive_entry(server: FakeServer, onnx_bytes: bytes) -> ZooEntry:
+    stem = "rtmo-s_8xb32-600e_body7-640x640-dac2bf74_20231211"
+    body = _sdk_zip(onnx_bytes, f"20231211/rtmo_onnx/{stem}/end2end.onnx")
+    url = server.serve(f"/rtmo/onnx_sdk/{stem}.zip", body)
+    return ZooEntry(
+        "rtmo-e2e-test", "rtmo-s", url, "", task="pose", member="end2end.onnx", input_size=(640, 640)
+    )
+
+
+def test_official_rtmo_onnx_archive_runs_in_the_one_stage_estimator(server, tmp_path, monkeypatch):
+    """MMDeploy's RTMO signature (dets, keypoints; no metadata) from a zip, by registry name."""
+    from pose_perception import OneStageEstimator, PoseEstimator
+
+    dets = np.array([[[100, 200, 300, 400, 0.9]]], np.float32)
+    keypoints = np.zeros((1, 1, 17, 3), np.float32)
+    keypoints[0, 0] = [150, 300, 0.8]
+    graph = _constant_onnx([1, 3, 640, 640], {"dets": dets, "keypoints": keypoints})
+    entry = _rtmo_archive_entry(server, graph)
+    monkeypatch.setitem(zoo.REGISTRY, entry.name, entry)
+    monkeypatch.setenv("POSE_PERCEPTION_HOME", str(tmp_path))
+    monkeypatch.delenv("POSE_PERCEPTION_OFFLINE", raising=False)
+
+    with pytest.raises(ValueError, match="'rtmo-e2e-test' is a one-stage RTMO model: use OneStageEstimator"):
+        PoseEstimator(entry.name)
+    assert server.requests == []  # refused before the download
+    bboxes, _, image_keypoints, _ = OneStageEstimator(entry.name, backend="onnxruntime").estimate(
+        np.zeros((640, 1280, 3), np.uint8)
+    )
+    np.testing.assert_allclose(bboxes, [[200, 80, 600, 480]], atol=1e-3)  # half size, 160 px down
+    np.testing.assert_allclose(image_keypoints[0], np.tile([300.0, 280.0], (17, 1)), atol=1e-3)
+    OneStageEstimator(entry.name, backend="onnxruntime")  # from the cache
+    assert len(server.requests) == 1
+
+
+def test_an_rtmo_archive_with_a_top_down_graph_is_refused(server, tmp_path):
+    simcc = {"simcc_x": np.zeros((1, 17, 1280), np.float32), "simcc_y": np.zeros((1, 17, 1280), np.float32)}
+    entry = _rtmo_archive_entry(server, _constant_onnx([1, 3, 640, 640], simcc))
+    with pytest.raises(ValueError, match=r"expected dets \[1, 'N', 5\], keypoints \[1, 'N', 17, 3\]"):
+        zoo.resolve(entry.name, cache_dir=tmp_path, registry={entry.name: entry}, progress=False)
+    assert _cache_files(tmp_path) == []
+
+
 def test_names_by_task():
     detectors, poses = zoo.names("detector"), zoo.names("pose")
     assert set(detectors) | set(poses) == set(zoo.REGISTRY) and not set(detectors) & set(poses)
