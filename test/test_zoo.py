@@ -663,29 +663,33 @@ def test_task_is_checked_before_any_request(server, tmp_path):
     assert path.is_file()
 
 
-def test_official_pose_onnx_archive_runs_in_pose_estimator(server, tmp_path, monkeypatch):
-    """An official-style pose ONNX (no pose_perception metadata) from a zip, by registry name."""
+@pytest.mark.parametrize(("skeleton", "k"), [("coco17", 17), ("coco_wholebody", 133), ("ap10k", 17)])
+def test_official_pose_onnx_archive_runs_in_pose_estimator(server, tmp_path, monkeypatch, skeleton, k):
+    """An official-style pose ONNX (no pose_perception metadata) from a zip, by registry name,
+    with the row's keypoint schema (whole-body: 133 outputs; AP-10K: 17 outputs, not COCO's)."""
+    from dataclasses import replace
+
     from pose_perception import PoseEstimator
 
-    simcc_x = np.zeros((1, 17, 384), np.float32)
-    simcc_y = np.zeros((1, 17, 512), np.float32)
+    simcc_x = np.zeros((1, k, 384), np.float32)
+    simcc_y = np.zeros((1, k, 512), np.float32)
     simcc_x[0, :, 192] = 1.0  # every keypoint at the crop centre, x = 96 px
     simcc_y[0, :, 256] = 1.0  # y = 128 px
     stem = "rtmpose-t_simcc-body7_pt-body7_420e-256x192-026a1439_20230504"
     member = f"20230831/rtmpose_onnx/{stem}/end2end.onnx"
     body = _sdk_zip(_constant_onnx([1, 3, 256, 192], {"simcc_x": simcc_x, "simcc_y": simcc_y}), member)
     url = server.serve(f"/onnx_sdk/{stem}.zip", body)
-    entry = _archive_entry(url, name="rtmpose-body7-e2e-test", task="pose")
+    entry = replace(_archive_entry(url, name="rtmpose-body7-e2e-test", task="pose"), skeleton=skeleton)
     monkeypatch.setitem(zoo.REGISTRY, entry.name, entry)
     monkeypatch.setenv("POSE_PERCEPTION_HOME", str(tmp_path))
     monkeypatch.delenv("POSE_PERCEPTION_OFFLINE", raising=False)
 
     estimator = PoseEstimator(entry.name)
-    assert estimator.info.input_size == (192, 256) and estimator.info.num_keypoints == 17
+    assert estimator.info.input_size == (192, 256) and estimator.skeleton.name == skeleton
     box = np.array([[100, 40, 292, 296]])  # centre (196, 168)
     keypoints, scores = estimator.estimate(np.zeros((480, 640, 3), np.uint8), box)
-    assert keypoints.shape == (1, 17, 2) and scores.shape == (1, 17)
-    np.testing.assert_allclose(keypoints[0], np.tile([196.0, 168.0], (17, 1)), atol=1.5)  # the box centre
+    assert keypoints.shape == (1, k, 2) and scores.shape == (1, k)
+    np.testing.assert_allclose(keypoints[0], np.tile([196.0, 168.0], (k, 1)), atol=1.5)  # the box centre
     PoseEstimator(entry.name)  # from the cache
     assert len(server.requests) == 1
 
