@@ -1,9 +1,10 @@
 """One-stage (RTMO) multi-person pose estimation on whole images: no person detector.
 
 ``OneStageEstimator(model, arch=..., backend=..., device=...)`` takes an RTMO module, an official
-``.pth`` (with ``arch``), a registry name (``rtmo-s``, ``rtmo-s-onnx``) or an ONNX file
-(``backend="onnxruntime"``): one we exported (it carries its arch, input size and thresholds) or
-MMDeploy's official end-to-end RTMO (outputs ``dets`` and ``keypoints``, no metadata).
+``.pth`` (with ``arch``; on ``backend="onnxruntime"`` exported once into the cache), a registry
+name (``rtmo-s``, ``rtmo-s-onnx``) or an ONNX file (``backend="onnxruntime"``): one we exported
+(it carries its arch, input size and thresholds) or MMDeploy's official end-to-end RTMO (outputs
+``dets`` and ``keypoints``, no metadata).
 ``estimate(image_bgr)`` returns (bboxes (N,4), bbox_scores (N,), keypoints (N,K,2),
 keypoint_scores (N,K)) in image pixels, highest score first, after the official score threshold
 and NMS (settable). The ONNX path never imports torch.
@@ -39,7 +40,7 @@ from pose_perception.people_select import (
 
 Runner = Callable[[np.ndarray, float, float], People]
 BACKENDS = ("torch", "onnxruntime")
-BACKEND_SUFFIXES = {"torch": (".pth", ".pt"), "onnxruntime": (".onnx",)}
+CHECKPOINT_SUFFIXES = (".pth", ".pt")
 
 
 class OneStageEstimator:
@@ -61,6 +62,10 @@ class OneStageEstimator:
             raise ValueError(f"backend: expected one of {BACKENDS}, got {backend!r}")
         if _is_registry_name(model):
             model, arch, input_size = _registry_file(str(model), backend, cache_dir)
+        if backend == "onnxruntime" and _is_checkpoint(model):
+            from pose_perception.runtime.onnx_cache import cached_onestage_onnx
+
+            model = cached_onestage_onnx(Path(model), _checkpoint_arch(model, arch), cache_dir)
         if backend == "onnxruntime":
             self._run, self.input_size, defaults = _open_onnx(model, device, input_size)
         else:
@@ -82,6 +87,19 @@ def _is_registry_name(model: Any) -> bool:
     return isinstance(model, (str, os.PathLike)) and not Path(model).suffix
 
 
+def _is_checkpoint(model: Any) -> bool:
+    return isinstance(model, (str, os.PathLike)) and Path(model).suffix in CHECKPOINT_SUFFIXES
+
+
+def _checkpoint_arch(path: str | os.PathLike[str], arch: str | None) -> str:
+    """``arch``, once it is known to be a one-stage architecture (a .pth says nothing itself)."""
+    if arch is None:
+        raise ValueError(f"{os.fspath(path)}: a .pth carries no architecture; pass arch='rtmo-s' (or t/m/l)")
+    if arch_kind(arch) != ONE_STAGE:
+        raise ValueError(f"{os.fspath(path)}: arch {arch!r} {USE_POSE_ESTIMATOR}")
+    return arch
+
+
 def _registry_file(
     name: str, backend: str, cache_dir: str | os.PathLike[str] | None
 ) -> tuple[Path, str, tuple[int, int] | None]:
@@ -90,19 +108,12 @@ def _registry_file(
 
     entry = zoo.REGISTRY.get(name)
     if entry is None or entry.task != "pose":
-        raise ValueError(
-            f"model {name!r} is not a file nor a pose model of the registry ({', '.join(zoo.names('pose'))})"
-        )
+        known = ", ".join(n for n in zoo.names("pose") if zoo.REGISTRY[n].one_stage)
+        raise ValueError(f"model {name!r} is not a file nor a registry pose model (one-stage: {known})")
     if not entry.one_stage:
         raise ValueError(f"registry model {name!r} {USE_POSE_ESTIMATOR}")
-    runs = BACKEND_SUFFIXES[backend]
-    if Path(entry.local_name).suffix not in runs:
-        other = next(
-            b for b, suffixes in BACKEND_SUFFIXES.items() if Path(entry.local_name).suffix in suffixes
-        )
-        raise ValueError(
-            f"registry model {name!r} is a {Path(entry.local_name).suffix} file: use backend={other!r}"
-        )
+    if backend == "torch" and entry.local_name.endswith(".onnx"):  # a .pth runs on either
+        raise ValueError(f"registry model {name!r} is an .onnx file: use backend='onnxruntime'")
     path, _ = zoo.resolve(name, cache_dir=cache_dir, task="pose")
     return path, entry.arch, entry.input_size
 
@@ -116,13 +127,7 @@ def _open_torch(model: Any, arch: str | None, device: str) -> tuple[Runner, tupl
     from pose_perception.models.rtmpose import TopDownNetwork, load_checkpoint
 
     if isinstance(model, (str, os.PathLike)):
-        if arch is None:
-            raise ValueError(
-                f"{os.fspath(model)}: a .pth carries no architecture; pass arch='rtmo-s' (or t/m/l)"
-            )
-        if arch_kind(arch) != ONE_STAGE:
-            raise ValueError(f"{os.fspath(model)}: arch {arch!r} {USE_POSE_ESTIMATOR}")
-        model = load_checkpoint(build_rtmo(arch), model)
+        model = load_checkpoint(build_rtmo(_checkpoint_arch(model, arch)), model)
     if isinstance(model, TopDownNetwork):
         raise ValueError(f"model: this {type(model).__name__} module {USE_POSE_ESTIMATOR}")
     if not isinstance(model, RTMO):

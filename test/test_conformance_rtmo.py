@@ -166,6 +166,22 @@ def test_a_pth_loads_with_its_arch(model: RTMO, ref: dict[str, np.ndarray], tmp_
         OneStageEstimator(tmp_path / "rtmo-s.pth")
 
 
+def test_a_pth_on_onnx_runtime_is_exported_once_into_the_cache(
+    model: RTMO, ref: dict[str, np.ndarray], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    torch.save(model.state_dict(), tmp_path / "rtmo-s.pth")
+    options = {"arch": "rtmo-s", "backend": "onnxruntime", "cache_dir": tmp_path}
+    with caplog.at_level("WARNING"):
+        first = OneStageEstimator(tmp_path / "rtmo-s.pth", **options)
+    assert caplog.text.count("to ONNX once") == 1
+    assert_people_match(first.estimate(ref["image"]), ref)
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        OneStageEstimator(tmp_path / "rtmo-s.pth", **options)
+    assert "to ONNX once" not in caplog.text  # the cached export
+    assert len(list((tmp_path / "onnx").glob("rtmo-s-rtmo-s-*.onnx"))) == 1
+
+
 def test_no_person_above_the_threshold_gives_empty_arrays(model: RTMO, ref: dict[str, np.ndarray]) -> None:
     bboxes, bbox_scores, keypoints, keypoint_scores = OneStageEstimator(model, score_thr=1.0).estimate(
         ref["image"]
@@ -305,7 +321,7 @@ def test_a_dynamic_official_graph_needs_its_input_size(tmp_path: Path) -> None:
     outputs = {"dets": np.zeros((1, 0, 5), np.float32), "keypoints": np.zeros((1, 0, 17, 3), np.float32)}
     path = tmp_path / "dynamic.onnx"
     path.write_bytes(constant_onnx([1, 3, "height", "width"], outputs))
-    with pytest.raises(ValueError, match=r"dynamic\.onnx: the graph's input size is dynamic; pass input_size"):
+    with pytest.raises(ValueError, match=r"dynamic\.onnx: the graph's input size is dynamic; pass input_si"):
         OneStageEstimator(path, backend="onnxruntime")
     estimator = OneStageEstimator(path, backend="onnxruntime", input_size=(416, 416))
     assert estimator.input_size == (416, 416)

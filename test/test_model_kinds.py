@@ -121,11 +121,9 @@ def test_top_down_models_are_refused_by_the_one_stage_estimator(tmp_path: Path) 
     assert sorted(p.name for p in tmp_path.iterdir()) == ["official.onnx", "rtmpose-t.pth"]
 
 
-def test_a_registry_rtmo_needs_the_backend_of_its_file(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match=r"'rtmo-s-onnx' is a \.onnx file: use backend='onnxruntime'"):
+def test_a_registry_rtmo_onnx_needs_the_onnx_backend(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"'rtmo-s-onnx' is an \.onnx file: use backend='onnxruntime'"):
         OneStageEstimator("rtmo-s-onnx", cache_dir=tmp_path)
-    with pytest.raises(ValueError, match=r"'rtmo-s' is a \.pth file: use backend='torch'"):
-        OneStageEstimator("rtmo-s", backend="onnxruntime", cache_dir=tmp_path)
     assert list(tmp_path.iterdir()) == []
 
 
