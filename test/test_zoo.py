@@ -728,6 +728,32 @@ def test_official_rtmo_onnx_archive_runs_in_the_one_stage_estimator(server, tmp_
     assert len(server.requests) == 1
 
 
+def test_registry_rtmo_checkpoint_end_to_end_through_the_one_stage_estimator(server, tmp_path, monkeypatch):
+    from pose_perception import OneStageEstimator
+    from pose_perception.models import build_model
+
+    torch.manual_seed(0)
+    model = build_model("rtmo-t").eval()
+    buffer = io.BytesIO()
+    torch.save(model.state_dict(), buffer)
+    body = buffer.getvalue()
+    url = server.serve("/rtmo/rtmo-t-test-1234abcd_20240101.pth", body)
+    entry = ZooEntry("rtmo-pth-e2e-test", "rtmo-t", url, hashlib.sha256(body).hexdigest()[:8])
+    monkeypatch.setitem(zoo.REGISTRY, entry.name, entry)
+    monkeypatch.setenv("POSE_PERCEPTION_HOME", str(tmp_path))
+    monkeypatch.delenv("POSE_PERCEPTION_OFFLINE", raising=False)
+
+    estimator = OneStageEstimator(entry.name, score_thr=0.0)
+    assert (tmp_path / entry.filename).read_bytes() == body and estimator.input_size == (416, 416)
+    image = np.random.default_rng(1).integers(0, 256, size=(240, 320, 3), dtype=np.uint8)
+    ours = estimator.estimate(image)
+    ref = OneStageEstimator(model, score_thr=0.0).estimate(image)  # the downloaded weights run
+    assert len(ours[0]) == len(ref[0]) > 0
+    for got, expected in zip(ours, ref, strict=True):
+        np.testing.assert_allclose(got, expected, atol=1e-4)
+    assert len(server.requests) == 1
+
+
 def test_an_rtmo_archive_with_a_top_down_graph_is_refused(server, tmp_path):
     simcc = {"simcc_x": np.zeros((1, 17, 1280), np.float32), "simcc_y": np.zeros((1, 17, 1280), np.float32)}
     entry = _rtmo_archive_entry(server, _constant_onnx([1, 3, 640, 640], simcc))
