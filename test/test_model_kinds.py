@@ -173,3 +173,8 @@ def test_official_onnx_files_get_the_schema_of_their_keypoint_count(
 def test_an_official_onnx_of_an_unknown_count_names_the_file(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"m\.onnx: bad pose metadata: no metadata and 5 keypoints"):
         PoseEstimator(simcc_onnx(tmp_path / "m.onnx", 5))
+
+
+def test_a_wholebody_module_with_a_body_schema_names_its_arch() -> None:
+    with pytest.raises(ValueError, match="rtmpose-t: skeleton 'coco17' has 17 keypoints, model has 133"):
+        PoseEstimator(build_model("rtmpose-t", 133), backend="torch", skeleton="coco17")
