@@ -110,7 +110,7 @@ class PosePipeline:
     def _person_detector(self, config: Config, detector: PersonDetector | None) -> PersonDetector | None:
         """The detector given, else the configured one; none for a one-stage model."""
         if self.one_stage:
-            log.info("the pose model is one-stage (RTMO): no person detector; detector.* settings unused")
+            log.warning("one-stage pose model (RTMO): no person detector; the detector.* settings are unused")
             return None
         if detector is not None:
             return detector

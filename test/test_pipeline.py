@@ -372,13 +372,17 @@ def _no_detector_config() -> Config:
 
 
 @pytest.mark.slow
-def test_one_stage_model_finds_people_without_a_detector(rtmo: Any, crowd_image: np.ndarray) -> None:
+def test_one_stage_model_finds_people_without_a_detector(
+    rtmo: Any, crowd_image: np.ndarray, caplog: pytest.LogCaptureFixture
+) -> None:
     from pose_perception import OneStageEstimator
 
     estimator = OneStageEstimator(rtmo)
     boxes, _, keypoints, keypoint_scores = estimator.estimate(crowd_image)
     assert len(boxes) > 1  # the seeded model finds several people here
-    pipeline = PosePipeline(_no_detector_config(), estimator=estimator)
+    with caplog.at_level(logging.WARNING):
+        pipeline = PosePipeline(_no_detector_config(), estimator=estimator)
+    assert "no person detector; the detector.* settings are unused" in caplog.text
     assert pipeline.one_stage and pipeline.detector is None and pipeline.skeleton.name == "coco17"
     people = pipeline.process(crowd_image, 0.0)
     # every person the model found, in its image pixels; the person score is the keypoints' mean
