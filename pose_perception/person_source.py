@@ -62,8 +62,10 @@ def _onnx_kind(path: str) -> str:
     opening it as a pose model then says what is wrong)."""
     import onnxruntime as ort
 
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL  # read, not run
     try:
-        session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+        session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
     except Exception:  # onnxruntime raises its own exception types; reported when opened for real
         return ""
     return str(session.get_modelmeta().custom_metadata_map.get("model_kind", ""))

@@ -406,12 +406,15 @@ def test_one_stage_people_are_filtered_and_tracked(rtmo: Any, crowd_image: np.nd
     config = _no_detector_config()
     means = np.sort(keypoint_scores.mean(axis=1))
     config.output.min_person_score = float((means[0] + means[-1]) / 2) if means[0] < means[-1] else 0.0
+    config.three_d.mode = "lifter"  # the bundled lifter reads COCO-17: RTMO's keypoints
     pipeline = PosePipeline(config, estimator=estimator)
     frames = [pipeline.process(crowd_image, t) for t in (0.0, 0.1, 0.2, 0.3)]
     expected = int((means >= config.output.min_person_score).sum())
+    assert expected > 0
     assert [len(people) for people in frames] == [expected] * 4
     ids = [p.track_id for p in frames[-1]]
     assert UNTRACKED not in ids and len(set(ids)) == len(ids)  # the same still people: confirmed tracks
+    assert all(p.joints_3d is not None for p in frames[-1]) and "lifter_ms" in pipeline.timings
 
 
 @pytest.mark.slow

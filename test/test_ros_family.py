@@ -169,3 +169,19 @@ def test_bag_mode(
     assert skeleton.name == name and len(skeleton.keypoint_names) == count
     for msg in poses:
         _check_people(kind, models[kind], list(msg.people))
+
+
+def test_node_refuses_a_hand_model_on_the_person_detector(tmp_path: Path) -> None:
+    """What the node says at startup (no node process needed: the same ``load_pipeline``)."""
+    from family_models import hand_onnx
+
+    from pose_perception.config import Config
+    from pose_perception.ros.startup import StartupError, load_pipeline
+
+    config = Config()
+    config.estimator.model = str(hand_onnx(tmp_path / "hand.onnx"))
+    config.detector.type = "hog"
+    with pytest.raises(StartupError, match=r"hand\.onnx': skeleton hand21: a hand model is not a person"):
+        load_pipeline(config)
+    config.detector.type = "full_frame"  # a camera looking at one hand
+    assert load_pipeline(config).skeleton.name == "hand21"
