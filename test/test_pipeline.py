@@ -417,6 +417,16 @@ def test_one_stage_people_are_filtered_and_tracked(rtmo: Any, crowd_image: np.nd
     assert all(p.joints_3d is not None for p in frames[-1]) and "lifter_ms" in pipeline.timings
 
 
+def test_registry_rows_are_one_stage_by_their_arch(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pose_perception.person_source import is_one_stage
+    from pose_perception.zoo import REGISTRY, ZooEntry
+
+    row = ZooEntry(name="rtmo-x-test", arch="rtmo-s", url="http://127.0.0.1/rtmo.onnx", sha256="0" * 64)
+    monkeypatch.setitem(REGISTRY, row.name, row)
+    assert is_one_stage("rtmo-x-test", "")
+    assert not is_one_stage("rtmpose-t", "")  # a registered top-down model
+
+
 @pytest.mark.slow
 def test_one_stage_model_from_the_config(rtmo: Any, tmp_path: Path, random_rtmpose_t_onnx: Path) -> None:
     """An RTMO .pth with ``estimator.arch`` rtmo-*, and our RTMO ONNX export (its metadata), are
