@@ -9,7 +9,9 @@ Per frame (the RTMPose paper's real-time recipe):
    times ``detector.box_padding``), moved by the tracker's velocity. The detector runs
    early when someone was lost, scored below ``detector.redetect_score``, or nobody is
    being followed. Boxes can also be given by the caller (external detector).
-2. **Pose**: all crops of the frame in one batched backend call.
+2. **Pose**: all crops of the frame in one batched backend call. A one-stage model (RTMO)
+   does steps 1 and 2 at once on the whole image, without a person detector
+   (:mod:`~pose_perception.person_source`).
 3. **Filter**: people below ``output.min_person_score`` are dropped, then pose NMS drops
    the weaker of two people whose poses overlap (two boxes drifted onto one person).
 4. **Track**: ``PoseTracker`` assigns stable ids (0 until a track is confirmed).
@@ -36,9 +38,18 @@ from scipy.optimize import linear_sum_assignment
 from pose_perception.camera import PinholeCamera
 from pose_perception.config import Config
 from pose_perception.detection import PersonDetector, build_detector
-from pose_perception.estimator import PoseEstimator, validate_boxes, validate_image
+from pose_perception.estimator import validate_boxes, validate_image
 from pose_perception.lifting.temporal import TemporalLifter
+from pose_perception.onestage import OneStageEstimator
 from pose_perception.people import UNTRACKED, Person
+from pose_perception.person_source import (
+    FrameBoxes,
+    PoseModel,
+    check_person_model,
+    model_skeleton,
+    one_stage_people,
+    open_pose_model,
+)
 from pose_perception.skeletons import Skeleton
 from pose_perception.smoothing import KeypointSmoother
 from pose_perception.three_d import DepthFrame, DepthRejection, ThreeDStage
@@ -56,16 +67,6 @@ MIN_BOX_KEYPOINTS = 4  # confident keypoints needed before a box is derived from
 MIN_CLAIM = 0.5  # (containment + IoU) / 2 at which a detection is a followed person's
 
 
-@dataclasses.dataclass
-class FrameBoxes:
-    """The person boxes a frame's poses are estimated in, and where they came from."""
-
-    boxes: np.ndarray  # (N, 4) x1, y1, x2, y2
-    scores: np.ndarray  # (N,)
-    source: str  # "detector" | "poses" | "external"
-    seen: np.ndarray  # (N,) bool: the detector (or the caller) found this person at its last run
-
-
 class PosePipeline:
     """Detector (every N frames) → batched RTMPose → pose NMS → tracker → smoother → 3D.
 
@@ -74,24 +75,27 @@ class PosePipeline:
     are built from ``config`` (the lifter only in ``three_d.mode`` lifter and fused;
     :class:`~pose_perception.three_d.LifterUnavailable` when it cannot be opened). Not
     thread-safe: one caller processes frames in order.
+
+    ``estimator`` may be a :class:`~pose_perception.onestage.OneStageEstimator` (or config
+    ``estimator.model`` an RTMO model): people then come from it, with no detector (the
+    ``detector.*`` settings are unused) and no caller boxes (``process(boxes=)`` is an error).
+    A hand, face or animal model needs ``detector.type`` full_frame or a ``detector`` given here.
     """
 
     def __init__(
         self,
         config: Config,
-        estimator: PoseEstimator | None = None,
+        estimator: PoseModel | None = None,
         detector: PersonDetector | None = None,
         lifter: TemporalLifter | None = None,
     ) -> None:
         config.validate()
         self._config = config
         est = config.estimator
-        self.estimator = estimator if estimator is not None else PoseEstimator.from_config(est)
-        threads = est.threads or None
-        self.detector = (
-            detector if detector is not None else build_detector(config.detector, est.device, threads)
-        )
-        skeleton = self.estimator.skeleton
+        self.estimator = estimator if estimator is not None else open_pose_model(est)
+        self.one_stage = isinstance(self.estimator, OneStageEstimator)
+        self._skeleton = skeleton = model_skeleton(self.estimator, est)
+        self.detector = self._person_detector(config, detector)
         self._sigmas = oks_sigmas(skeleton.num_keypoints, skeleton.sigmas)
         self.tracker = PoseTracker(config.tracker, self._sigmas)
         self.three_d = ThreeDStage(config, skeleton, lifter)
@@ -102,6 +106,16 @@ class PosePipeline:
         self._since_detection = 0
         self._warned_box_cap = False
         self.reset()
+
+    def _person_detector(self, config: Config, detector: PersonDetector | None) -> PersonDetector | None:
+        """The detector given, else the configured one; none for a one-stage model."""
+        if self.one_stage:
+            log.warning("one-stage pose model (RTMO): no person detector; the detector.* settings are unused")
+            return None
+        if detector is not None:
+            return detector
+        check_person_model(self._skeleton, config.detector.type)
+        return build_detector(config.detector, config.estimator.device, config.estimator.threads or None)
 
     # -- configuration ------------------------------------------------------------------
 
@@ -115,7 +129,7 @@ class PosePipeline:
         tuning). Models and devices are fixed at construction (read-only parameters)."""
         config.validate()
         old, self._config = self._config, config
-        if hasattr(self.detector, "filter"):
+        if self.detector is not None and hasattr(self.detector, "filter"):
             self.detector.filter = config.detector.filter()
         if config.detector.interval != old.detector.interval:
             self._detect_next = True
@@ -126,7 +140,7 @@ class PosePipeline:
 
     @property
     def skeleton(self) -> Skeleton:
-        return self.estimator.skeleton
+        return self._skeleton
 
     @property
     def camera(self) -> PinholeCamera | None:
@@ -172,10 +186,13 @@ class PosePipeline:
         image_bgr = validate_image(image_bgr)
         if self._stamp is not None and stamp < self._stamp:
             self.reset()  # a looping bag or a clock reset: the past no longer applies
-        started = time.perf_counter()
-        frame_boxes = self._frame_boxes(image_bgr, stamp, boxes, box_scores)
-        t_boxes = time.perf_counter()
-        keypoints, keypoint_scores = self._estimate(image_bgr, frame_boxes.boxes)
+        started = t_boxes = time.perf_counter()
+        if isinstance(self.estimator, OneStageEstimator):
+            frame_boxes, keypoints, keypoint_scores = one_stage_people(self.estimator, image_bgr, boxes)
+        else:
+            frame_boxes = self._frame_boxes(image_bgr, stamp, boxes, box_scores)
+            t_boxes = time.perf_counter()
+            keypoints, keypoint_scores = self._estimate(image_bgr, frame_boxes.boxes)
         t_pose = time.perf_counter()
         people, pose_boxes, kept = self._select(frame_boxes, keypoints, keypoint_scores, image_bgr.shape)
         ids = self.tracker.update(
@@ -200,7 +217,7 @@ class PosePipeline:
         self.last_box_source = frame_boxes.source
         box_stage = "detect_ms" if frame_boxes.source == "detector" else "boxes_ms"
         self.timings = {
-            box_stage: (t_boxes - started) * 1e3,
+            **({} if self.one_stage else {box_stage: (t_boxes - started) * 1e3}),
             "pose_ms": (t_pose - t_boxes) * 1e3,
             "track_ms": (t_track - t_pose) * 1e3,
             "smooth_ms": (t_smooth - t_track) * 1e3,
@@ -224,6 +241,7 @@ class PosePipeline:
             checked, scores = self._cap_external(checked, scores)
             return FrameBoxes(checked, scores, "external", np.ones(len(checked), bool))
         if self._detect_next or not self._previous:
+            assert self.detector is not None  # a top-down pipeline always has one
             found, scores = self.detector.detect(image)
             self.detector_runs += 1
             self._since_detection = 0
@@ -298,6 +316,7 @@ class PosePipeline:
         if len(boxes) == 0:
             k = self.skeleton.num_keypoints
             return np.zeros((0, k, 2), np.float32), np.zeros((0, k), np.float32)
+        assert not isinstance(self.estimator, OneStageEstimator)  # it finds people in process()
         return self.estimator.estimate(image, boxes)
 
     def _select(

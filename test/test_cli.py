@@ -224,6 +224,97 @@ def test_run_help_names_the_detector_and_external_boxes(capsys: pytest.CaptureFi
     text = " ".join(capsys.readouterr().out.split())
     assert "--detector {onnx,hog,full_frame}" in text and "--det-interval" in text
     assert "external detector" in text and "--boxes" in text and "--flip-test" in text
+    assert "--whole-image" in text and "one-stage model (RTMO" in text
+
+
+# ---------------------------------------------------------------------------- other model kinds
+
+
+@pytest.fixture(scope="module")
+def family(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Models built here: an RTMO-t .pth that finds a few people in ``_image(0)``, a K=133
+    whole-body ONNX and a hand21 ONNX."""
+    from family_models import few_people_rtmo, hand_onnx, rtmo_pth, wholebody_onnx
+
+    folder = tmp_path_factory.mktemp("family")
+    return {
+        "rtmo": rtmo_pth(few_people_rtmo(_image(0)), folder / "rtmo-t.pth"),
+        "wholebody": wholebody_onnx(folder / "rtmw-t-test.onnx"),
+        "hand": hand_onnx(folder / "hand.onnx"),
+    }
+
+
+@pytest.mark.slow
+def test_run_rtmo_needs_no_detector_on_images_and_video(tmp_path: Path, family: dict[str, Path]) -> None:
+    from pose_perception import OneStageEstimator
+
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    _write_image(folder / "a.png", 0)  # lossless: the very image the model was tuned on
+    video = _write_video(tmp_path / "clip.mp4", frames=2)
+    model = ("--model", family["rtmo"], "--arch", "rtmo-t", "--detector", "onnx")
+    no_detector = ("--detector-model", tmp_path / "no-detector.onnx")  # never loaded
+    out = tmp_path / "out"
+    assert _run("run", folder, *model, *no_detector, "--output-dir", out) == 0
+    (line,) = _lines(out)
+    assert line["keypoint_names"] == list(COCO17.keypoint_names)
+    boxes = OneStageEstimator(family["rtmo"], arch="rtmo-t").estimate(_image(0))[0]
+    found = np.array([p["bbox"] for p in line["people"]]).reshape(-1, 4)
+    assert 0 < len(found) <= len(boxes)  # with --min-score 0 only pose NMS may drop someone
+    assert (np.abs(found[:, None] - boxes[None]).max(axis=2) < 0.01).any(axis=1).all()  # the model's boxes
+    assert all(np.array(p["keypoints"]).shape == (17, 3) for p in line["people"])
+    assert (out / "a.png").is_file()
+    assert _run("run", video, *model, *no_detector, "--output-dir", out / "video") == 0
+    assert len(_lines(out / "video")) == 2 and (out / "video" / "clip_poses.mp4").is_file()
+
+
+def test_run_wholebody_model_gives_133_keypoints(tmp_path: Path, family: dict[str, Path]) -> None:
+    image = _write_image(tmp_path / "person.png")
+    out = tmp_path / "out"
+    args = ("--box", "10,5,150,115", "--output-dir", out)
+    assert _run("run", image, "--model", family["wholebody"], *args) == 0
+    (line,) = _lines(out)
+    assert len(line["keypoint_names"]) == 133 and line["keypoint_names"][91] == "left_hand_root"
+    (person,) = line["people"]
+    assert np.array(person["keypoints"]).shape == (133, 3)
+    annotated = cv2.imread(str(out / "person.png"))
+    assert annotated is not None and (annotated != cv2.imread(str(image))).any()
+
+
+def test_run_hand_model_on_whole_images_or_given_boxes(
+    tmp_path: Path, family: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "hands"
+    folder.mkdir()
+    _write_image(folder / "a.png", 1)
+    _write_image(folder / "b.png", 2)
+    hand = ("--model", family["hand"])
+    out = tmp_path / "out"
+    assert _run("run", folder, *hand, "--whole-image", "--detector", "hog", "--output-dir", out) == 0
+    for line in _lines(out):
+        (person,) = line["people"]
+        assert person["bbox"] == [0, 0, W, H] and np.array(person["keypoints"]).shape == (21, 3)
+    boxes_file = tmp_path / "boxes.json"
+    boxes_file.write_text(json.dumps({"a.png": [[10, 10, 70, 90]]}))  # b.png: the whole frame
+    args = ("--boxes", boxes_file, "--detector", "hog", "--det-interval", "1", "--output-dir", out)
+    assert _run("run", folder, *hand, *args) == 0
+    a, b = _lines(out)
+    assert [p["bbox"] for p in a["people"]] == [[10, 10, 70, 90]]
+    assert [0, 0, W, H] in [p["bbox"] for p in b["people"]]
+    capsys.readouterr()
+    assert _run("run", folder, *hand, "--detector", "hog", "--output-dir", out) == 2
+    assert "skeleton hand21: a hand model is not a person model" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_run_rtmo_refuses_boxes(
+    tmp_path: Path, family: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    image = _write_image(tmp_path / "x.png")
+    model = ("--model", family["rtmo"], "--arch", "rtmo-t")
+    for boxes in (("--box", "1,1,50,50"), ("--whole-image",)):
+        assert _run("run", image, *model, *boxes, "--output-dir", tmp_path / "out") == 2
+        assert "one-stage model (RTMO): it finds the people itself" in capsys.readouterr().err
 
 
 # ---------------------------------------------------------------------------- 3D (lifter)

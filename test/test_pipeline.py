@@ -343,3 +343,120 @@ def test_stamp_going_back_resets_tracks(onnx_pipeline: PosePipeline) -> None:
     assert ids[-1] > 0
     again = [onnx_pipeline.process(image, t, boxes=box)[0].track_id for t in (0.0, 0.1, 0.2)]
     assert again[-1] > ids[-1]  # a new track after the reset: ids are never reused
+
+
+# -- other model kinds: a one-stage RTMO (no detector) and a hand model (not a person model) --
+
+
+@pytest.fixture(scope="module")
+def crowd_image() -> np.ndarray:
+    return np.random.default_rng(0).integers(0, 256, (240, 320, 3), np.uint8)
+
+
+@pytest.fixture(scope="module")
+def rtmo(crowd_image: np.ndarray) -> Any:
+    """A seeded RTMO-t that finds a few (random) people in ``crowd_image``."""
+    pytest.importorskip("torch")
+    from family_models import few_people_rtmo
+
+    return few_people_rtmo(crowd_image)
+
+
+def _no_detector_config() -> Config:
+    """A detector that would fail to load if built: the one-stage pipeline must not build it."""
+    config = Config()
+    config.detector = dataclasses.replace(config.detector, type="onnx", model="missing-detector.onnx")
+    config.detector.pose_nms_threshold = 1.0  # keep every person: comparable with the model's output
+    config.output.min_person_score = 0.0
+    return config
+
+
+@pytest.mark.slow
+def test_one_stage_model_finds_people_without_a_detector(
+    rtmo: Any, crowd_image: np.ndarray, caplog: pytest.LogCaptureFixture
+) -> None:
+    from pose_perception import OneStageEstimator
+
+    estimator = OneStageEstimator(rtmo)
+    boxes, _, keypoints, keypoint_scores = estimator.estimate(crowd_image)
+    assert len(boxes) > 1  # the seeded model finds several people here
+    with caplog.at_level(logging.WARNING):
+        pipeline = PosePipeline(_no_detector_config(), estimator=estimator)
+    assert "no person detector; the detector.* settings are unused" in caplog.text
+    assert pipeline.one_stage and pipeline.detector is None and pipeline.skeleton.name == "coco17"
+    people = pipeline.process(crowd_image, 0.0)
+    # every person the model found, in its image pixels; the person score is the keypoints' mean
+    order = np.argsort(-keypoint_scores.mean(axis=1), kind="stable")
+    assert len(people) == len(boxes)
+    np.testing.assert_allclose([p.bbox for p in people], boxes[order], atol=1e-4)
+    np.testing.assert_allclose([p.keypoints for p in people], keypoints[order], atol=1e-4)
+    np.testing.assert_allclose([p.score for p in people], keypoint_scores[order].mean(axis=1), rtol=1e-6)
+    assert set(pipeline.timings) == {"pose_ms", "track_ms", "smooth_ms", "pipeline_ms"}
+    assert pipeline.last_box_source == "one-stage" and pipeline.detector_runs == 0
+    with pytest.raises(ValueError, match="one-stage"):
+        pipeline.process(crowd_image, 0.1, boxes=boxes)
+
+
+@pytest.mark.slow
+def test_one_stage_people_are_filtered_and_tracked(rtmo: Any, crowd_image: np.ndarray) -> None:
+    from pose_perception import OneStageEstimator
+
+    estimator = OneStageEstimator(rtmo)
+    _, _, _, keypoint_scores = estimator.estimate(crowd_image)
+    config = _no_detector_config()
+    means = np.sort(keypoint_scores.mean(axis=1))
+    config.output.min_person_score = float((means[0] + means[-1]) / 2) if means[0] < means[-1] else 0.0
+    config.three_d.mode = "lifter"  # the bundled lifter reads COCO-17: RTMO's keypoints
+    pipeline = PosePipeline(config, estimator=estimator)
+    frames = [pipeline.process(crowd_image, t) for t in (0.0, 0.1, 0.2, 0.3)]
+    expected = int((means >= config.output.min_person_score).sum())
+    assert expected > 0
+    assert [len(people) for people in frames] == [expected] * 4
+    ids = [p.track_id for p in frames[-1]]
+    assert UNTRACKED not in ids and len(set(ids)) == len(ids)  # the same still people: confirmed tracks
+    assert all(p.joints_3d is not None for p in frames[-1]) and "lifter_ms" in pipeline.timings
+
+
+def test_registry_rows_are_one_stage_by_their_arch(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pose_perception.person_source import is_one_stage
+    from pose_perception.zoo import REGISTRY, ZooEntry
+
+    row = ZooEntry(name="rtmo-x-test", arch="rtmo-s", url="http://127.0.0.1/rtmo.onnx", sha256="0" * 64)
+    monkeypatch.setitem(REGISTRY, row.name, row)
+    assert is_one_stage("rtmo-x-test", "")
+    assert not is_one_stage("rtmpose-t", "")  # a registered top-down model
+
+
+@pytest.mark.slow
+def test_one_stage_model_from_the_config(rtmo: Any, tmp_path: Path, random_rtmpose_t_onnx: Path) -> None:
+    """An RTMO .pth with ``estimator.arch`` rtmo-*, and our RTMO ONNX export (its metadata), are
+    one-stage; an RTMPose ONNX is not."""
+    from family_models import rtmo_onnx, rtmo_pth
+
+    from pose_perception.person_source import is_one_stage
+
+    config = _no_detector_config()
+    config.estimator.model = str(rtmo_pth(rtmo, tmp_path / "rtmo-t.pth"))
+    config.estimator.arch = "rtmo-t"
+    assert PosePipeline(config).one_stage
+    assert is_one_stage(str(rtmo_onnx(rtmo, "rtmo-t", tmp_path / "rtmo-t.onnx")), "")
+    assert not is_one_stage(str(random_rtmpose_t_onnx), "")
+
+
+@pytest.mark.slow
+def test_a_hand_model_needs_boxes_or_the_whole_image(tmp_path: Path) -> None:
+    pytest.importorskip("torch")
+    from family_models import hand_onnx
+
+    from pose_perception.person_source import NotAPersonModel
+
+    config = _no_detector_config()
+    config.estimator.model = str(hand_onnx(tmp_path / "hand.onnx"))
+    with pytest.raises(NotAPersonModel, match=r"^skeleton hand21: a hand model is not a person model"):
+        PosePipeline(config)
+    config.detector.type = "full_frame"
+    pipeline = PosePipeline(config)
+    image = np.random.default_rng(3).integers(0, 256, (96, 96, 3), np.uint8)
+    (hand,) = pipeline.process(image, 0.0)
+    assert hand.keypoints.shape == (21, 2) and pipeline.skeleton.name == "hand21"
+    np.testing.assert_array_equal(hand.bbox, [0, 0, 96, 96])

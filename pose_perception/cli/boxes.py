@@ -1,5 +1,5 @@
-"""``run --box`` / ``--boxes``: person boxes given by the user (an external detector), checked
-as the estimator checks them and looked up per frame by file name or index."""
+"""``run --box`` / ``--boxes`` / ``--whole-image``: person boxes given by the user (an external
+detector), checked as the estimator checks them and looked up per frame by file name or index."""
 
 from __future__ import annotations
 
@@ -14,21 +14,28 @@ import numpy as np
 
 from pose_perception.cli.common import CliError, log
 from pose_perception.estimator import validate_boxes
+from pose_perception.pipeline import full_frame_box
 from pose_perception.settings import shown
 from pose_perception.sources import Frame
 
 
 @dataclasses.dataclass
 class BoxPlan:
-    """Person boxes per frame: fixed boxes, a per-frame table, or the full frame."""
+    """Person boxes per frame: fixed boxes, a per-frame table, the whole frame (``whole_image``),
+    or none (the detector's)."""
 
     fixed: np.ndarray | None = None  # (N,5) used on every frame
     table: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
     used: set[str] = dataclasses.field(default_factory=set)
     source: str = ""
+    whole_image: bool = False
 
     @classmethod
-    def from_args(cls, box_texts: list[str] | None, boxes_file: str | None) -> BoxPlan:
+    def from_args(
+        cls, box_texts: list[str] | None, boxes_file: str | None, whole_image: bool = False
+    ) -> BoxPlan:
+        if whole_image:
+            return cls(whole_image=True)
         if box_texts:
             return cls(fixed=np.array([parse_box(t) for t in box_texts], np.float64))
         if boxes_file:
@@ -39,11 +46,18 @@ class BoxPlan:
         """(N,5) boxes x1,y1,x2,y2,score (score NaN when not given); None: use the detector."""
         if self.fixed is not None:
             return self.fixed
+        if self.whole_image:
+            return np.concatenate([full_frame_box(frame.image.shape), [[math.nan]]], axis=1)
         for key in (frame.name, str(frame.index)):
             if key in self.table:
                 self.used.add(key)
                 return self.table[key]
         return None
+
+    @property
+    def gives_boxes(self) -> bool:
+        """Whether any frame gets boxes from the user (not only the detector)."""
+        return self.fixed is not None or self.whole_image or bool(self.table)
 
     def warn_unused(self) -> None:
         """A key that matched no frame is usually a typo in a file name."""

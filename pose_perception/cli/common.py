@@ -15,7 +15,7 @@ import yaml
 
 from pose_perception.config import Config, load_config
 from pose_perception.detection import DETECTOR_TYPES
-from pose_perception.estimator import PoseEstimator
+from pose_perception.person_source import NOT_A_PERSON, NotAPersonModel, model_skeleton, open_pose_model
 from pose_perception.pipeline import PosePipeline
 from pose_perception.runtime import BACKEND_NAMES
 from pose_perception.zoo import ModelUnavailableError
@@ -182,18 +182,27 @@ def _overridden(section: Any, values: dict[str, Any]) -> Any:
     return dataclasses.replace(section, **{k: v for k, v in values.items() if v is not None})
 
 
-def make_pipeline(config: Config) -> PosePipeline:
-    """The pipeline, or a CliError saying which model could not be loaded and why."""
+def make_pipeline(config: Config, boxes_file: bool = False) -> PosePipeline:
+    """The pipeline, or a CliError saying which model could not be loaded and why.
+
+    ``boxes_file`` (``run --boxes``): with a hand, face or animal model, frames without an
+    entry use the whole image instead of the person detector (which finds people, not hands).
+    """
     try:
-        estimator = PoseEstimator.from_config(config.estimator)
+        estimator = open_pose_model(config.estimator)
     except ImportError as err:
         raise CliError(
             f"{config.estimator.model}: {err} (a .pth model or the torch backend needs PyTorch)"
         ) from err
     except RuntimeError as err:  # a device the installed runtime cannot provide
         raise CliError(str(err)) from err
+    if boxes_file and model_skeleton(estimator, config.estimator).name in NOT_A_PERSON:
+        log.info("frames without a --boxes entry use the whole image (not a person model)")
+        config = dataclasses.replace(config, detector=dataclasses.replace(config.detector, type="full_frame"))
     try:
         return PosePipeline(config, estimator)
+    except NotAPersonModel as err:
+        raise CliError(f"{config.estimator.model}: {err}") from err
     except (ModelUnavailableError, KeyError, OSError, RuntimeError, ValueError) as err:
         hint = "; --detector hog needs no weights, --box/--boxes give the boxes yourself"
         raise CliError(f"cannot load the person detector {config.detector.model!r}: {err}{hint}") from err

@@ -45,7 +45,10 @@ def add_command(commands: Any) -> None:
             "Estimate poses and write annotated images (or <stem>_poses.mp4 for a video) and "
             "keypoints.jsonl. Command-line options override the --config file. People are found by "
             "the configured detector (every --det-interval frames), tracked with stable ids and "
-            "smoothed; --box/--boxes give the person boxes instead (an external detector)."
+            "smoothed; --box/--boxes give the person boxes instead (an external detector). A one-stage "
+            "model (RTMO, e.g. --model rtmo-s) finds the people itself: no detector, no --box/--boxes/"
+            "--whole-image. A hand, face or animal model (hand21/face106/ap10k) is not a person model: "
+            "give its boxes (--box/--boxes) or use --whole-image for crops of one hand or face."
         ),
     )
     run.add_argument("source", help="image file, folder of images, video file, or camera index (0, 1, ...)")
@@ -58,7 +61,12 @@ def add_command(commands: Any) -> None:
     boxes.add_argument(
         "--boxes", metavar="FILE",
         help='JSON {"<image file name or frame index>": [[x1,y1,x2,y2(,score)], ...]}; '
-        "frames without an entry go through the detector",
+        "frames without an entry go through the detector (a hand, face or animal model: the whole frame)",
+    )  # fmt: skip
+    boxes.add_argument(
+        "--whole-image", action="store_true",
+        help="one box = the whole frame, on every frame, and no detector: for images that are crops "
+        "of one hand, face or animal (hand/face/animal models do not run on the person detector)",
     )  # fmt: skip
     run.add_argument("--output-dir", default="pose_output", help="where outputs go (default: %(default)s)")
     run.add_argument("--no-images", action="store_true", help="write keypoints.jsonl only")
@@ -77,15 +85,20 @@ def add_command(commands: Any) -> None:
 
 
 def run_command(args: argparse.Namespace) -> int:
-    plan = BoxPlan.from_args(args.box, args.boxes)
+    plan = BoxPlan.from_args(args.box, args.boxes, args.whole_image)
     config = run_config(args)
     intrinsics = Intrinsics.from_args(args, config)
-    if plan.fixed is not None:
+    if plan.fixed is not None or plan.whole_image:
         config.detector.type = "full_frame"  # every frame has the given boxes: no detector to load
     source = open_source(args.source, config.input.max_image_pixels)
     output_dir = Path(args.output_dir)
     _refuse_overwriting_inputs(source, output_dir, args.no_images)
-    pipeline = _make_pipeline(config)
+    pipeline = _make_pipeline(config, bool(plan.table))
+    if pipeline.one_stage and plan.gives_boxes:
+        raise CliError(
+            f"{config.estimator.model} is a one-stage model (RTMO): it finds the people itself; "
+            "leave out --box/--boxes/--whole-image"
+        )
     lifting = None if intrinsics is None else Lifting(intrinsics, config, _lifter_path(pipeline, config))
     output_dir.mkdir(parents=True, exist_ok=True)
     writer = None if args.no_images else frame_writer_for(source, output_dir)
@@ -105,11 +118,11 @@ def run_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def _make_pipeline(config: Config) -> PosePipeline:
+def _make_pipeline(config: Config, boxes_file: bool) -> PosePipeline:
     """The pipeline (which opens the lifter of ``three_d.lifter_model`` for this pose model
     in lifter mode), or a CliError saying why not."""
     try:
-        return make_pipeline(config)
+        return make_pipeline(config, boxes_file)
     except LifterUnavailable as err:
         raise CliError(f"cannot use the 3D lifter: {error_message(err.__cause__ or err)}") from err
 

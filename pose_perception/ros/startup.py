@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pose_perception.config import Config
-from pose_perception.estimator import PoseEstimator
+from pose_perception.person_source import NotAPersonModel, open_pose_model
 from pose_perception.pipeline import PosePipeline
 from pose_perception.three_d import LifterUnavailable
 
@@ -21,11 +21,13 @@ def load_pipeline(config: Config) -> PosePipeline:
     named as the detector (it was reported as the pose model).
     """
     try:
-        estimator = PoseEstimator.from_config(config.estimator)
+        estimator = open_pose_model(config.estimator)
     except LOAD_ERRORS as err:
         raise StartupError(f"cannot load model {config.estimator.model!r}: {err}") from None
     try:
         return PosePipeline(config, estimator=estimator)
+    except NotAPersonModel as err:
+        raise StartupError(f"model {config.estimator.model!r}: {err}") from None
     except LifterUnavailable as err:
         raise StartupError(
             f"three_d.mode {config.three_d.mode}: cannot use three_d.lifter_model: {err}"
