@@ -220,11 +220,12 @@ def open_lifter(model: str | os.PathLike[str] = "", max_age: float = 1.0, thread
 def lifter_body_indices(skeleton: Skeleton, config: Config) -> np.ndarray:
     """The COCO-17 body subset of ``skeleton`` the lifter reads (``three_d.mode`` lifter or
     fused), or a one-line ``ValueError`` naming ``three_d.mode`` and the pose model when the
-    schema has none (hand21, face106, ap10k, h36m17)."""
+    schema has none (hand21, face106, ap10k, h36m17). Not a prefix: the front ends put
+    their own (``three_d.mode lifter: ...``) before it."""
     body = body17_indices(skeleton)
     if body is None:
         raise ValueError(
-            f"three_d.mode {config.three_d.mode}: the lifter reads COCO-17 keypoints; pose model "
+            f"the lifter (three_d.mode {config.three_d.mode}) reads COCO-17 keypoints; pose model "
             f"{config.estimator.model or skeleton.name!r} gives {skeleton.name} "
             f"({skeleton.num_keypoints} keypoints) without the COCO-17 body joints"
         )
