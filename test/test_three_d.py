@@ -234,14 +234,18 @@ def _wholebody_pipeline(result: RenderResult, mode: str, **kwargs) -> PosePipeli
     return PosePipeline(_config(mode), WholeBodyTruthModel(result), **kwargs)
 
 
+def _run_with_depth(pipeline: PosePipeline, result: RenderResult) -> tuple[list[Person], list]:
+    """The people of a frame with the scene's depth, and what ``measure_with_depth`` gives them."""
+    camera, mm = result.camera.pinhole(), result.depth_mm()
+    people = _run(pipeline, result, depth=DepthFrame(mm, 0.001), camera=camera)
+    names = pipeline.skeleton.keypoint_names
+    return people, measure_with_depth(people, depth_to_metres(mm, "16UC1"), camera, DepthConfig(), names)
+
+
 def test_depth_mode_gives_every_keypoint_of_a_wholebody_person_3d() -> None:
     _, result = _scene(0)
-    camera = result.camera.pinhole()
-    mm = result.depth_mm()
-    people = _run(_wholebody_pipeline(result, "depth"), result, depth=DepthFrame(mm, 0.001), camera=camera)
+    people, expected = _run_with_depth(_wholebody_pipeline(result, "depth"), result)
     _check_joints(people, SOURCE_DEPTH)
-    names = WHOLEBODY.keypoint_names
-    expected = measure_with_depth(people, depth_to_metres(mm, "16UC1"), camera, DepthConfig(), names)
     hands = list(WHOLEBODY.group("left_hand")) + list(WHOLEBODY.group("right_hand"))
     for person, joints in zip(people, expected, strict=True):
         assert person.joints_3d is not None and person.joints_3d.valid.shape == (133,)
@@ -268,18 +272,14 @@ def test_lifter_mode_lifts_the_body17_subset_of_a_wholebody_person_and_nothing_e
 
 def test_fused_mode_on_wholebody_people_keeps_depth_and_lifts_only_body_joints_depth_missed() -> None:
     _, result = _scene(3)
-    camera = result.camera.pinhole()
-    mm = result.depth_mm()
-    pipeline = _wholebody_pipeline(result, "fused", lifter=open_lifter())
-    people = _run(pipeline, result, depth=DepthFrame(mm, 0.001), camera=camera)
-    names = WHOLEBODY.keypoint_names
-    measured = measure_with_depth(people, depth_to_metres(mm, "16UC1"), camera, DepthConfig(), names)
+    people, measured = _run_with_depth(_wholebody_pipeline(result, "fused", lifter=open_lifter()), result)
     for person, m in zip(people, measured, strict=True):
         joints = person.joints_3d
         assert joints is not None
+        np.testing.assert_array_equal(joints.positions[m.valid], m.positions[m.valid])
         np.testing.assert_array_equal(joints.source[m.valid], SOURCE_DEPTH)
-        lifted_here = joints.source == SOURCE_LIFTER
-        assert not lifted_here[17:].any()  # beyond the body group: depth or nothing
+        lifted = joints.source == SOURCE_LIFTER
+        assert not (lifted & m.valid).any() and not lifted[17:].any()  # beyond the body: depth or nothing
         assert (joints.source[17:][~m.valid[17:]] == SOURCE_NONE).all()
 
 
