@@ -186,6 +186,12 @@ def test_a_hand_with_a_low_wrist_score_keeps_its_keypoints_with_zero_scores(hand
         assert (person.keypoint_scores[right] == 0).all()
         np.testing.assert_array_equal(person.keypoints[right], np.repeat(person.keypoints[[10]], 21, axis=0))
         assert (person.keypoint_scores[list(pipeline.skeleton.group("left_hand"))] > 0).any()
+    # hands.min_wrist_score is a run-time setting: lowered, the right hands are estimated too.
+    pipeline.config = dataclasses.replace(
+        pipeline.config, hands=dataclasses.replace(pipeline.config.hands, min_wrist_score=0.3)
+    )
+    pipeline.process(IMAGE, 0.1, _boxes(2))
+    assert [len(c) for c in counted.calls] == [2, 4]
     # Nobody's wrist scores: no hand-model call at all, still 59 keypoints.
     none = PosePipeline(_config(hand_model), BodyModel({"left_wrist": 0.0, "right_wrist": 0.0}))
     assert none.hands is not None
