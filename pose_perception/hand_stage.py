@@ -23,7 +23,8 @@ from pose_perception.estimator import PoseEstimator
 from pose_perception.people import Person
 from pose_perception.skeletons import HAND_GROUPS, Skeleton, with_hands
 
-HAND_KEYPOINTS = 21  # hand21, the schema of the official hand models
+HAND_SKELETON = "hand21"  # the schema of the official hand models (COCO-WholeBody hand)
+HAND_KEYPOINTS = 21
 MIN_FOREARM_PX = 2.0  # a shorter forearm gives no direction (and a box of no size)
 # The body joints each hand hangs from, in HAND_GROUPS order: (elbow, wrist).
 ARM_JOINTS = (("left_elbow", "left_wrist"), ("right_elbow", "right_wrist"))
@@ -122,7 +123,8 @@ class HandStage:
 def build_hand_stage(config: Config, body: Skeleton) -> HandStage | None:
     """The hand stage ``config.hands`` describes for a body model of schema ``body``; None
     unless ``hands.enabled``. The hand model runs on the estimator's backend, device,
-    threads and flip test; a ``.pth`` hand checkpoint is read as hand21 (with ``hands.arch``).
+    threads and flip test, read as hand21 whatever its file says (a model of another
+    keypoint count is refused naming ``hands.model``).
     """
     hands, est = config.hands, config.estimator
     if not hands.enabled:
@@ -134,7 +136,7 @@ def build_hand_stage(config: Config, body: Skeleton) -> HandStage | None:
             device=est.device,
             flip_test=est.flip_test,
             arch=hands.arch or None,
-            skeleton="hand21" if hands.model.endswith(".pth") else None,
+            skeleton=HAND_SKELETON,  # official hand ONNX files carry no schema
             threads=est.threads or None,
         )
     except (OSError, ValueError) as err:

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from pose_perception.config import Config, HandsConfig
-from pose_perception.hand_stage import HandStageUnavailable, hand_boxes
+from pose_perception.hand_stage import HandStage, HandStageUnavailable, hand_boxes
 from pose_perception.lifting import open_lifter
 from pose_perception.people import SOURCE_NONE
 from pose_perception.pipeline import PosePipeline
@@ -246,9 +246,13 @@ def test_the_stage_refuses_non_body_models_and_non_hand_models(
     ):
         PosePipeline(_config(hand_model), Model("coco_wholebody"))
     with pytest.raises(
-        HandStageUnavailable, match=r"^hands\.model .* gives coco17 \(17 keypoints\); .* needs"
+        HandStageUnavailable, match=r"^hands\.model '.*': .*skeleton 'hand21' has 21 keypoints, model has 17"
     ):
         PosePipeline(_config(random_rtmpose_t_onnx), BodyModel())
+    with pytest.raises(
+        HandStageUnavailable, match=r"^hands\.model 'rtmpose-m-hand' gives coco17 \(17 keypoints\)"
+    ):
+        HandStage(HandsConfig(), COCO17, BodyModel())  # a stage handed a body model as its hand model
     missing = tmp_path / "no_hand.onnx"
     with pytest.raises(HandStageUnavailable, match=rf"^hands\.model '{missing}': "):
         PosePipeline(_config(missing), BodyModel())
