@@ -202,6 +202,44 @@ class ThreeDConfig:
 
 
 @dataclass
+class HandsConfig:
+    """The hand stage (``pose_perception.hand_stage``, docs/hands.md): a hand model on a box
+    beyond each wrist of a body model's people, merged in as the left_hand / right_hand groups."""
+
+    enabled: bool = setting(
+        False,
+        "run the hand model on a box beyond each wrist and publish body + left_hand + right_hand "
+        "keypoints (coco17 + 2 x hand21 = 59); for body models only",
+        read_only=True,
+    )
+    model: str = setting(
+        "rtmpose-m-hand",
+        "hand model (21 keypoints, hand21): registry name, .onnx or .pth path; runs on the "
+        "estimator's backend, device and threads",
+        read_only=True,
+    )
+    arch: str = setting("", "architecture of a .pth hand checkpoint, e.g. rtmpose-m-256x256", read_only=True)
+    box_scale: float = setting(
+        0.9, "side of the square hand box, in forearm lengths (elbow to wrist)", min=0.2, max=4.0
+    )
+    box_offset: float = setting(
+        0.35, "hand box centre beyond the wrist along the forearm, in forearm lengths", min=0.0, max=2.0
+    )
+    min_wrist_score: float = setting(
+        0.3,
+        "a hand whose wrist or elbow scores below this is not estimated: its keypoints sit on the "
+        "wrist with score 0",
+        min=0.0,
+        max=1.0,
+    )
+
+    def validate(self) -> None:
+        check_settings(self)
+        if self.enabled and not self.model:
+            raise ValueError("model must not be empty when hands.enabled is true")
+
+
+@dataclass
 class Config:
     estimator: EstimatorConfig = dataclasses.field(default_factory=EstimatorConfig)
     detector: DetectorConfig = dataclasses.field(default_factory=DetectorConfig)
@@ -211,6 +249,7 @@ class Config:
     output: OutputConfig = dataclasses.field(default_factory=OutputConfig)
     three_d: ThreeDConfig = dataclasses.field(default_factory=ThreeDConfig)
     depth: DepthConfig = dataclasses.field(default_factory=DepthConfig)
+    hands: HandsConfig = dataclasses.field(default_factory=HandsConfig)
 
     def validate(self) -> None:
         """Every section's checks; an error names the setting as ``section.key`` (every section's

@@ -39,6 +39,7 @@ from pose_perception.camera import PinholeCamera
 from pose_perception.config import Config
 from pose_perception.detection import PersonDetector, build_detector
 from pose_perception.estimator import validate_boxes, validate_image
+from pose_perception.hand_stage import build_hand_stage
 from pose_perception.lifting.temporal import TemporalLifter
 from pose_perception.onestage import OneStageEstimator
 from pose_perception.people import UNTRACKED, Person
@@ -97,8 +98,10 @@ class PosePipeline:
         self._skeleton = skeleton = model_skeleton(self.estimator, est)
         self.detector = self._person_detector(config, detector)
         self._sigmas = oks_sigmas(skeleton.num_keypoints, skeleton.sigmas)
-        self.tracker = PoseTracker(config.tracker, self._sigmas)
-        self.three_d = ThreeDStage(config, skeleton, lifter)
+        self.hands = build_hand_stage(config, skeleton)  # None unless hands.enabled
+        published = self.skeleton  # the body's, or body + left_hand + right_hand
+        self.tracker = PoseTracker(config.tracker, oks_sigmas(published.num_keypoints, published.sigmas))
+        self.three_d = ThreeDStage(config, published, lifter)
         # Milliseconds per stage of the last process() call, for diagnostics and benchmarks.
         self.timings: dict[str, float] = {}
         self.detector_runs = 0
@@ -135,12 +138,15 @@ class PosePipeline:
             self._detect_next = True
         self.tracker.config = config.tracker
         self.three_d.config = config
+        if self.hands is not None:
+            self.hands.config = config.hands
         if config.smoothing != old.smoothing:
             self.smoother = KeypointSmoother(config.smoothing)  # filters hold their config
 
     @property
     def skeleton(self) -> Skeleton:
-        return self._skeleton
+        """The published schema: the pose model's, or with the hand stage body + both hands."""
+        return self._skeleton if self.hands is None else self.hands.skeleton
 
     @property
     def camera(self) -> PinholeCamera | None:
@@ -195,11 +201,14 @@ class PosePipeline:
             keypoints, keypoint_scores = self._estimate(image_bgr, frame_boxes.boxes)
         t_pose = time.perf_counter()
         people, pose_boxes, kept = self._select(frame_boxes, keypoints, keypoint_scores, image_bgr.shape)
+        if self.hands is not None:  # hand stage: body boxes, scores and NMS stay the body model's
+            people = self.hands.add_hands(image_bgr, people)
+        k = self.skeleton.num_keypoints
         ids = self.tracker.update(
             pose_boxes,
             np.array([p.score for p in people]),
-            np.array([p.keypoints for p in people]).reshape(len(people), keypoints.shape[1], 2),
-            np.array([p.keypoint_scores for p in people]).reshape(len(people), keypoints.shape[1]),
+            np.array([p.keypoints for p in people]).reshape(len(people), k, 2),
+            np.array([p.keypoint_scores for p in people]).reshape(len(people), k),
             stamp,
         )
         for person, track_id in zip(people, ids.tolist(), strict=True):
@@ -215,11 +224,13 @@ class PosePipeline:
         self._previous, self._previous_boxes, self._stamp = people, pose_boxes, stamp
         self._previous_seen = frame_boxes.seen[kept]
         self.last_box_source = frame_boxes.source
+        hand_timings = self.hands.timings if self.hands is not None else {}
         box_stage = "detect_ms" if frame_boxes.source == "detector" else "boxes_ms"
         self.timings = {
             **({} if self.one_stage else {box_stage: (t_boxes - started) * 1e3}),
             "pose_ms": (t_pose - t_boxes) * 1e3,
-            "track_ms": (t_track - t_pose) * 1e3,
+            **hand_timings,
+            "track_ms": (t_track - t_pose) * 1e3 - hand_timings.get("hands_ms", 0.0),
             "smooth_ms": (t_smooth - t_track) * 1e3,
             **self.three_d.timings,
             "pipeline_ms": (t_done - started) * 1e3,

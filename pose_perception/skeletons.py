@@ -262,14 +262,53 @@ def bundled_skeleton(name: str) -> Skeleton:
     return load_skeleton(BUNDLED_SKELETONS[name])
 
 
+HAND_GROUPS = ("left_hand", "right_hand")  # the hand stage's groups, in keypoint order
+
+
+def with_hands(body: Skeleton, hand: Skeleton) -> Skeleton:
+    """``body`` followed by two ``hand`` schemas, the groups ``left_hand`` and ``right_hand``:
+    what the hand stage (:mod:`pose_perception.hand_stage`) publishes (coco17 + 2 x hand21 =
+    59 keypoints). Hand names are prefixed with the group (``left_hand_wrist``), hand links
+    and colours repeat per group with offset indices, flipping swaps the two groups joint by
+    joint (and the body's pairs), OKS sigmas are concatenated (None unless both have them).
+    The body keeps its groups, or becomes the group ``body``."""
+    k_body, k_hand = body.num_keypoints, hand.num_keypoints
+    starts = [k_body + n * k_hand for n in range(len(HAND_GROUPS))]
+
+    def offset(pairs: tuple[tuple[int, int], ...], start: int) -> tuple[tuple[int, int], ...]:
+        return tuple((a + start, b + start) for a, b in pairs)
+
+    left, right = starts
+    sigmas = None
+    if body.sigmas is not None and hand.sigmas is not None:
+        sigmas = body.sigmas + hand.sigmas * len(HAND_GROUPS)
+    return Skeleton(
+        name=f"{body.name}_hands",
+        keypoint_names=body.keypoint_names
+        + tuple(f"{group}_{name}" for group in HAND_GROUPS for name in hand.keypoint_names),
+        links=body.links + tuple(link for start in starts for link in offset(hand.links, start)),
+        flip_pairs=body.flip_pairs + tuple((left + i, right + hand.flip_indices[i]) for i in range(k_hand)),
+        keypoint_colors=body.keypoint_colors + hand.keypoint_colors * len(HAND_GROUPS),
+        link_colors=body.link_colors + hand.link_colors * len(HAND_GROUPS),
+        sigmas=sigmas,
+        groups=(body.groups or (("body", 0, k_body - 1),))
+        + tuple((group, start, start + k_hand - 1) for group, start in zip(HAND_GROUPS, starts, strict=True)),
+    )
+
+
+BODY_WITH_HANDS = "coco17_hands"  # with_hands(coco17, hand21), also by name
+
+
 def get_skeleton(name_or_path: str) -> Skeleton:
     """A built-in schema by name (``coco17``, ``h36m17``, ``coco_wholebody``, ``hand21``,
-    ``face106``, ``ap10k``) or a YAML file path."""
+    ``face106``, ``ap10k``, ``coco17_hands``) or a YAML file path."""
     if name_or_path in SKELETONS:
         return SKELETONS[name_or_path]
     if name_or_path in BUNDLED_SKELETONS:
         return bundled_skeleton(name_or_path)
+    if name_or_path == BODY_WITH_HANDS:
+        return with_hands(COCO17, bundled_skeleton("hand21"))
     if name_or_path.endswith((".yaml", ".yml")):
         return load_skeleton(name_or_path)
-    builtin = ", ".join([*SKELETONS, *BUNDLED_SKELETONS])
+    builtin = ", ".join([*SKELETONS, *BUNDLED_SKELETONS, BODY_WITH_HANDS])
     raise ValueError(f"unknown skeleton {shown(name_or_path)}; built-in: {builtin} or a .yaml path")

@@ -3,7 +3,10 @@
 ``three_d.mode`` decides, once, at construction: ``off`` (2D only), ``depth`` (joints
 measured in a depth image, :mod:`pose_perception.depth`), ``lifter`` (the monocular
 temporal lifter, :mod:`pose_perception.lifting`, opened once from ``three_d``) or
-``fused`` (both, :func:`pose_perception.fusion.fuse`). Per frame the caller hands over
+``fused`` (both, :func:`pose_perception.fusion.fuse`). Depth measures every keypoint of
+any schema; the lifter lifts the COCO-17 body subset (whole-body, body+hands people too)
+and leaves the other joints without 3D (fused: depth where measured, the lifter for the
+body joints depth missed). Per frame the caller hands over
 plain numpy: a :class:`DepthFrame` and the colour camera. Every mode places with the
 camera markers and TF use (:meth:`PinholeCamera.for_image`), recorded in ``camera``.
 
@@ -29,7 +32,7 @@ from pose_perception.depth import (
     measure_with_unregistered_depth,
 )
 from pose_perception.fusion import fuse
-from pose_perception.lifting.temporal import TemporalLifter, open_lifter_for
+from pose_perception.lifting.temporal import TemporalLifter, lifter_body_indices, open_lifter_for
 from pose_perception.people import Joints3D, Person
 from pose_perception.skeletons import Skeleton
 
@@ -82,9 +85,11 @@ class ThreeDStage:
         self.config = config
         self.mode = config.three_d.mode
         self.keypoint_names = tuple(skeleton.keypoint_names)
-        if lifter is None and self.mode in LIFTER_MODES:
+        self.body: np.ndarray | None = None  # the COCO-17 subset the lifter reads
+        if self.mode in LIFTER_MODES:
             try:
-                lifter = open_lifter_for(skeleton, config)
+                self.body = lifter_body_indices(skeleton, config)
+                lifter = lifter if lifter is not None else open_lifter_for(skeleton, config)
             except (OSError, ValueError) as err:
                 raise LifterUnavailable(str(err)) from err
         self.lifter = lifter if self.mode in LIFTER_MODES else None
@@ -130,7 +135,9 @@ class ThreeDStage:
         lifted: Sequence[Joints3D | None] = [None] * len(people)
         if self.lifter is not None:
             started = time.perf_counter()
-            lifted, _ = self.lifter.lift_people(people, stamp, self.camera, three_d.body_height_m)
+            lifted, _ = self.lifter.lift_people(
+                people, stamp, self.camera, three_d.body_height_m, body=self.body
+            )
             self.timings["lifter_ms"] = (time.perf_counter() - started) * 1e3
         return [
             dataclasses.replace(person, joints_3d=fuse(m, lifted_joints))

@@ -343,6 +343,16 @@ def test_open_lifter_for_checks_the_pose_skeleton_first(tmp_path: Path) -> None:
         open_lifter_for(COCO17, config(missing))
 
 
+def test_body17_indices_finds_the_coco_body_by_name() -> None:
+    from pose_perception.lifting import body17_indices
+    from pose_perception.skeletons import get_skeleton
+
+    np.testing.assert_array_equal(body17_indices(COCO17), np.arange(17))
+    np.testing.assert_array_equal(body17_indices(get_skeleton("coco_wholebody")), np.arange(17))
+    for name in ("h36m17", "hand21", "face106", "ap10k"):
+        assert body17_indices(get_skeleton(name)) is None
+
+
 # Training ---------------------------------------------------------------------------------------
 
 

@@ -26,7 +26,7 @@ from pose_perception.fusion import fuse
 from pose_perception.lifting import open_lifter
 from pose_perception.people import SOURCE_DEPTH, SOURCE_LIFTER, SOURCE_NONE, Person
 from pose_perception.pipeline import PosePipeline
-from pose_perception.skeletons import COCO17, H36M17
+from pose_perception.skeletons import COCO17, H36M17, get_skeleton
 from pose_perception.synthetic.coco import render_example
 from pose_perception.synthetic.raster import RenderResult
 from pose_perception.three_d import DEPTH_REJECTED, DepthFrame, LifterUnavailable
@@ -203,3 +203,96 @@ def test_the_lifter_is_opened_once_from_the_config_and_refused_clearly(tmp_path)
 
     with pytest.raises(LifterUnavailable, match="COCO-17"):
         PosePipeline(_config("lifter"), H36MModel(result))
+
+
+# -- other keypoint schemas: depth for every keypoint, the lifter for the body-17 subset ----------
+
+WHOLEBODY = get_skeleton("coco_wholebody")
+BODY_JOINT_OF_GROUP = {
+    "feet": "left_ankle",
+    "face": "nose",
+    "left_hand": "left_wrist",
+    "right_hand": "right_wrist",
+}
+
+
+class WholeBodyTruthModel(TruthPoseModel):
+    """The true COCO-17 keypoints as the body group of 133 whole-body ones; every other
+    group sits on one body joint (face on the nose, hands on their wrists), scored as it."""
+
+    skeleton = WHOLEBODY
+
+    def estimate(self, image_bgr: np.ndarray, boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        body, body_scores = super().estimate(image_bgr, boxes)
+        source = np.arange(WHOLEBODY.num_keypoints)
+        for group, joint in BODY_JOINT_OF_GROUP.items():
+            source[list(WHOLEBODY.group(group))] = NAMES.index(joint)
+        return body[:, source], body_scores[:, source]
+
+
+def _wholebody_pipeline(result: RenderResult, mode: str, **kwargs) -> PosePipeline:
+    return PosePipeline(_config(mode), WholeBodyTruthModel(result), **kwargs)
+
+
+def _run_with_depth(pipeline: PosePipeline, result: RenderResult) -> tuple[list[Person], list]:
+    """The people of a frame with the scene's depth, and what ``measure_with_depth`` gives them."""
+    camera, mm = result.camera.pinhole(), result.depth_mm()
+    people = _run(pipeline, result, depth=DepthFrame(mm, 0.001), camera=camera)
+    names = pipeline.skeleton.keypoint_names
+    return people, measure_with_depth(people, depth_to_metres(mm, "16UC1"), camera, DepthConfig(), names)
+
+
+def test_depth_mode_gives_every_keypoint_of_a_wholebody_person_3d() -> None:
+    _, result = _scene(0)
+    people, expected = _run_with_depth(_wholebody_pipeline(result, "depth"), result)
+    _check_joints(people, SOURCE_DEPTH)
+    hands = list(WHOLEBODY.group("left_hand")) + list(WHOLEBODY.group("right_hand"))
+    for person, joints in zip(people, expected, strict=True):
+        assert person.joints_3d is not None and person.joints_3d.valid.shape == (133,)
+        np.testing.assert_array_equal(person.joints_3d.positions, joints.positions)
+        assert person.joints_3d.valid[hands].any()  # measured beyond the body group
+
+
+def test_lifter_mode_lifts_the_body17_subset_of_a_wholebody_person_and_nothing_else() -> None:
+    _, result = _scene(2)
+    people = _run(_wholebody_pipeline(result, "lifter", lifter=open_lifter()), result)
+    body_people = [
+        dataclasses.replace(p, keypoints=p.keypoints[:17], keypoint_scores=p.keypoint_scores[:17])
+        for p in people
+    ]
+    nominal = PinholeCamera.nominal(640, 480, 60.0)
+    expected, _ = open_lifter().lift_people(body_people, 0.0, nominal, 1.7)
+    for person, joints in zip(people, expected, strict=True):
+        assert person.joints_3d is not None and person.joints_3d.valid.shape == (133,)
+        np.testing.assert_array_equal(person.joints_3d.positions[:17], joints.positions)
+        np.testing.assert_array_equal(person.joints_3d.source[:17], joints.source)
+        assert (person.joints_3d.source[17:] == SOURCE_NONE).all()
+        assert np.isnan(person.joints_3d.positions[17:]).all() and not person.joints_3d.valid[17:].any()
+
+
+def test_fused_mode_on_wholebody_people_keeps_depth_and_lifts_only_body_joints_depth_missed() -> None:
+    _, result = _scene(3)
+    people, measured = _run_with_depth(_wholebody_pipeline(result, "fused", lifter=open_lifter()), result)
+    for person, m in zip(people, measured, strict=True):
+        joints = person.joints_3d
+        assert joints is not None
+        np.testing.assert_array_equal(joints.positions[m.valid], m.positions[m.valid])
+        np.testing.assert_array_equal(joints.source[m.valid], SOURCE_DEPTH)
+        lifted = joints.source == SOURCE_LIFTER
+        assert not (lifted & m.valid).any() and not lifted[17:].any()  # beyond the body: depth or nothing
+        assert (joints.source[17:][~m.valid[17:]] == SOURCE_NONE).all()
+
+
+@pytest.mark.parametrize("name", ["hand21", "face106", "ap10k"])
+def test_lifter_mode_refuses_a_schema_without_body17_naming_three_d_mode(name: str) -> None:
+    _, result = _scene(0)
+
+    class OtherModel(TruthPoseModel):
+        skeleton = get_skeleton(name)
+
+    for mode in ("lifter", "fused"):
+        with pytest.raises(
+            LifterUnavailable,
+            match=rf"^the lifter \(three_d\.mode {mode}\) reads COCO-17 .* gives {name} \(\d+ keypoints\)",
+        ):
+            PosePipeline(_config(mode), OtherModel(result), lifter=open_lifter())

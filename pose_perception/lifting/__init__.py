@@ -21,6 +21,7 @@ from pose_perception.lifting.joints import (
     MIN_SCORE,
     NORMALIZATION,
     ROOT,
+    body17_indices,
     coco_to_h36m,
     h36m_to_coco,
     normalize_2d,
@@ -36,7 +37,7 @@ from pose_perception.lifting.model_io import (
     lifter_model_path,
 )
 from pose_perception.lifting.placement import STATURE_PER_CHAIN, place_in_camera, skeleton_stature
-from pose_perception.lifting.temporal import TemporalLifter, open_lifter, open_lifter_for
+from pose_perception.lifting.temporal import TemporalLifter, lifter_body_indices, open_lifter, open_lifter_for
 
 __all__ = [
     "BUNDLED_LIFTER",
@@ -53,9 +54,11 @@ __all__ = [
     "OnnxLifterModel",
     "TemporalLifter",
     "TorchLifterModel",
+    "body17_indices",
     "coco_to_h36m",
     "export_lifter",
     "h36m_to_coco",
+    "lifter_body_indices",
     "lifter_model_path",
     "normalize_2d",
     "open_lifter",

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from pose_perception.skeletons import COCO17, H36M17
+from pose_perception.skeletons import COCO17, H36M17, Skeleton
 
 MIN_SCORE = 0.3  # keypoints below this score leave the normalisation box and the placement fit
 ROOT = 0  # H36M17 "root" (pelvis)
@@ -61,6 +61,16 @@ H36M_FROM_COCO.flags.writeable = False
 COCO_FROM_H36M: dict[int, int] = {
     _C[sources[0]]: _H[h] for h, sources in H36M_FROM_COCO_JOINTS.items() if len(sources) == 1
 }
+
+
+def body17_indices(skeleton: Skeleton) -> np.ndarray | None:
+    """Where each COCO-17 joint sits in ``skeleton``, by name: the body subset the lifter
+    reads of a whole-body or body+hands person (``arange(17)`` for COCO-17 itself); None
+    when the schema lacks one of them (hand21, face106, ap10k, h36m17)."""
+    index = {name: i for i, name in enumerate(skeleton.keypoint_names)}
+    if not all(name in index for name in COCO17.keypoint_names):
+        return None
+    return np.array([index[name] for name in COCO17.keypoint_names], np.int64)
 
 
 def coco_to_h36m(

@@ -15,7 +15,14 @@ import numpy as np
 
 from pose_perception.camera import PinholeCamera
 from pose_perception.config import Config
-from pose_perception.lifting.joints import NORMALIZATION, ROOT, coco_to_h36m, h36m_to_coco, normalize_2d
+from pose_perception.lifting.joints import (
+    NORMALIZATION,
+    ROOT,
+    body17_indices,
+    coco_to_h36m,
+    h36m_to_coco,
+    normalize_2d,
+)
 from pose_perception.lifting.model_io import (
     LifterInfo,
     LifterModel,
@@ -140,39 +147,59 @@ class TemporalLifter:
         camera: PinholeCamera,
         body_height_m: float | None = 1.7,
         root_depths: Sequence[float | None] | None = None,
+        body: np.ndarray | None = None,
     ) -> tuple[list[Joints3D], list[np.ndarray]]:
-        """Lift COCO-17 people and place them (:func:`place_in_camera`): per person its
-        COCO-order :class:`Joints3D` (eyes and ears invalid) and its placed H36M-17
-        skeleton (camera frame, metres)."""
-        if any(p.num_keypoints != COCO17.num_keypoints for p in people):
-            raise ValueError("the lifter needs COCO-17 people")
+        """Lift people and place them (:func:`place_in_camera`): per person a
+        :class:`Joints3D` in the person's own keypoint order and its placed H36M-17 skeleton
+        (camera frame, metres).
+
+        ``body``: where the 17 COCO joints sit in each person's keypoints
+        (:func:`~pose_perception.lifting.joints.body17_indices`; None: the people are COCO-17).
+        Only those are lifted; eyes, ears and every joint outside the subset (feet, face,
+        hands) get no position and source ``SOURCE_NONE``.
+        """
+        body = np.arange(COCO17.num_keypoints) if body is None else np.asarray(body, np.int64)
+        k = people[0].num_keypoints if people else COCO17.num_keypoints
+        if any(p.num_keypoints != k for p in people) or len(body) != COCO17.num_keypoints or body.max() >= k:
+            raise ValueError(
+                f"the lifter needs COCO-17 people or the COCO-17 subset of theirs, got {k} keypoints"
+            )
         if not people:
             self.update([], np.zeros((0, 17, 2)), np.zeros((0, 17)), stamp)
             return [], []
-        kp = np.stack([p.keypoints for p in people])
-        sc = np.stack([p.keypoint_scores for p in people])
+        kp = np.stack([p.keypoints[body] for p in people])
+        sc = np.stack([p.keypoint_scores[body] for p in people])
         rel = self.update([p.track_id for p in people], kp, sc, stamp)
         h36m_2d, h36m_sc = coco_to_h36m(kp, sc)
         assert h36m_sc is not None
         joints, placed = [], []
-        for i, person in enumerate(people):
+        for i in range(len(people)):
             depth = None if root_depths is None else root_depths[i]
             xyz = place_in_camera(
                 rel[i], h36m_2d[i], camera, body_height_m, depth, h36m_sc[i], self.min_score
             )
-            coco, valid = h36m_to_coco(xyz)
-            coco[~valid] = np.nan  # as depth lifting leaves them: no number for an unknown joint
-            score = np.clip(np.nan_to_num(np.asarray(person.keypoint_scores, np.float32)), 0.0, 1.0)
-            joints.append(
-                Joints3D(
-                    positions=coco.astype(np.float32),
-                    valid=valid.copy(),
-                    source=np.where(valid, SOURCE_LIFTER, SOURCE_NONE).astype(np.uint8),
-                    confidence=np.where(valid, score, 0.0).astype(np.float32),
-                )
-            )
+            joints.append(_coco_joints(xyz, sc[i], body, k))
             placed.append(xyz)
         return joints, placed
+
+
+def _coco_joints(h36m_xyz: np.ndarray, scores: np.ndarray, body: np.ndarray, k: int) -> Joints3D:
+    """A placed H36M-17 skeleton as a person's ``k`` joints: the COCO joints that are H36M
+    joints at their ``body`` index (source lifter, confidence = the 2D score), the rest
+    NaN and invalid (as depth leaves them: no number for an unknown joint)."""
+    coco, coco_valid = h36m_to_coco(h36m_xyz)
+    positions = np.full((k, 3), np.nan, np.float32)
+    valid = np.zeros(k, bool)
+    confidence = np.zeros(k, np.float32)
+    positions[body[coco_valid]] = coco[coco_valid]
+    valid[body[coco_valid]] = True
+    confidence[body] = np.where(coco_valid, np.clip(np.nan_to_num(scores.astype(np.float32)), 0.0, 1.0), 0.0)
+    return Joints3D(
+        positions=positions,
+        valid=valid,
+        source=np.where(valid, SOURCE_LIFTER, SOURCE_NONE).astype(np.uint8),
+        confidence=confidence,
+    )
 
 
 def open_lifter(model: str | os.PathLike[str] = "", max_age: float = 1.0, threads: int = 1) -> TemporalLifter:
@@ -190,16 +217,28 @@ def open_lifter(model: str | os.PathLike[str] = "", max_age: float = 1.0, thread
         raise ValueError(message if path in message else f"{path}: {message}") from None
 
 
+def lifter_body_indices(skeleton: Skeleton, config: Config) -> np.ndarray:
+    """The COCO-17 body subset of ``skeleton`` the lifter reads (``three_d.mode`` lifter or
+    fused), or a one-line ``ValueError`` naming ``three_d.mode`` and the pose model when the
+    schema has none (hand21, face106, ap10k, h36m17). Not a prefix: the front ends put
+    their own (``three_d.mode lifter: ...``) before it."""
+    body = body17_indices(skeleton)
+    if body is None:
+        raise ValueError(
+            f"the lifter (three_d.mode {config.three_d.mode}) reads COCO-17 keypoints; pose model "
+            f"{config.estimator.model or skeleton.name!r} gives {skeleton.name} "
+            f"({skeleton.num_keypoints} keypoints) without the COCO-17 body joints"
+        )
+    return body
+
+
 def open_lifter_for(skeleton: Skeleton, config: Config) -> TemporalLifter:
     """The lifter of ``config.three_d`` for a pose model whose keypoints follow ``skeleton``.
 
-    The lifter reads COCO-17, so another skeleton is refused first (a ``ValueError`` naming
-    it and ``estimator.model``) rather than after a lifter file has been read. One check
-    for the node (``three_d.mode lifter|fused``), ``run --three-d lifter`` and bag mode.
+    The lifter reads the COCO-17 body joints (of COCO-17, whole-body or body+hands people),
+    so a schema without them is refused first (:func:`lifter_body_indices`) rather than
+    after a lifter file has been read. One check for the node (``three_d.mode
+    lifter|fused``), ``run --three-d lifter`` and bag mode.
     """
-    if tuple(skeleton.keypoint_names) != COCO17.keypoint_names:
-        raise ValueError(
-            f"the lifter reads COCO-17 keypoints; pose model {config.estimator.model or skeleton.name!r} "
-            f"gives {skeleton.name} ({skeleton.num_keypoints} keypoints)"
-        )
+    lifter_body_indices(skeleton, config)
     return open_lifter(config.three_d.lifter_model, config.three_d.lifter_max_age_s)
