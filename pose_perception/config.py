@@ -29,8 +29,8 @@ class EstimatorConfig:
 
     model: str = setting(
         "rtmpose-t",
-        "registry name (body rtmpose-t/s/m/l[-384x288], whole-body rtmw-m/l/x, one-stage rtmo-t/s/m/l; "
-        "docs/models.md), .onnx or .pth path",
+        "registry name (body rtmpose-t/s/m/l[-384x288], whole-body rtmw-*, rtmpose-*-wholebody, one-stage "
+        "rtmo-t/s/m/l; docs/models.md), .onnx or .pth path",
         read_only=True,
     )
     fallback_to_bundled: bool = setting(
