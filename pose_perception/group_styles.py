@@ -52,8 +52,20 @@ class SkeletonParts:
     names: tuple[str, ...]
 
 
-@lru_cache(maxsize=16)
 def skeleton_parts(skeleton: Skeleton) -> SkeletonParts:
+    """Computed once per schema (every frame asks); a schema built with lists is unhashable."""
+    try:
+        return _cached_parts(skeleton)
+    except TypeError:
+        return _parts(skeleton)
+
+
+@lru_cache(maxsize=16)
+def _cached_parts(skeleton: Skeleton) -> SkeletonParts:
+    return _parts(skeleton)
+
+
+def _parts(skeleton: Skeleton) -> SkeletonParts:
     keypoint_groups = [BODY] * skeleton.num_keypoints
     for name, first, last in skeleton.groups:
         keypoint_groups[first : last + 1] = [name] * (last + 1 - first)

@@ -15,7 +15,7 @@ from pose_perception.group_styles import GROUP_STYLES, keypoint_colors
 from pose_perception.people import Person
 from pose_perception.ros import messages
 from pose_perception.ros.params import ParameterError, config_from_values, config_values
-from pose_perception.skeletons import COCO17, get_skeleton
+from pose_perception.skeletons import COCO17, Skeleton, get_skeleton
 from pose_perception.viz import draw_poses
 
 WHOLEBODY = get_skeleton("coco_wholebody")
@@ -175,3 +175,12 @@ def test_annotated_image_draws_a_hand_smaller_in_its_group_colour():
     body_area = np.count_nonzero(image[:, :200].any(axis=2))
     hand_area = np.count_nonzero(image[:, 200:].any(axis=2))
     assert 0 < hand_area < body_area
+
+
+def test_group_styles_work_for_a_schema_built_with_lists():
+    """A hand-built schema (lists: unhashable, so not cached) gets the same group styles."""
+    skeleton = Skeleton("mine", ("a", "b", "c"), links=[[0, 1], [1, 2]], groups=[["left_hand", 1, 2]])
+    assert keypoint_colors(skeleton)[1:] == (GROUP_STYLES["left_hand"].color,) * 2
+    assert keypoint_colors(skeleton)[0] == skeleton.keypoint_colors[0]
+    image = draw_poses(np.zeros((50, 50, 3), np.uint8), np.full((3, 2), 25.0), np.ones(3), skeleton)
+    assert tuple(image[25, 25][::-1]) == GROUP_STYLES["left_hand"].color
