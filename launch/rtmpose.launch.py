@@ -4,6 +4,8 @@
     ros2 launch pose_perception rtmpose.launch.py model:=rtmpose-m rviz:=true
     ros2 launch pose_perception rtmpose.launch.py use_compressed:=true namespace:=front
     ros2 launch pose_perception rtmpose.launch.py three_d:=depth   # RealSense aligned depth
+    ros2 launch pose_perception wholebody.launch.py   # the same with model rtmw-l-onnx (133 keypoints)
+    ros2 launch pose_perception rtmo.launch.py        # the same with model rtmo-s (one-stage)
 
 Arguments (``ros2 launch pose_perception rtmpose.launch.py --show-args``):
 image, camera_info, config, model, detector, three_d, depth, depth_camera_info, namespace,
@@ -35,7 +37,9 @@ _TRUE = ("true", "1", "yes", "on")
 _FALSE = ("false", "0", "no", "off", "")
 
 
-def generate_launch_description():
+def generate_launch_description(model=""):
+    """The arguments and the node; ``model`` is the default of the ``model`` argument (the
+    examples wholebody.launch.py and rtmo.launch.py pass theirs)."""
     share = get_package_share_directory(PACKAGE)
     arguments = [
         DeclareLaunchArgument(
@@ -56,9 +60,9 @@ def generate_launch_description():
         ),
         DeclareLaunchArgument(
             "model",
-            default_value="",
-            description="override estimator.model (registry name, .onnx or .pth path); "
-            "empty = the config file's",
+            default_value=model,
+            description="override estimator.model (registry name, e.g. rtmpose-m, rtmw-x (whole-body), "
+            "rtmo-s (one-stage, no detector); .onnx or .pth path); empty = the config file's",
         ),
         DeclareLaunchArgument(
             "detector",

@@ -16,6 +16,7 @@ from typing import Any
 from pose_perception.config_loader import from_dict, read_yaml
 from pose_perception.depth import DepthConfig
 from pose_perception.detection import DetectorConfig
+from pose_perception.group_styles import parse_group_names
 from pose_perception.runtime import BACKEND_NAMES, check_device
 from pose_perception.settings import check_settings, setting, shown
 from pose_perception.smoothing import OneEuroConfig
@@ -27,7 +28,10 @@ class EstimatorConfig:
     """What ``PoseEstimator`` needs: the model and how to run it."""
 
     model: str = setting(
-        "rtmpose-t", "registry name (rtmpose-t/s/m/l[-384x288]), .onnx or .pth path", read_only=True
+        "rtmpose-t",
+        "registry name (body rtmpose-t/s/m/l[-384x288], whole-body rtmw-*, rtmpose-*-wholebody, one-stage "
+        "rtmo-t/s/m/l; docs/models.md), .onnx or .pth path",
+        read_only=True,
     )
     fallback_to_bundled: bool = setting(
         True,
@@ -170,7 +174,12 @@ class ThreeDConfig:
         read_only=True,
     )
     publish_joint_tf: bool = setting(
-        True, "with measured 3D: one TF frame <tf_prefix><track_id>/<joint_name> per valid joint"
+        True, "with measured 3D: one TF frame <tf_prefix><track_id>/<joint_name> per valid body joint"
+    )
+    joint_tf_groups: str = setting(
+        "",
+        "whole-body models: comma-separated keypoint groups whose joints get TF frames too, besides the "
+        "body's: feet, face, left_hand, right_hand (e.g. left_hand,right_hand); empty: body only",
     )
     lifter_model: str = setting(
         "",
@@ -195,6 +204,7 @@ class ThreeDConfig:
 
     def validate(self) -> None:
         check_settings(self)
+        parse_group_names(self.joint_tf_groups, "joint_tf_groups")
         # Caught here, before any model loads; whether the file exists is checked when the
         # lifter is opened (only in modes lifter and fused).
         if self.lifter_model and not self.lifter_model.lower().endswith(".onnx"):

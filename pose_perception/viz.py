@@ -1,7 +1,9 @@
 """Draw keypoints, limbs and person boxes on a BGR image (a pure function, no state).
 
 Skeleton colours are RGB (as in MMPose dataset files and our ONNX metadata); OpenCV
-wants BGR, so every colour is reversed here and nowhere else.
+wants BGR, so every colour is reversed here and nowhere else. Whole-body groups (hands,
+face, feet) are drawn smaller and in their group's colour (``group_styles.GROUP_STYLES``,
+the table the RViz markers use too).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
+from pose_perception.group_styles import keypoint_colors, keypoint_scales, link_colors, link_scales
 from pose_perception.people import Person
 from pose_perception.skeletons import Color, Skeleton
 
@@ -105,19 +108,21 @@ def _bgr(color: Color) -> tuple[int, int, int]:
 def _draw_links(
     canvas: np.ndarray, points: np.ndarray, ok: np.ndarray, skeleton: Skeleton, thickness: int
 ) -> None:
-    for (a, b), color in zip(skeleton.links, skeleton.link_colors, strict=True):
+    styles = zip(skeleton.links, link_colors(skeleton), link_scales(skeleton), strict=True)
+    for (a, b), color, scale in styles:
         if ok[a] and ok[b]:
             p, q = tuple(int(v) for v in points[a]), tuple(int(v) for v in points[b])
-            cv2.line(canvas, p, q, _bgr(color), thickness, cv2.LINE_AA, _SHIFT)
+            cv2.line(canvas, p, q, _bgr(color), max(1, round(thickness * scale)), cv2.LINE_AA, _SHIFT)
 
 
 def _draw_joints(
     canvas: np.ndarray, points: np.ndarray, ok: np.ndarray, skeleton: Skeleton, radius: int
 ) -> None:
+    colors, scales = keypoint_colors(skeleton), keypoint_scales(skeleton)
     for i in np.flatnonzero(ok):
         center = (int(points[i, 0]), int(points[i, 1]))
-        color = _bgr(skeleton.keypoint_colors[i])
-        cv2.circle(canvas, center, radius * _ONE, color, cv2.FILLED, cv2.LINE_AA, _SHIFT)
+        scaled = max(_ONE, round(radius * scales[i] * _ONE))  # sub-pixel radius, at least 1 px
+        cv2.circle(canvas, center, scaled, _bgr(colors[i]), cv2.FILLED, cv2.LINE_AA, _SHIFT)
 
 
 def _draw_boxes(canvas: np.ndarray, bboxes: np.ndarray, labels: Sequence[str] | None, thickness: int) -> None:

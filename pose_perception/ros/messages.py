@@ -18,6 +18,7 @@ import numpy as np
 from pose_perception.camera import PinholeCamera
 from pose_perception.config import Config
 from pose_perception.depth import person_position
+from pose_perception.group_styles import BODY, group_style, parse_group_names, skeleton_parts
 from pose_perception.people import SOURCE_NONE, UNTRACKED, Joints3D, Person
 from pose_perception.skeletons import Skeleton
 from pose_perception.sync import stamp_to_ns
@@ -193,7 +194,17 @@ def skeleton_message(factory: MessageFactory, skeleton: Skeleton) -> Any:
         keypoint_names=list(skeleton.keypoint_names),
         link_start=np.ascontiguousarray(links[:, 0]),
         link_end=np.ascontiguousarray(links[:, 1]),
+        group_names=[name for name, _, _ in skeleton.groups],
+        group_start=np.array([first for _, first, _ in skeleton.groups], np.uint16),
+        group_end=np.array([last + 1 for _, _, last in skeleton.groups], np.uint16),  # exclusive
     )
+
+
+def groups_from_message(msg: Any) -> dict[str, range]:
+    """A ``Skeleton`` message's groups as ``name → keypoint index range`` (subscribers slice
+    ``Person.keypoints`` with them); empty when the schema has none."""
+    bounds = zip(msg.group_names, msg.group_start, msg.group_end, strict=True)
+    return {str(name): range(int(start), int(end)) for name, start, end in bounds}
 
 
 def people_from_message(msg: Any) -> list[Person]:
@@ -301,7 +312,8 @@ class MarkerSettings:
     person_height_m: float = 1.7
     joint_diameter_m: float = 0.05
     limb_width_m: float = 0.02
-    joint_tf: bool = True  # per-joint TF frames for measured joints
+    joint_tf: bool = True  # per-joint TF frames for measured body joints
+    joint_tf_groups: tuple[str, ...] = ()  # and for these groups' joints (left_hand, face, ...)
 
     @classmethod
     def from_config(cls, config: Config) -> MarkerSettings:
@@ -311,14 +323,16 @@ class MarkerSettings:
             lifetime_s=config.output.marker_lifetime,
             person_height_m=config.output.assumed_person_height,
             joint_tf=config.three_d.publish_joint_tf,
+            joint_tf_groups=parse_group_names(config.three_d.joint_tf_groups, "three_d.joint_tf_groups"),
         )
 
 
 class MarkerTracker:
     """Builds each frame's MarkerArray and deletes the markers of people who vanished.
 
-    Markers are keyed by namespace ``person_<id>``; RViz would otherwise keep a vanished
-    person's skeleton until its lifetime ends (forever with lifetime 0).
+    Markers are keyed by namespace ``person_<id>`` (and ``person_<id>/<group>`` for a
+    whole-body schema's hands, face, feet); RViz would otherwise keep a vanished person's
+    skeleton until its lifetime ends (forever with lifetime 0).
     """
 
     PARTS = ("joints", "limbs", "label")
@@ -332,11 +346,13 @@ class MarkerTracker:
         self, header_msg: Any, people: Sequence[Person], skeleton: Skeleton, camera: PinholeCamera
     ) -> Any:
         markers = []
-        shown = set()
+        shown: set[str] = set()
         for index, person in enumerate(people):
-            namespace = marker_namespace(person, index)
-            shown.add(namespace)
-            markers.extend(self._person_markers(header_msg, namespace, person, skeleton, camera))
+            person_markers = self._person_markers(
+                header_msg, marker_namespace(person, index), person, skeleton, camera
+            )
+            shown.update(m.ns for m in person_markers)
+            markers.extend(person_markers)
         for namespace in sorted(self._shown - shown):
             markers.extend(self._delete(header_msg, namespace))
         self._shown = shown
@@ -345,38 +361,62 @@ class MarkerTracker:
     def _person_markers(
         self, header_msg: Any, namespace: str, person: Person, skeleton: Skeleton, camera: PinholeCamera
     ) -> list[Any]:
+        """The body's joints, limbs (track colour) and label in ``namespace``; each other group's
+        joints and limbs in ``<namespace>/<group>``, smaller and in its colour (``GROUP_STYLES``)."""
         s = self.settings
         points, measured = person_points_3d(person, camera, s.person_height_m)
         shown = person.keypoint_scores >= s.keypoint_threshold
         if measured is not None:
             shown = shown & measured  # never a joint without a measured position
-        color = track_color(person.track_id if person.track_id != UNTRACKED else 0)
-        joints = [_point(self.factory, points[k]) for k in np.flatnonzero(shown)]
-        limbs = []
-        for a, b in skeleton.links:
-            if shown[a] and shown[b]:
-                limbs += [_point(self.factory, points[a]), _point(self.factory, points[b])]
+        track = track_color(person.track_id if person.track_id != UNTRACKED else 0)
+        parts = skeleton_parts(skeleton)
+        markers = []
+        for group in parts.names:
+            style = group_style(group)
+            color = track if style.color is None else (*(c / 255.0 for c in style.color), 1.0)
+            joints = [
+                _point(self.factory, points[k])
+                for k in np.flatnonzero(shown)
+                if parts.keypoint_groups[k] == group
+            ]
+            limbs = []
+            for (a, b), link_group in zip(skeleton.links, parts.link_groups, strict=True):
+                if link_group == group and shown[a] and shown[b]:
+                    limbs += [_point(self.factory, points[a]), _point(self.factory, points[b])]
+            ns = namespace if group == BODY else group_namespace(namespace, group)
+            joint_size, limb_width = s.joint_diameter_m * style.scale, s.limb_width_m * style.scale
+            markers += [
+                self._marker(header_msg, ns, 0, MARKER_SPHERE_LIST, (joint_size,) * 3, color, joints),
+                self._marker(header_msg, ns, 1, MARKER_LINE_LIST, (limb_width, 0.0, 0.0), color, limbs),
+            ]
+            if group == BODY:
+                markers.append(self._label(header_msg, namespace, person, skeleton, points, measured, track))
+        return markers
+
+    def _label(
+        self,
+        header_msg: Any,
+        namespace: str,
+        person: Person,
+        skeleton: Skeleton,
+        points: np.ndarray,
+        measured: np.ndarray | None,
+        color: Sequence[float],
+    ) -> Any:
+        s = self.settings
         anchor = person_anchor(points, person, s.keypoint_threshold, measured, skeleton.keypoint_names)
         label_at = anchor - np.array([0.0, 0.25, 0.0])
-        return [
-            self._marker(
-                header_msg, namespace, 0, MARKER_SPHERE_LIST, (s.joint_diameter_m,) * 3, color, joints
-            ),
-            self._marker(
-                header_msg, namespace, 1, MARKER_LINE_LIST, (s.limb_width_m, 0.0, 0.0), color, limbs
-            ),
-            self._marker(
-                header_msg,
-                namespace,
-                2,
-                MARKER_TEXT_VIEW_FACING,
-                (0.0, 0.0, 0.1),
-                color,
-                [],
-                person.label,
-                label_at,
-            ),
-        ]
+        return self._marker(
+            header_msg,
+            namespace,
+            2,
+            MARKER_TEXT_VIEW_FACING,
+            (0.0, 0.0, 0.1),
+            color,
+            [],
+            person.label,
+            label_at,
+        )
 
     def _marker(
         self,
@@ -427,6 +467,12 @@ def marker_namespace(person: Person, index: int) -> str:
     return f"person_{person.track_id}" if person.track_id != UNTRACKED else f"untracked_{index}"
 
 
+def group_namespace(person_namespace: str, group: str) -> str:
+    """Marker namespace of a person's non-body group, e.g. ``person_3/left_hand`` (RViz lists
+    it apart, so a group can be switched off)."""
+    return f"{person_namespace}/{group}"
+
+
 # ------------------------------------------------------------------------ TF
 
 
@@ -453,8 +499,9 @@ def person_transforms(
 
     One per person (:func:`person_frame_name`): at the torso centre when its 3D is
     measured, else at the mean of its placed confident joints. With measured 3D, a
-    ``skeleton`` and ``settings.joint_tf``, also one per valid joint
-    (:func:`joint_frame_name`) at its measured position.
+    ``skeleton`` and ``settings.joint_tf``, also one per valid body joint
+    (:func:`joint_frame_name`) at its measured position, and per valid joint of
+    ``settings.joint_tf_groups`` (whole-body hands, face, feet: off by default, they are many).
     """
     names = skeleton.keypoint_names if skeleton is not None else None
     transforms = []
@@ -463,12 +510,18 @@ def person_transforms(
         anchor = person_anchor(points, person, settings.keypoint_threshold, measured, names)
         frame = person_frame_name(prefix, person, index)
         transforms.append(_transform(factory, header_msg, frame, anchor))
-        if measured is not None and names is not None and settings.joint_tf:
-            for k in np.flatnonzero(measured):
-                transforms.append(
-                    _transform(factory, header_msg, joint_frame_name(frame, names[k]), points[k])
-                )
+        if measured is not None and skeleton is not None and settings.joint_tf:
+            for k in np.flatnonzero(measured & joint_tf_mask(skeleton, settings.joint_tf_groups)):
+                joint = joint_frame_name(frame, skeleton.keypoint_names[k])
+                transforms.append(_transform(factory, header_msg, joint, points[k]))
     return transforms
+
+
+def joint_tf_mask(skeleton: Skeleton, extra_groups: Sequence[str]) -> np.ndarray:
+    """(K,) bool: the joints that get TF frames: the body's (every joint of a schema without
+    groups) and those of ``extra_groups``."""
+    wanted = {BODY, *extra_groups}
+    return np.array([g in wanted for g in skeleton_parts(skeleton).keypoint_groups], bool)
 
 
 def _transform(factory: MessageFactory, header_msg: Any, child: str, xyz: np.ndarray) -> Any:
