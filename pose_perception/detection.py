@@ -59,7 +59,9 @@ class DetectorConfig:
         0.45, "IoU above which the weaker of two boxes is dropped", min=0.0, max=1.0
     )
     min_box_size: float = setting(16.0, "px; boxes with a shorter side are dropped", min=0.0, max=10000.0)
-    max_people: int = setting(20, "at most this many people per frame (best scores first)", min=1, max=1000)
+    max_people: int = setting(
+        20, "at most this many people per frame (best scores first; a one-stage model's too)", min=1, max=1000
+    )
     interval: int = setting(
         5,
         "run the detector every N frames; in between, boxes come from the previous poses (1 = every frame)",

@@ -13,19 +13,17 @@ whole image (``detector.type full_frame``).
 from __future__ import annotations
 
 import dataclasses
-import os
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from pose_perception.config import EstimatorConfig
 from pose_perception.estimator import PoseEstimator
+from pose_perception.model_kinds import ONE_STAGE, model_kind
+from pose_perception.onestage import BACKENDS as ONE_STAGE_BACKENDS
 from pose_perception.onestage import OneStageEstimator
 from pose_perception.skeletons import Skeleton, get_skeleton
 
-ONE_STAGE_ARCH_PREFIX = "rtmo-"
-ONE_STAGE_KIND = "one-stage"  # model_kind in the metadata of our one-stage ONNX export
 # Keypoint schemas of models that are not person models: the skeleton name → what it finds.
 NOT_A_PERSON = {"hand21": "a hand", "face106": "a face", "ap10k": "an animal"}
 PERSON_DETECTORS = ("onnx", "hog")  # detector types that find people (full_frame: the whole image)
@@ -44,31 +42,13 @@ class FrameBoxes:
 
 
 def is_one_stage(model: str, arch: str) -> bool:
-    """Whether ``estimator.model`` / ``estimator.arch`` name a one-stage (RTMO) model: an arch
-    ``rtmo-*`` (a ``.pth``, or a registry row's arch), or an ONNX file whose metadata says
-    ``model_kind`` one-stage. Reads no weights for anything but an ONNX file."""
-    if arch.lower().startswith(ONE_STAGE_ARCH_PREFIX):
-        return True
-    from pose_perception.zoo import REGISTRY
-
-    entry = REGISTRY.get(model)
-    if entry is not None:
-        return entry.arch.lower().startswith(ONE_STAGE_ARCH_PREFIX)
-    return Path(model).suffix == ".onnx" and os.path.isfile(model) and _onnx_kind(model) == ONE_STAGE_KIND
-
-
-def _onnx_kind(path: str) -> str:
-    """The ``model_kind`` metadata of an ONNX file ("" when it has none or cannot be read:
-    opening it as a pose model then says what is wrong)."""
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL  # read, not run
+    """Whether ``estimator.model`` / ``estimator.arch`` name a one-stage (RTMO) model
+    (:func:`~pose_perception.model_kinds.model_kind`). A model it cannot classify counts as
+    top-down: opening it as one then says what is wrong, naming the file."""
     try:
-        session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
-    except Exception:  # onnxruntime raises its own exception types; reported when opened for real
-        return ""
-    return str(session.get_modelmeta().custom_metadata_map.get("model_kind", ""))
+        return model_kind(model, arch or None) == ONE_STAGE
+    except (ValueError, OSError):
+        return False
 
 
 def open_pose_model(config: EstimatorConfig) -> PoseModel:
@@ -76,16 +56,14 @@ def open_pose_model(config: EstimatorConfig) -> PoseModel:
     :func:`is_one_stage`), else a :class:`PoseEstimator`."""
     if not is_one_stage(config.model, config.arch):
         return PoseEstimator.from_config(config)
-    path, arch = config.model, config.arch or None
-    from pose_perception.zoo import REGISTRY, resolve
-
-    if path in REGISTRY:
-        file, entry = resolve(path, task="pose")
-        path, arch = str(file), arch or entry.arch
-    # our RTMO ONNX export runs on ONNX Runtime; a module or .pth on PyTorch (the only backend
-    # OneStageEstimator has for them)
-    backend = "onnxruntime" if Path(path).suffix == ".onnx" else "torch"
-    return OneStageEstimator(path, arch=arch, backend=backend, device=config.device)
+    if config.backend not in ONE_STAGE_BACKENDS:
+        raise ValueError(
+            f"estimator.backend {config.backend!r}: a one-stage (RTMO) model runs on "
+            f"{' or '.join(ONE_STAGE_BACKENDS)}"
+        )
+    return OneStageEstimator(
+        config.model, arch=config.arch or None, backend=config.backend, device=config.device
+    )
 
 
 def model_skeleton(model: Any, config: EstimatorConfig) -> Skeleton:
@@ -113,14 +91,15 @@ def check_person_model(skeleton: Skeleton, detector_type: str) -> None:
 
 
 def one_stage_people(
-    model: OneStageEstimator, image: np.ndarray, boxes: np.ndarray | None
+    model: OneStageEstimator, image: np.ndarray, boxes: np.ndarray | None, max_people: int
 ) -> tuple[FrameBoxes, np.ndarray, np.ndarray]:
-    """The people a one-stage model finds in the whole ``image``: their boxes (source
-    "one-stage"), keypoints (N,K,2) and keypoint scores (N,K). Caller boxes are an error: the
-    model finds people itself, and silently dropping boxes would hide a mistake."""
+    """The (at most ``max_people``, best first) people a one-stage model finds in the whole
+    ``image``: their boxes (source "one-stage"), keypoints (N,K,2) and keypoint scores (N,K).
+    Caller boxes are an error: the model finds people itself, and silently dropping boxes would
+    hide a mistake."""
     if boxes is not None:
         raise ValueError("boxes given, but the pose model is one-stage (RTMO): it finds the people itself")
-    found, scores, keypoints, keypoint_scores = model.estimate(image)
+    found, scores, keypoints, keypoint_scores = (a[:max_people] for a in model.estimate(image))
     found = np.asarray(found, np.float32).reshape(-1, 4)
     people = FrameBoxes(found, np.asarray(scores, np.float32), "one-stage", np.ones(len(found), bool))
     return people, np.asarray(keypoints, np.float32), np.asarray(keypoint_scores, np.float32)

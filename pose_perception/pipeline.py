@@ -78,8 +78,9 @@ class PosePipeline:
     thread-safe: one caller processes frames in order.
 
     ``estimator`` may be a :class:`~pose_perception.onestage.OneStageEstimator` (or config
-    ``estimator.model`` an RTMO model): people then come from it, with no detector (the
-    ``detector.*`` settings are unused) and no caller boxes (``process(boxes=)`` is an error).
+    ``estimator.model`` an RTMO model): people then come from it, with no detector (of the
+    ``detector.*`` settings only ``max_people`` applies) and no caller boxes (``process(boxes=)``
+    is an error).
     A hand, face or animal model needs ``detector.type`` full_frame or a ``detector`` given here.
     """
 
@@ -113,7 +114,10 @@ class PosePipeline:
     def _person_detector(self, config: Config, detector: PersonDetector | None) -> PersonDetector | None:
         """The detector given, else the configured one; none for a one-stage model."""
         if self.one_stage:
-            log.warning("one-stage pose model (RTMO): no person detector; the detector.* settings are unused")
+            log.warning(
+                "one-stage pose model (RTMO): no person detector; "
+                "the detector.* settings other than max_people are unused"
+            )
             return None
         if detector is not None:
             return detector
@@ -194,7 +198,9 @@ class PosePipeline:
             self.reset()  # a looping bag or a clock reset: the past no longer applies
         started = t_boxes = time.perf_counter()
         if isinstance(self.estimator, OneStageEstimator):
-            frame_boxes, keypoints, keypoint_scores = one_stage_people(self.estimator, image_bgr, boxes)
+            frame_boxes, keypoints, keypoint_scores = one_stage_people(
+                self.estimator, image_bgr, boxes, self._config.detector.max_people
+            )
         else:
             frame_boxes = self._frame_boxes(image_bgr, stamp, boxes, box_scores)
             t_boxes = time.perf_counter()

@@ -382,7 +382,7 @@ def test_one_stage_model_finds_people_without_a_detector(
     assert len(boxes) > 1  # the seeded model finds several people here
     with caplog.at_level(logging.WARNING):
         pipeline = PosePipeline(_no_detector_config(), estimator=estimator)
-    assert "no person detector; the detector.* settings are unused" in caplog.text
+    assert "no person detector; the detector.* settings other than max_people are unused" in caplog.text
     assert pipeline.one_stage and pipeline.detector is None and pipeline.skeleton.name == "coco17"
     people = pipeline.process(crowd_image, 0.0)
     # every person the model found, in its image pixels; the person score is the keypoints' mean
@@ -415,6 +415,22 @@ def test_one_stage_people_are_filtered_and_tracked(rtmo: Any, crowd_image: np.nd
     ids = [p.track_id for p in frames[-1]]
     assert UNTRACKED not in ids and len(set(ids)) == len(ids)  # the same still people: confirmed tracks
     assert all(p.joints_3d is not None for p in frames[-1]) and "lifter_ms" in pipeline.timings
+
+
+@pytest.mark.slow
+def test_one_stage_people_are_capped_at_max_people(rtmo: Any, crowd_image: np.ndarray) -> None:
+    """``detector.max_people`` bounds a one-stage model's people too (its best-scored ones)."""
+    from pose_perception import OneStageEstimator
+
+    estimator = OneStageEstimator(rtmo)
+    boxes, box_scores, _, _ = estimator.estimate(crowd_image)
+    assert len(boxes) > 2
+    config = _no_detector_config()
+    config.detector.max_people = 2
+    people = PosePipeline(config, estimator=estimator).process(crowd_image, 0.0)
+    assert len(people) == 2
+    best = boxes[np.argsort(-box_scores, kind="stable")[:2]]
+    np.testing.assert_allclose(sorted(p.bbox.tolist() for p in people), sorted(best.tolist()), atol=1e-4)
 
 
 def test_registry_rows_are_one_stage_by_their_arch(monkeypatch: pytest.MonkeyPatch) -> None:
