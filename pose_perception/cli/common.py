@@ -18,6 +18,7 @@ from pose_perception.detection import DETECTOR_TYPES
 from pose_perception.person_source import NOT_A_PERSON, NotAPersonModel, model_skeleton, open_pose_model
 from pose_perception.pipeline import PosePipeline
 from pose_perception.runtime import BACKEND_NAMES
+from pose_perception.three_d import LifterUnavailable
 from pose_perception.zoo import ModelUnavailableError
 
 PROG = "pose-perception"
@@ -203,6 +204,8 @@ def make_pipeline(config: Config, boxes_file: bool = False) -> PosePipeline:
         return PosePipeline(config, estimator)
     except NotAPersonModel as err:
         raise CliError(f"{config.estimator.model}: {err}") from err
+    except LifterUnavailable:
+        raise  # the 3D lifter, not the detector: the commands say so in their own words
     except (ModelUnavailableError, KeyError, OSError, RuntimeError, ValueError) as err:
         hint = "; --detector hog needs no weights, --box/--boxes give the boxes yourself"
         raise CliError(f"cannot load the person detector {config.detector.model!r}: {err}{hint}") from err
