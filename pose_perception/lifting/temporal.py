@@ -225,9 +225,9 @@ def lifter_body_indices(skeleton: Skeleton, config: Config) -> np.ndarray:
     body = body17_indices(skeleton)
     if body is None:
         raise ValueError(
-            f"the lifter (three_d.mode {config.three_d.mode}) reads COCO-17 keypoints; pose model "
-            f"{config.estimator.model or skeleton.name!r} gives {skeleton.name} "
-            f"({skeleton.num_keypoints} keypoints) without the COCO-17 body joints"
+            f"the lifter reads COCO-17 keypoints; pose model {config.estimator.model or skeleton.name!r} "
+            f"gives {skeleton.name} ({skeleton.num_keypoints} keypoints) without the COCO-17 body joints "
+            f"(three_d.mode {config.three_d.mode})"
         )
     return body
 
