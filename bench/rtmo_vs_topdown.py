@@ -2,7 +2,7 @@
 
     python bench/rtmo_vs_topdown.py                        # 1, 6 and 20 people, 1280x720, ORT 1 thread
     python bench/rtmo_vs_topdown.py --people 1 4 8 12 16 20 --threads 1 2 --frames 60
-    python bench/rtmo_vs_topdown.py --quick                # smoke run (< 1 min): 1 and 6 people, 4 frames
+    python bench/rtmo_vs_topdown.py --quick                # smoke run: 1 and 2 people, 1 frame each
 
 Random weights (seed 0), exported by our exporters and run by ONNX Runtime on the CPU, the
 node's default backend. Both sides get the same frames: ``pose_perception.synthetic``
@@ -30,10 +30,18 @@ walkers (all visible, little overlap; the scenes of ``bench/vs_rtmlib.py``), N p
   miss: the people column shows what each side got). The tracker and smoother are not
   on this side (the top-down pipeline's share of them is printed).
 
+Each people count gets one rendered frame (``--scenes``), fed as a still video: with random
+weights the pose-derived boxes between detector frames stay where the boxes were, so on a
+still they stay on the people, as a trained model's do on a real video; with several
+spread-out frames the jumps between them make the pipeline carry people it lost as
+"missed" on detector frames, and more crops than people are estimated (the crops/fr
+column shows it).
+
 Per thread setting and people count the two sides take turns in rounds of ``--block``
 frames, ABBA order, so the drift of a shared machine hits both alike; frames/s are
 totals, the ratio the median of per-round ratios. ``--threads T``: T intra-op threads on
-every session and ``cv2.setNumThreads(T)``; 0: ONNX Runtime's defaults. The crossover is
+every ONNX Runtime session, ``torch.set_num_threads(T)`` and ``cv2.setNumThreads(T)``; 0: the
+libraries' defaults. The crossover is
 where the top-down frame time (fitted linear in N) reaches RTMO's (mean over N).
 """
 
@@ -360,7 +368,9 @@ def main(argv: list[str] | None = None) -> int:
         help="RTMO-s sides: our ONNX export on ONNX Runtime (the node's default) and/or PyTorch",
     )
     parser.add_argument("--interval", type=int, default=5, help="top-down: detector every N frames")
-    parser.add_argument("--scenes", type=int, default=5, help="distinct frames per people count")
+    parser.add_argument(
+        "--scenes", type=int, default=1, help="distinct frames per people count, in turn (see above)"
+    )
     parser.add_argument("--width", type=int, default=1280)
     parser.add_argument("--height", type=int, default=720)
     parser.add_argument("--quick", action="store_true", help="smoke run: 1 and 2 people, 1 frame, 1 scene")
