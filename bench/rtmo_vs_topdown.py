@@ -17,9 +17,11 @@ walkers (all visible, little overlap; the scenes of ``bench/vs_rtmlib.py``), N p
   plain convolutions where RTMDet-nano uses depthwise ones, so it is heavier than the real
   one (its parameter count is printed): the top-down side is timed pessimistically. Its
   own random boxes are dropped and the frame's true boxes returned, so that the pose
-  stage sees exactly N people; the thresholds that random weights would trip (minimum
-  person score, re-detection on weak people, pose NMS) are off, so the detector runs
-  exactly every ``--interval`` frames and the counts printed show it.
+  stage sees exactly N people. Random keypoints are scored 0 after they are estimated
+  (``ScoredZero``: boxes derived from them would shrink off the people) and the
+  thresholds random weights would trip (minimum person score, re-detection on weak
+  people, pose NMS) are off, so between detector frames each person keeps its box, the
+  detector runs exactly every ``--interval`` frames, and the counts printed show it.
 - **RTMO-s**: ``OneStageEstimator.estimate`` on the whole frame (640x640 letterbox), on
   our ONNX export with ONNX Runtime (the node's default; the export decodes keypoints,
   DCC included, for all 8400 grid cells inside the graph) and/or in PyTorch (the DCC
@@ -161,6 +163,17 @@ class TrueBoxes:
         return self.truth, np.ones(len(self.truth), np.float32)
 
 
+class ScoredZero(PoseEstimator):
+    """Random weights' keypoints are no pose (they huddle in one spot of the crop, scoring ~7),
+    and a box derived from them shrinks frame by frame, off the person; scored 0, they leave
+    each person the detector's box until the next detector frame, as a trained model's
+    pose-derived box stays on its person. The estimation itself is timed as it is."""
+
+    def estimate(self, image_bgr: np.ndarray, bboxes_xyxy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        keypoints, scores = super().estimate(image_bgr, bboxes_xyxy)
+        return keypoints, np.zeros_like(scores)
+
+
 def bench_config(threads: int, interval: int) -> Config:
     """The node's defaults, minus the thresholds random weights would trip."""
     config = Config()
@@ -226,7 +239,7 @@ class Tally:
 def top_down_side(
     paths: dict[str, Path], scenes: list[Scene], threads: int, interval: int, tally: Tally
 ) -> Side:
-    estimator = PoseEstimator(paths["rtmpose-s"], backend="onnxruntime", threads=threads or None)
+    estimator = ScoredZero(paths["rtmpose-s"], backend="onnxruntime", threads=threads or None)
     detector = TrueBoxes(OnnxDetector(paths["detector"], "rtmdet", threads=threads or None))
     pipeline = PosePipeline(bench_config(threads, interval), estimator=estimator, detector=detector)
 
