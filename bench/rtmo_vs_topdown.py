@@ -29,8 +29,10 @@ walkers (all visible, little overlap; the scenes of ``bench/vs_rtmlib.py``), N p
   weights put ~2000 people above the official score threshold, whose NMS alone would
   dominate; so each frame's score threshold is calibrated (one untimed run) to keep N
   people, as a trained model does (random weights tie many scores, so the count can
-  miss: the people column shows what each side got). The tracker and smoother are not
-  on this side (the top-down pipeline's share of them is printed).
+  miss: the people column shows what each side got). Where ``PosePipeline`` has its
+  one-stage mode (``pose_perception.person_source``), this side runs through it too
+  (tracker, smoother); in a checkout without it, ``estimate`` alone (the top-down
+  pipeline's tracker + smoother share is printed).
 
 Each people count gets one rendered frame (``--scenes``), fed as a still video: with random
 weights the pose-derived boxes between detector frames stay where the boxes were, so on a
@@ -53,6 +55,7 @@ import argparse
 import contextlib
 import dataclasses
 import functools
+import importlib.util
 import inspect
 import os
 import statistics
@@ -72,7 +75,7 @@ from torch import nn
 from vs_rtmlib import OtherLoad, Scene, environment, make_scenes
 
 from pose_perception.config import Config
-from pose_perception.detection import OnnxDetector
+from pose_perception.detection import FullFrameDetector, OnnxDetector
 from pose_perception.estimator import PoseEstimator
 from pose_perception.models import build_model
 from pose_perception.models.cspnext import ConvBNAct, CSPNeXt
@@ -255,11 +258,23 @@ def top_down_side(
     return run
 
 
-def rtmo_side(rtmo: OneStageEstimator, scenes: list[Scene], thresholds: list[float]) -> Side:
+def rtmo_pipeline(rtmo: OneStageEstimator, threads: int) -> PosePipeline | None:
+    """The node's path for RTMO (``PosePipeline`` in its one-stage mode: the model's people,
+    tracker, smoother) where this checkout has that mode; None: ``estimate`` alone."""
+    if importlib.util.find_spec("pose_perception.person_source") is None:
+        return None
+    return PosePipeline(bench_config(threads, 1), estimator=rtmo, detector=FullFrameDetector())
+
+
+def rtmo_side(rtmo: OneStageEstimator, scenes: list[Scene], thresholds: list[float], threads: int) -> Side:
+    pipeline = rtmo_pipeline(rtmo, threads)
+
     def run(frame: int) -> int:
         index = frame % len(scenes)
         rtmo.score_thr = thresholds[index]
-        return len(rtmo.estimate(scenes[index][0])[0])
+        if pipeline is None:
+            return len(rtmo.estimate(scenes[index][0])[0])
+        return len(pipeline.process(scenes[index][0], frame / 30.0))
 
     return run
 
@@ -311,7 +326,7 @@ def bench_threads(paths: dict[str, Path], args: argparse.Namespace, threads: int
             tallies = {name: Tally() for name in (TOP_DOWN, *rtmos)}
             sides = {TOP_DOWN: top_down_side(paths, scenes, threads, args.interval, tallies[TOP_DOWN])}
             for name, rtmo in rtmos.items():
-                sides[name] = rtmo_side(rtmo, scenes, calibrated_thresholds(rtmo, scenes, people))
+                sides[name] = rtmo_side(rtmo, scenes, calibrated_thresholds(rtmo, scenes, people), threads)
             load = OtherLoad([os.getpid()])
             run_rounds(sides, tallies, args.frames, args.block, args.warmup)
             rows.append({"people": people, "others": load.fraction(), "tallies": tallies})
