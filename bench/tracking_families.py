@@ -1,10 +1,12 @@
 """Tracker × sequence family × camera height: IDF1, MOTA, id switches (motmetrics), ms per frame.
 
-    python bench/tracking_families.py --seeds 0 1 2 3 4 --cameras low eye high
+    python bench/tracking_families.py --seeds 0-4 --cameras low eye high
 
 Detections are the families' ground truth through ``noisy_detections`` (10 % misses,
-5 % box jitter, 3 px keypoint noise by default). IDF1 and MOTA are means over the seeds,
-id switches their sum; ms per frame is the tracker alone. Needs the ``dev`` extra.
+5 % box jitter, 3 px keypoint noise by default); each tracker also gets the frame's
+image (``render_frames``, not timed) unless ``--no-frames``. IDF1 and MOTA are means
+over the seeds, id switches their sum; ms per frame is the tracker alone. Needs the
+``dev`` extra.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from pose_perception.synthetic.frames import render_frames
 from pose_perception.synthetic.scenarios import CAMERAS, FAMILIES, make_scenario
 from pose_perception.synthetic.walkers import noisy_detections
 from pose_perception.tracking_eval import FrameTracker, TrackingScores, evaluate, pose_tracker
@@ -30,7 +33,8 @@ def run_cell(tracker: str, family: str, camera: str, seeds: list[int], args: arg
     for seed in seeds:
         seq = make_scenario(family, seed=seed, camera=camera, seconds=args.seconds)
         dets = noisy_detections(seq, args.miss_rate, args.box_noise, args.keypoint_noise, seed=seed + 100)
-        scores.append(evaluate(seq, dets, TRACKERS[tracker]()))
+        frames = None if args.no_frames else render_frames(seq, seed=seed)
+        scores.append(evaluate(seq, dets, TRACKERS[tracker](), frames))
     idf1 = np.mean([s.idf1 for s in scores])
     mota = np.mean([s.mota for s in scores])
     switches = sum(s.id_switches for s in scores)
@@ -38,9 +42,21 @@ def run_cell(tracker: str, family: str, camera: str, seeds: list[int], args: arg
     return f"| {tracker} | {family} | {camera} | {idf1:.3f} | {mota:.3f} | {switches} | {ms:.3f} |"
 
 
+def seed_list(text: str) -> list[int]:
+    """``7`` → [7]; ``0-99`` → 0..99 (both ends included)."""
+    first, _, last = text.partition("-")
+    try:
+        low, high = int(first), int(last or first)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--seeds: {text!r} is not N or N-M") from None
+    if high < low:
+        raise argparse.ArgumentTypeError(f"--seeds: {text!r} ends before it starts")
+    return list(range(low, high + 1))
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
+    parser.add_argument("--seeds", type=seed_list, nargs="+", default=[[0, 1, 2, 3, 4]], help="e.g. 0-99 7")
     parser.add_argument("--families", nargs="+", default=list(FAMILIES), choices=list(FAMILIES))
     parser.add_argument("--cameras", nargs="+", default=list(CAMERAS), choices=list(CAMERAS))
     parser.add_argument("--trackers", nargs="+", default=list(TRACKERS), choices=list(TRACKERS))
@@ -48,7 +64,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--miss-rate", type=float, default=0.1)
     parser.add_argument("--box-noise", type=float, default=0.05)
     parser.add_argument("--keypoint-noise", type=float, default=3.0)
+    parser.add_argument("--no-frames", action="store_true", help="trackers get no image (None)")
     args = parser.parse_args(argv)
+    args.seeds = [seed for group in args.seeds for seed in group]
     print(f"seeds {args.seeds}, {args.seconds:g} s at 30 Hz; IDF1/MOTA: mean over seeds; switches: sum")
     print("| tracker | family | camera | IDF1 | MOTA | id switches | ms/frame |")
     print("|---|---|---|---|---|---|---|")
