@@ -5,8 +5,8 @@
 Detections are the families' ground truth through ``noisy_detections`` (10 % misses,
 5 % box jitter, 3 px keypoint noise by default); each tracker also gets the frame's
 image (``render_frames``, not timed) unless ``--no-frames``. IDF1 and MOTA are means
-over the seeds, id switches their sum; ms per frame is the tracker alone. Needs the
-``dev`` extra.
+over the seeds, id switches their sum; ms per frame is the tracker alone. Re-entries
+kept and wrong ids: ``tracking_eval.reentry_outcome``, summed. Needs the ``dev`` extra.
 """
 
 from __future__ import annotations
@@ -20,7 +20,14 @@ import numpy as np
 from pose_perception.synthetic.frames import render_frames
 from pose_perception.synthetic.scenarios import CAMERAS, FAMILIES, make_scenario
 from pose_perception.synthetic.walkers import noisy_detections
-from pose_perception.tracking_eval import FrameTracker, TrackingScores, evaluate, pose_tracker
+from pose_perception.tracking_eval import (
+    FrameTracker,
+    TrackingScores,
+    pose_tracker,
+    reentry_outcome,
+    run_tracker,
+    score,
+)
 
 # Tracker name → factory of a fresh FrameTracker. boxmot's ByteTrack, OC-SORT and a
 # motion+appearance tracker (issue 16, item 5) are added here, each wrapped as a FrameTracker.
@@ -30,16 +37,22 @@ TRACKERS: dict[str, Callable[[], FrameTracker]] = {"PoseTracker": pose_tracker}
 def run_cell(tracker: str, family: str, camera: str, seeds: list[int], args: argparse.Namespace) -> str:
     """One table row: the tracker on one family from one camera, over ``seeds``."""
     scores: list[TrackingScores] = []
+    returns = kept = wrong = 0
     for seed in seeds:
         seq = make_scenario(family, seed=seed, camera=camera, seconds=args.seconds)
         dets = noisy_detections(seq, args.miss_rate, args.box_noise, args.keypoint_noise, seed=seed + 100)
         frames = None if args.no_frames else render_frames(seq, seed=seed)
-        scores.append(evaluate(seq, dets, TRACKERS[tracker](), frames))
+        ids, ms = run_tracker(TRACKERS[tracker](), dets, frames)
+        scores.append(score(seq, dets, ids, ms))
+        outcome = reentry_outcome(seq, dets, ids)
+        returns, kept, wrong = returns + outcome.returns, kept + outcome.kept, wrong + outcome.wrong
     idf1 = np.mean([s.idf1 for s in scores])
     mota = np.mean([s.mota for s in scores])
     switches = sum(s.id_switches for s in scores)
     ms = np.mean([s.ms_per_frame for s in scores])
-    return f"| {tracker} | {family} | {camera} | {idf1:.3f} | {mota:.3f} | {switches} | {ms:.3f} |"
+    back = f"{kept}/{returns} ({100.0 * kept / returns:.0f} %)" if returns else "-"
+    cells = (tracker, family, camera, f"{idf1:.3f}", f"{mota:.3f}", switches, f"{ms:.3f}", back, wrong)
+    return "| " + " | ".join(str(c) for c in cells) + " |"
 
 
 def seed_list(text: str) -> list[int]:
@@ -68,8 +81,11 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     args.seeds = [seed for group in args.seeds for seed in group]
     print(f"seeds {args.seeds}, {args.seconds:g} s at 30 Hz; IDF1/MOTA: mean over seeds; switches: sum")
-    print("| tracker | family | camera | IDF1 | MOTA | id switches | ms/frame |")
-    print("|---|---|---|---|---|---|---|")
+    print("re-entries kept: people back in view named as before they left; wrong ids: ids given")
+    print("to a second person (sum over seeds)")
+    columns = ("tracker", "family", "camera", "IDF1", "MOTA", "id switches", "ms/frame", "re-entries kept")
+    print("| " + " | ".join(columns) + " | wrong ids |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for tracker in args.trackers:
         for family in args.families:
             for camera in args.cameras:

@@ -24,7 +24,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from pose_perception.appearance import REGIONS, blend, describe, distances, has_look
 from pose_perception.people import UNTRACKED
+from pose_perception.reentry import Departed, ReentryGallery, exit_edge
 from pose_perception.settings import check_settings, setting
 from pose_perception.track_geometry import (
     COCO_SIGMAS,
@@ -36,6 +38,8 @@ from pose_perception.track_geometry import (
     oks_sigmas,
 )
 from pose_perception.track_geometry import box_containment as box_containment  # re-exported
+
+FRONT_MARGIN = 0.15  # box-height fraction: box-bottom noise between two people stays below it
 
 
 @dataclass
@@ -87,6 +91,27 @@ class TrackerConfig:
         1.0, "s; box-size rates fade with this time constant (no stride swing extrapolated); 0 = never",
         min=0.0, max=600.0,
     )  # fmt: skip
+    appearance_weight: float = setting(
+        0.5, "with the frame: similarity - w x colour distance, for tracks unlike their neighbours; 0 = off",
+        min=0.0, max=1.0,
+    )  # fmt: skip
+    appearance_distance_scale: float = setting(
+        0.2, "colour distance (0-1) at which two looks count as fully different", min=0.01, max=1.0
+    )
+    appearance_rate: float = setting(
+        0.1, "how fast a track's look memory follows new confident, unoccluded views", min=0.0, max=1.0
+    )
+    appearance_max_overlap: float = setting(
+        0.1, "a view whose box overlaps another's more (IoU) does not update the look", min=0.0, max=1.0
+    )
+    reentry_s: float = setting(
+        12.0, "s; a departed person's look is kept this long to give the id back on re-entry; 0 = off",
+        min=0.0, max=3600.0,
+    )  # fmt: skip
+    reentry_max_distance: float = setting(
+        0.08, "a newcomer whose look is closer than this to a departed person's may take that id",
+        min=0.0, max=1.0,
+    )  # fmt: skip
 
     def validate(self) -> TrackerConfig:
         """Raise ValueError naming the bad field; return self for chaining."""
@@ -117,6 +142,7 @@ class Track:
     state: TrackState = TrackState.TENTATIVE
     hits: int = 1
     missed: int = 0  # consecutive unmatched updates
+    look: np.ndarray | None = None  # (REGIONS, 3) colour memory (appearance.py); None: never seen
 
     @property
     def box(self) -> np.ndarray:
@@ -149,6 +175,8 @@ class PoseTracker:
         self._tracks: list[Track] = []
         self._next_id = 1
         self._stamp: float | None = None
+        self._gallery = ReentryGallery()
+        self._image_size: tuple[int, int] | None = None  # (width, height) of the last frame
 
     @property
     def tracks(self) -> tuple[Track, ...]:
@@ -173,9 +201,10 @@ class PoseTracker:
         )
 
     def reset(self) -> None:
-        """Forget all tracks (ids keep counting up, so none is ever reused)."""
+        """Forget all tracks and departed looks (ids keep counting up, so none is ever reused)."""
         self._tracks = []
         self._stamp = None
+        self._gallery.clear()
 
     def update(
         self,
@@ -184,9 +213,12 @@ class PoseTracker:
         keypoints: np.ndarray,
         keypoint_scores: np.ndarray,
         stamp: float,
+        image_bgr: np.ndarray | None = None,
     ) -> np.ndarray:
         """Track ids (N,) for this frame's detections; 0 for detections not (yet) confirmed.
 
+        With ``image_bgr`` (the frame, H×W×3), what people look like helps to tell them
+        apart and to give a returning person the old id; without it, boxes and poses only.
         A stamp earlier than the previous one (a looping bag, a clock reset) starts afresh.
         """
         bboxes, scores, keypoints, keypoint_scores = _check_inputs(bboxes, scores, keypoints, keypoint_scores)
@@ -194,13 +226,18 @@ class PoseTracker:
             self.reset()
         dt = 0.0 if self._stamp is None else stamp - self._stamp
         self._stamp = stamp
+        looks = None
+        if image_bgr is not None:
+            self._image_size = (image_bgr.shape[1], image_bgr.shape[0])
+            looks = describe(image_bgr, keypoints, keypoint_scores, self.config.keypoint_score_threshold)
         # Unseen for longer than max_missing_s is gone, also across a gap without frames (a
         # paused camera): whoever stands there now must not inherit the old id.
-        self._tracks = [t for t in self._tracks if not self._timed_out(t, stamp)]
+        self._retire([not self._timed_out(t, stamp) for t in self._tracks])
+        self._gallery.forget_before(stamp - self.config.reentry_s)
         for track in self._tracks:
             track.kalman.predict(dt)
         assigned = np.full(len(bboxes), -1, np.int64)  # detection → index into self._tracks
-        self._associate(bboxes, keypoints, keypoint_scores, assigned)
+        self._associate(bboxes, keypoints, keypoint_scores, assigned, looks)
         for det, ti in enumerate(assigned):
             if ti >= 0:
                 self._apply_match(
@@ -212,19 +249,32 @@ class PoseTracker:
                 track.missed += 1
                 if track.state is TrackState.CONFIRMED:
                     track.state = TrackState.LOST
+        min_score = self.config.min_detection_score
+        starts = [int(d) for d in np.flatnonzero(assigned < 0) if scores[d] >= min_score]
         new_tracks = [
-            self._new_track(bboxes[d], scores[d], keypoints[d], keypoint_scores[d], stamp)
-            for d in np.flatnonzero(assigned < 0)
-            if scores[d] >= self.config.min_detection_score
+            self._new_track(bboxes[d], scores[d], keypoints[d], keypoint_scores[d], stamp) for d in starts
         ]
+        owners = {d: self._tracks[ti] for d, ti in enumerate(assigned) if ti >= 0}
+        owners.update(zip(starts, new_tracks, strict=True))
+        if looks is not None:
+            self._remember_looks(bboxes, looks, assigned, owners)
+        for track in [self._tracks[ti] for ti in assigned if ti >= 0] + new_tracks:
+            if track.state is TrackState.TENTATIVE and track.hits >= self.config.min_hits:
+                self._confirm(track)
         ids = np.array([self._tracks[ti].track_id if ti >= 0 else UNTRACKED for ti in assigned], np.int64)
-        self._tracks = [t for t in self._tracks if self._alive(t, stamp)] + new_tracks
+        self._retire([self._alive(t, stamp) for t in self._tracks])
+        self._tracks += new_tracks
         return ids
 
     # -- association ----------------------------------------------------------------
 
     def _associate(
-        self, boxes: np.ndarray, keypoints: np.ndarray, keypoint_scores: np.ndarray, assigned: np.ndarray
+        self,
+        boxes: np.ndarray,
+        keypoints: np.ndarray,
+        keypoint_scores: np.ndarray,
+        assigned: np.ndarray,
+        looks: np.ndarray | None = None,
     ) -> None:
         """Fresh tracks first, then stale ones; each group by prediction, then by last observation.
 
@@ -237,7 +287,8 @@ class PoseTracker:
         outscore a fresh track on that track's own person. A group's named tracks left over
         get a second chance against where they were last seen (OC-SORT's observation-centric
         recovery, Cao et al. 2023): a person who turned back or stopped while unseen is
-        there, not where the constant-velocity prediction has carried the track.
+        there, not where the constant-velocity prediction has carried the track. With the
+        frame, ``_look_penalty`` re-ranks the pairs that pass the gates (it never opens one).
         """
         if not len(boxes) or not self._tracks:
             return
@@ -249,9 +300,60 @@ class PoseTracker:
         predicted = self._gated(*self._similarity(self._tracks, boxes, keypoints, keypoint_scores))
         lost = np.array([t.state is TrackState.LOST for t in self._tracks])
         gate = np.where(lost, cfg.min_lost_similarity, cfg.min_similarity)
+        penalty = self._look_penalty(looks, boxes)
         for rows in (fresh_rows, stale_rows):
-            self._assign(rows, predicted, gate, assigned)
-            self._recover(rows, boxes, keypoints, keypoint_scores, assigned)
+            self._assign(rows, predicted, gate, assigned, penalty)
+            self._recover(rows, boxes, keypoints, keypoint_scores, assigned, penalty)
+
+    def _look_penalty(self, looks: np.ndarray | None, boxes: np.ndarray) -> np.ndarray:
+        """(T, N) w × colour distance (capped at 1) of each track's memory to each person.
+
+        Weighted per track by how unlike its overlapping neighbours it looks: two people
+        dressed alike get no appearance term at all, rather than a confident wrong one.
+        Only people seen in front (``_unhidden``) count: one half hidden shows the colours
+        of whoever stands before them.
+        """
+        cfg = self.config
+        penalty = np.zeros((len(self._tracks), len(boxes)))
+        if looks is None or cfg.appearance_weight == 0.0:
+            return penalty
+        memory = np.array([_look_of(t) for t in self._tracks])
+        far = np.minimum(distances(memory, looks) / cfg.appearance_distance_scale, 1.0)
+        track_boxes = np.array([t.box for t in self._tracks])
+        neighbours = box_iou(track_boxes, track_boxes) > 0.0
+        np.fill_diagonal(neighbours, False)
+        apart = np.minimum(distances(memory, memory) / cfg.appearance_distance_scale, 1.0)
+        distinct = np.where(neighbours & ~np.isnan(apart), apart, 1.0).min(axis=1, initial=1.0)
+        weight = cfg.appearance_weight * distinct[:, None] * self._unhidden(boxes)[None, :]
+        return weight * np.nan_to_num(far, nan=0.0)
+
+    def _unhidden(self, boxes: np.ndarray) -> np.ndarray:
+        """(N,) whether each person's look can be trusted: clearly in front of everyone
+        detected they overlap (box bottom lower by ``FRONT_MARGIN`` of their height: nearer,
+        on a floor; people on one line may stand either way round), and overlapped by no
+        more named tracks than detected people (else someone undetected may be in front)."""
+        near = box_iou(boxes, boxes) > self.config.appearance_max_overlap
+        np.fill_diagonal(near, False)
+        margin = FRONT_MARGIN * (boxes[:, 3] - boxes[:, 1])
+        in_front = near & (boxes[None, :, 3] > boxes[:, None, 3] - margin[:, None])  # [n, m]: m may hide n
+        named = np.array([t.box for t in self._tracks if t.track_id != UNTRACKED]).reshape(-1, 4)
+        overlapping = (box_iou(boxes, named) > self.config.appearance_max_overlap).sum(axis=1)
+        return ~in_front.any(axis=1) & (overlapping <= 1 + near.sum(axis=1))
+
+    def _remember_looks(
+        self, boxes: np.ndarray, looks: np.ndarray, assigned: np.ndarray, owners: dict[int, Track]
+    ) -> None:
+        """Update look memories from views no one else's box overlaps (detected or lost)."""
+        cfg = self.config
+        unmatched = set(range(len(self._tracks))) - set(assigned.tolist())
+        hidden = [self._tracks[i].box for i in sorted(unmatched) if self._tracks[i].track_id != UNTRACKED]
+        others = np.concatenate([boxes, np.array(hidden).reshape(-1, 4)])
+        overlap = box_iou(boxes, others)
+        overlap[np.arange(len(boxes)), np.arange(len(boxes))] = 0.0
+        clean = overlap.max(axis=1, initial=0.0) <= cfg.appearance_max_overlap
+        for det, track in owners.items():
+            if clean[det] and has_look(looks[det]):
+                track.look = blend(track.look, looks[det], cfg.appearance_rate)
 
     def _is_stale(self, track: Track, sigmas: np.ndarray) -> bool:
         """Lost, and predicted less precisely than OKS tolerates a keypoint: matched last.
@@ -272,6 +374,7 @@ class PoseTracker:
         keypoints: np.ndarray,
         keypoint_scores: np.ndarray,
         assigned: np.ndarray,
+        penalty: np.ndarray,
     ) -> None:
         """Match still-unmatched named tracks of ``rows`` by their last observed box and pose."""
         taken = set(assigned.tolist())
@@ -283,22 +386,29 @@ class PoseTracker:
         full[missing] = self._gated(
             *self._similarity(tracks, boxes, keypoints, keypoint_scores, observed=True)
         )
-        self._assign(missing, full, np.full(len(self._tracks), self.config.min_similarity), assigned)
+        gate = np.full(len(self._tracks), self.config.min_similarity)
+        self._assign(missing, full, gate, assigned, penalty)
 
     def _gated(self, sim: np.ndarray, oks: np.ndarray) -> np.ndarray:
         """Similarity with pairs failing the pose gate set to −1 (never matched)."""
         return np.where(np.isnan(oks) | (oks >= self.config.min_oks), sim, -1.0)
 
     @staticmethod
-    def _assign(rows: list[int], sim: np.ndarray, gate: np.ndarray, assigned: np.ndarray) -> None:
-        """Hungarian assignment of tracks ``rows`` to still-free detections; ``gate`` is per track."""
+    def _assign(
+        rows: list[int], sim: np.ndarray, gate: np.ndarray, assigned: np.ndarray, penalty: np.ndarray
+    ) -> None:
+        """Hungarian assignment of tracks ``rows`` to still-free detections; ``gate`` is per track.
+
+        ``sim`` decides which pairs may match; ``sim − penalty`` which of those do.
+        """
         free = np.flatnonzero(assigned < 0)
         if not rows or not len(free):
             return
         index = np.array(rows, np.int64)
         sub = sim[np.ix_(index, free)]
         ok = sub >= gate[index, None]
-        r_idx, c_idx = linear_sum_assignment(-np.where(ok, sub, -1.0))
+        ranked = sub - penalty[np.ix_(index, free)]
+        r_idx, c_idx = linear_sum_assignment(-np.where(ok, ranked, -2.0))
         for r, c in zip(r_idx, c_idx, strict=True):
             if ok[r, c]:
                 assigned[free[c]] = rows[r]
@@ -356,23 +466,36 @@ class PoseTracker:
         track.missed = 0
         if track.state is TrackState.LOST:
             track.state = TrackState.CONFIRMED
-        elif track.state is TrackState.TENTATIVE and track.hits >= self.config.min_hits:
-            self._confirm(track)
 
     def _confirm(self, track: Track) -> None:
+        """Name a track: a departed person's id when it is them coming back, else a new one."""
         track.state = TrackState.CONFIRMED
+        back = None
+        if track.look is not None and self.config.reentry_s > 0:
+            stamp = float(self._stamp or 0.0)
+            max_distance = self.config.reentry_max_distance
+            back = self._gallery.claim(track.look, track.last_box, stamp, self._image_size, max_distance)
+        if back is not None:
+            track.track_id = back
+            return
         track.track_id = self._next_id
         self._next_id += 1
+
+    def _retire(self, keep: list[bool]) -> None:
+        """Drop the tracks not to ``keep``; named ones with a look go to the re-entry gallery."""
+        for track, alive in zip(self._tracks, keep, strict=True):
+            if not alive and track.track_id != UNTRACKED and has_look(track.look):
+                edge = exit_edge(track.last_box, self._image_size)
+                look = _look_of(track)
+                self._gallery.add(Departed(track.track_id, look, track.last_box, track.last_seen, edge))
+        self._tracks = [t for t, alive in zip(self._tracks, keep, strict=True) if alive]
 
     def _new_track(
         self, box: np.ndarray, score: float, kps: np.ndarray, kp_scores: np.ndarray, stamp: float
     ) -> Track:
         cfg = self.config
         kalman = BoxKalman(box, cfg.measurement_std, cfg.acceleration_std, cfg.size_velocity_tau_s or None)
-        track = Track(kalman, kps.copy(), kp_scores.copy(), kalman.box, stamp, float(score))
-        if cfg.min_hits <= 1:
-            self._confirm(track)
-        return track
+        return Track(kalman, kps.copy(), kp_scores.copy(), kalman.box, stamp, float(score))
 
     def _alive(self, track: Track, stamp: float) -> bool:
         """Tentative tracks die on their first miss; lost ones after the configured gap."""
@@ -388,6 +511,11 @@ class PoseTracker:
     def _timed_out(self, track: Track, stamp: float) -> bool:
         """Unseen for longer than ``max_missing_s`` at ``stamp``: the track is over."""
         return stamp - track.last_seen > self.config.max_missing_s
+
+
+def _look_of(track: Track) -> np.ndarray:
+    """A track's look memory, all NaN (no evidence) when it has none yet."""
+    return track.look if track.look is not None else np.full((REGIONS, 3), np.nan)
 
 
 def _check_inputs(

@@ -44,7 +44,7 @@ def pose_tracker(config: TrackerConfig | None = None) -> FrameTracker:
     tracker = PoseTracker(config)
 
     def track(det: Detections, image_bgr: np.ndarray | None = None) -> np.ndarray:
-        return tracker.update(det.boxes, det.scores, det.keypoints, det.keypoint_scores, det.stamp)
+        return tracker.update(det.boxes, det.scores, det.keypoints, det.keypoint_scores, det.stamp, image_bgr)
 
     return track
 
@@ -112,3 +112,47 @@ def _iou_distances(gt_boxes: np.ndarray, hyp_boxes: np.ndarray) -> np.ndarray:
     """
     iou = box_iou(gt_boxes.reshape(-1, 4), hyp_boxes.reshape(-1, 4))
     return np.where(iou >= MATCH_IOU, 1.0 - iou, np.nan)
+
+
+@dataclass(frozen=True)
+class ReentryOutcome:
+    """How a tracker named people who came back, and whether any id went to someone else."""
+
+    returns: int  # people who were out of view (or hidden) and came back
+    kept: int  # of those, named by the id they had before leaving
+    wrong: int  # (id, person) pairs beyond an id's first person: an id given to someone else
+
+
+def reentry_outcome(
+    sequence: WalkerSequence, detections: Sequence[Detections], ids: Sequence[np.ndarray]
+) -> ReentryOutcome:
+    """Count re-entries that kept their id and ids that ever named a second person.
+
+    A return is a stretch of frames a person is not visible, with visible frames on both
+    sides; the id before is the last one the tracker gave that person, the id after the
+    first one (0s, not yet confirmed, are skipped).
+    """
+    owner: dict[int, int] = {}
+    wrong: set[tuple[int, int]] = set()
+    named: dict[int, list[tuple[int, int]]] = {}  # gt id → (frame, track id) where named
+    for index, (det, frame_ids) in enumerate(zip(detections, ids, strict=True)):
+        for gt, tid in zip(det.gt_ids.tolist(), frame_ids.tolist(), strict=True):
+            if tid == 0:
+                continue
+            if owner.setdefault(tid, gt) != gt:
+                wrong.add((tid, gt))
+            named.setdefault(gt, []).append((index, tid))
+    returns = kept = 0
+    visible = np.array([f.visible for f in sequence.frames])  # (T, M), rows in walker order
+    for column, gt in enumerate(sequence.frames[0].gt_ids.tolist()):
+        seen = visible[:, column]
+        for start in np.flatnonzero(seen[:-1] & ~seen[1:]) + 1:  # first frame out of view
+            back = start + int(np.argmax(seen[start:])) if seen[start:].any() else None
+            if back is None:
+                continue
+            before = [tid for i, tid in named.get(gt, []) if i < start]
+            after = [tid for i, tid in named.get(gt, []) if i >= back]
+            if before and after:
+                returns += 1
+                kept += int(before[-1] == after[0])
+    return ReentryOutcome(returns, kept, len(wrong))
