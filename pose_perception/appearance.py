@@ -19,18 +19,17 @@ import numpy as np
 SHOULDERS_HIPS = (5, 6, 12, 11)  # COCO-17: left/right shoulder, right/left hip (a quad)
 LEG_SEGMENTS = ((11, 13), (13, 15), (12, 14), (14, 16))  # hip–knee, knee–ankle, both sides
 REGIONS = 2  # torso, legs
-_GRID = np.linspace(0.2, 0.8, 4)
+_U, _V = (g.reshape(1, -1, 1) for g in np.meshgrid(np.linspace(0.2, 0.8, 4), np.linspace(0.2, 0.8, 4)))
 _ALONG = np.array([0.3, 0.5, 0.7])
 MIN_INSIDE = 0.5  # a region needs at least this fraction of its points inside the image
 
 
 def _torso_points(kps: np.ndarray) -> np.ndarray:
     """(N, 16, 2) points on a bilinear grid of the shoulder–hip quad."""
-    ls, rs, rh, lh = (kps[:, i] for i in SHOULDERS_HIPS)
-    u, v = (g.reshape(-1) for g in np.meshgrid(_GRID, _GRID))
-    top = ls[:, None] + u[None, :, None] * (rs - ls)[:, None]
-    bottom = lh[:, None] + u[None, :, None] * (rh - lh)[:, None]
-    return top + v[None, :, None] * (bottom - top)
+    ls, rs, rh, lh = (kps[:, [i]] for i in SHOULDERS_HIPS)
+    top = ls + _U * (rs - ls)
+    bottom = lh + _U * (rh - lh)
+    return top + _V * (bottom - top)
 
 
 def _leg_points(kps: np.ndarray) -> np.ndarray:
