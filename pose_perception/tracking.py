@@ -39,8 +39,6 @@ from pose_perception.track_geometry import (
 )
 from pose_perception.track_geometry import box_containment as box_containment  # re-exported
 
-FRONT_MARGIN = 0.15  # box-height fraction: box-bottom noise between two people stays below it
-
 
 @dataclass
 class TrackerConfig:
@@ -310,8 +308,7 @@ class PoseTracker:
 
         Weighted per track by how unlike its overlapping neighbours it looks: two people
         dressed alike get no appearance term at all, rather than a confident wrong one.
-        Only people seen in front (``_unhidden``) count: one half hidden shows the colours
-        of whoever stands before them.
+        Only people no undetected person may hide (``_unhidden``) count.
         """
         cfg = self.config
         penalty = np.zeros((len(self._tracks), len(boxes)))
@@ -328,17 +325,17 @@ class PoseTracker:
         return weight * np.nan_to_num(far, nan=0.0)
 
     def _unhidden(self, boxes: np.ndarray) -> np.ndarray:
-        """(N,) whether each person's look can be trusted: clearly in front of everyone
-        detected they overlap (box bottom lower by ``FRONT_MARGIN`` of their height: nearer,
-        on a floor; people on one line may stand either way round), and overlapped by no
-        more named tracks than detected people (else someone undetected may be in front)."""
+        """(N,) whether each person's look can be trusted: overlapped by no more named tracks
+        than detected people, else someone undetected may stand in front and lend them their
+        colours. Two detected people who overlap both show the front one's colours, which
+        shifts a track's penalty alike for both and so leaves the choice to motion and pose;
+        a test of who is in front (lower box bottom) was tried and measured worse: people on
+        one line stand either way round within the box noise."""
         near = box_iou(boxes, boxes) > self.config.appearance_max_overlap
         np.fill_diagonal(near, False)
-        margin = FRONT_MARGIN * (boxes[:, 3] - boxes[:, 1])
-        in_front = near & (boxes[None, :, 3] > boxes[:, None, 3] - margin[:, None])  # [n, m]: m may hide n
         named = np.array([t.box for t in self._tracks if t.track_id != UNTRACKED]).reshape(-1, 4)
         overlapping = (box_iou(boxes, named) > self.config.appearance_max_overlap).sum(axis=1)
-        return ~in_front.any(axis=1) & (overlapping <= 1 + near.sum(axis=1))
+        return overlapping <= 1 + near.sum(axis=1)
 
     def _remember_looks(
         self, boxes: np.ndarray, looks: np.ndarray, assigned: np.ndarray, owners: dict[int, Track]
