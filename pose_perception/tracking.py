@@ -39,6 +39,8 @@ from pose_perception.track_geometry import (
 )
 from pose_perception.track_geometry import box_containment as box_containment  # re-exported
 
+FRONT_MARGIN = 0.15  # box-height fraction: two people's box bottoms differ by more only across depth
+
 
 @dataclass
 class TrackerConfig:
@@ -340,14 +342,18 @@ class PoseTracker:
     def _remember_looks(
         self, boxes: np.ndarray, looks: np.ndarray, assigned: np.ndarray, owners: dict[int, Track]
     ) -> None:
-        """Update look memories from views no one else's box overlaps (detected or lost)."""
+        """Update look memories from views no one else's box overlaps (detected or lost),
+        unless that one is clearly behind: box bottom higher by ``FRONT_MARGIN`` of the
+        height (farther, on a floor), so someone walking in front of another is still learnt."""
         cfg = self.config
         unmatched = set(range(len(self._tracks))) - set(assigned.tolist())
         hidden = [self._tracks[i].box for i in sorted(unmatched) if self._tracks[i].track_id != UNTRACKED]
         others = np.concatenate([boxes, np.array(hidden).reshape(-1, 4)])
-        overlap = box_iou(boxes, others)
-        overlap[np.arange(len(boxes)), np.arange(len(boxes))] = 0.0
-        clean = overlap.max(axis=1, initial=0.0) <= cfg.appearance_max_overlap
+        overlap = box_iou(boxes, others) > cfg.appearance_max_overlap
+        overlap[np.arange(len(boxes)), np.arange(len(boxes))] = False
+        margin = FRONT_MARGIN * (boxes[:, 3] - boxes[:, 1])
+        behind = others[None, :, 3] < boxes[:, None, 3] - margin[:, None]
+        clean = ~(overlap & ~behind).any(axis=1)
         for det, track in owners.items():
             if clean[det] and has_look(looks[det]):
                 track.look = blend(track.look, looks[det], cfg.appearance_rate)
