@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import array
 import dataclasses
+import difflib
 import os
 import types
 import typing
@@ -129,7 +130,11 @@ def from_dict(cls: type[T], data: Any, *, base: T | None = None, where: str = ""
     if unknown:
         named = clipped(", ".join(_dotted(where, key) for key in unknown[:10]))
         named += f" (and {len(unknown) - 10} more)" if len(unknown) > 10 else ""
-        raise ValueError(f"unknown key(s) {named}; known in {where or cls.__name__}: {', '.join(known)}")
+        close = difflib.get_close_matches(unknown[0], known, n=1)
+        named += f" (did you mean {close[0]}?)" if close else ""
+        # The known keys clipped: a long section (tracker) would not fit one readable line.
+        listed = clipped(", ".join(known))
+        raise ValueError(f"unknown key(s) {named}; known in {where or cls.__name__}: {listed}")
     start = cls() if base is None else base
     values = {key: coerce(hints[key], v, _dotted(where, key), getattr(start, key)) for key, v in data.items()}
     try:

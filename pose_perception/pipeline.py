@@ -216,6 +216,7 @@ class PosePipeline:
             np.array([p.keypoints for p in people]).reshape(len(people), k, 2),
             np.array([p.keypoint_scores for p in people]).reshape(len(people), k),
             stamp,
+            image_bgr=image_bgr,
         )
         for person, track_id in zip(people, ids.tolist(), strict=True):
             person.track_id = int(track_id)

@@ -24,11 +24,22 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from pose_perception.appearance import REGIONS, blend, describe, distances, has_look
 from pose_perception.people import UNTRACKED
+from pose_perception.reentry import Departed, ReentryGallery, exit_edge
 from pose_perception.settings import check_settings, setting
-from pose_perception.skeletons import COCO17
+from pose_perception.track_geometry import (
+    COCO_SIGMAS,
+    BoxKalman,
+    box_iou,
+    box_to_cxcywh,
+    cxcywh_to_box,
+    object_keypoint_similarity,
+    oks_sigmas,
+)
+from pose_perception.track_geometry import box_containment as box_containment  # re-exported
 
-COCO_SIGMAS = np.asarray(COCO17.sigmas, np.float64)  # the built-in skeleton carries them
+FRONT_MARGIN = 0.15  # box-height fraction: two people's box bottoms differ by more only across depth
 
 
 @dataclass
@@ -80,6 +91,27 @@ class TrackerConfig:
         1.0, "s; box-size rates fade with this time constant (no stride swing extrapolated); 0 = never",
         min=0.0, max=600.0,
     )  # fmt: skip
+    appearance_weight: float = setting(
+        0.5, "with the frame: similarity - w x colour distance, for tracks unlike their neighbours; 0 = off",
+        min=0.0, max=1.0,
+    )  # fmt: skip
+    appearance_distance_scale: float = setting(
+        0.2, "colour distance (0-1) at which two looks count as fully different", min=0.01, max=1.0
+    )
+    appearance_rate: float = setting(
+        0.1, "how fast a track's look memory follows new confident, unoccluded views", min=0.0, max=1.0
+    )
+    appearance_max_overlap: float = setting(
+        0.1, "a view whose box overlaps another's more (IoU) does not update the look", min=0.0, max=1.0
+    )
+    reentry_s: float = setting(
+        12.0, "s; a departed person's look is kept this long to give the id back on re-entry; 0 = off",
+        min=0.0, max=3600.0,
+    )  # fmt: skip
+    reentry_max_distance: float = setting(
+        0.08, "a newcomer whose look is closer than this to a departed person's may take that id",
+        min=0.0, max=1.0,
+    )  # fmt: skip
 
     def validate(self) -> TrackerConfig:
         """Raise ValueError naming the bad field; return self for chaining."""
@@ -88,85 +120,6 @@ class TrackerConfig:
         except ValueError as err:
             raise ValueError(f"TrackerConfig: {err}") from None
         return self
-
-
-class BoxKalman:
-    """Constant-velocity Kalman filter on a box: state (cx, cy, w, h, vcx, vcy, vw, vh).
-
-    Noise scales with the box size (as in DeepSORT), so near and far people are treated
-    alike; process noise is the continuous white-acceleration model integrated over dt.
-    With ``size_velocity_tau_s`` the size rates (vw, vh) decay with that time constant
-    (a first-order Gauss-Markov velocity, Singer 1970): a walker's box width swings with
-    the stride, and extrapolating that swing through a 2 s gap shrinks the box to nothing.
-    """
-
-    def __init__(
-        self,
-        box: np.ndarray,
-        measurement_std: float,
-        acceleration_std: float,
-        size_velocity_tau_s: float | None = None,
-    ) -> None:
-        self.measurement_std = measurement_std
-        self.acceleration_std = acceleration_std
-        self.size_velocity_tau_s = size_velocity_tau_s
-        z = box_to_cxcywh(box)
-        self.x = np.concatenate([z, np.zeros(4)])
-        scale = self._scale(z)
-        self.P = np.diag(np.concatenate([(2 * measurement_std * scale) ** 2, (0.5 * scale) ** 2]))
-
-    @staticmethod
-    def _scale(z: np.ndarray) -> np.ndarray:
-        """Per-component size: x and w scale with width, y and h with height."""
-        w, h = max(float(z[2]), 1.0), max(float(z[3]), 1.0)
-        return np.array([w, h, w, h])
-
-    def predicted(self, dt: float) -> tuple[np.ndarray, np.ndarray]:
-        """(x, P) after ``dt`` seconds, without changing the filter."""
-        dt = max(dt, 0.0)
-        f = np.eye(8)
-        f[:4, 4:] = dt * np.eye(4)
-        if self.size_velocity_tau_s:  # size rates decay: ∫₀ᵈᵗ e^(−s/τ) ds = τ(1 − e^(−dt/τ))
-            tau = self.size_velocity_tau_s
-            decay = np.exp(-dt / tau)
-            f[[2, 3], [6, 7]] = tau * (1.0 - decay)
-            f[[6, 7], [6, 7]] = decay
-        q_acc = (self.acceleration_std * self._scale(self.x[:4])) ** 2
-        q = np.zeros((8, 8))
-        idx = np.arange(4)
-        q[idx, idx] = q_acc * dt**3 / 3
-        q[idx, idx + 4] = q[idx + 4, idx] = q_acc * dt**2 / 2
-        q[idx + 4, idx + 4] = q_acc * dt
-        x = f @ self.x
-        x[2:4] = np.maximum(x[2:4], 1.0)  # a box never shrinks below a pixel
-        return x, f @ self.P @ f.T + q
-
-    def predict(self, dt: float) -> None:
-        self.x, self.P = self.predicted(dt)
-
-    def update(self, box: np.ndarray) -> None:
-        """Standard Kalman correction with the measured box."""
-        z = box_to_cxcywh(box)
-        r = np.diag((self.measurement_std * self._scale(z)) ** 2)
-        s = self.P[:4, :4] + r
-        gain = np.linalg.solve(s, self.P[:4, :]).T  # P Hᵀ S⁻¹ (S symmetric)
-        self.x = self.x + gain @ (z - self.x[:4])
-        self.P = self.P - gain @ self.P[:4, :]
-        self.P = 0.5 * (self.P + self.P.T)
-
-    @property
-    def box(self) -> np.ndarray:
-        return cxcywh_to_box(self.x[:4])
-
-    @property
-    def position_variance(self) -> float:
-        """Mean variance (px²) of the predicted centre, beyond the box-size-relative noise."""
-        return float(0.5 * (self.P[0, 0] + self.P[1, 1]))
-
-    @property
-    def velocity(self) -> np.ndarray:
-        """(vcx, vcy) in pixels per second."""
-        return self.x[4:6].copy()
 
 
 class TrackState(enum.Enum):
@@ -189,6 +142,7 @@ class Track:
     state: TrackState = TrackState.TENTATIVE
     hits: int = 1
     missed: int = 0  # consecutive unmatched updates
+    look: np.ndarray | None = None  # (REGIONS, 3) colour memory (appearance.py); None: never seen
 
     @property
     def box(self) -> np.ndarray:
@@ -221,6 +175,8 @@ class PoseTracker:
         self._tracks: list[Track] = []
         self._next_id = 1
         self._stamp: float | None = None
+        self._gallery = ReentryGallery()
+        self._image_size: tuple[int, int] | None = None  # (width, height) of the last frame
 
     @property
     def tracks(self) -> tuple[Track, ...]:
@@ -245,9 +201,10 @@ class PoseTracker:
         )
 
     def reset(self) -> None:
-        """Forget all tracks (ids keep counting up, so none is ever reused)."""
+        """Forget all tracks and departed looks (ids keep counting up, so none is ever reused)."""
         self._tracks = []
         self._stamp = None
+        self._gallery.clear()
 
     def update(
         self,
@@ -256,9 +213,12 @@ class PoseTracker:
         keypoints: np.ndarray,
         keypoint_scores: np.ndarray,
         stamp: float,
+        image_bgr: np.ndarray | None = None,
     ) -> np.ndarray:
         """Track ids (N,) for this frame's detections; 0 for detections not (yet) confirmed.
 
+        With ``image_bgr`` (the frame, H×W×3), what people look like helps to tell them
+        apart and to give a returning person the old id; without it, boxes and poses only.
         A stamp earlier than the previous one (a looping bag, a clock reset) starts afresh.
         """
         bboxes, scores, keypoints, keypoint_scores = _check_inputs(bboxes, scores, keypoints, keypoint_scores)
@@ -266,13 +226,18 @@ class PoseTracker:
             self.reset()
         dt = 0.0 if self._stamp is None else stamp - self._stamp
         self._stamp = stamp
+        looks = None
+        if image_bgr is not None:
+            self._image_size = (image_bgr.shape[1], image_bgr.shape[0])
+            looks = describe(image_bgr, keypoints, keypoint_scores, self.config.keypoint_score_threshold)
         # Unseen for longer than max_missing_s is gone, also across a gap without frames (a
         # paused camera): whoever stands there now must not inherit the old id.
-        self._tracks = [t for t in self._tracks if not self._timed_out(t, stamp)]
+        self._retire([not self._timed_out(t, stamp) for t in self._tracks])
+        self._gallery.forget_before(stamp - self.config.reentry_s)
         for track in self._tracks:
             track.kalman.predict(dt)
         assigned = np.full(len(bboxes), -1, np.int64)  # detection → index into self._tracks
-        self._associate(bboxes, keypoints, keypoint_scores, assigned)
+        self._associate(bboxes, keypoints, keypoint_scores, assigned, looks)
         for det, ti in enumerate(assigned):
             if ti >= 0:
                 self._apply_match(
@@ -284,19 +249,32 @@ class PoseTracker:
                 track.missed += 1
                 if track.state is TrackState.CONFIRMED:
                     track.state = TrackState.LOST
+        min_score = self.config.min_detection_score
+        starts = [int(d) for d in np.flatnonzero(assigned < 0) if scores[d] >= min_score]
         new_tracks = [
-            self._new_track(bboxes[d], scores[d], keypoints[d], keypoint_scores[d], stamp)
-            for d in np.flatnonzero(assigned < 0)
-            if scores[d] >= self.config.min_detection_score
+            self._new_track(bboxes[d], scores[d], keypoints[d], keypoint_scores[d], stamp) for d in starts
         ]
+        owners = {d: self._tracks[ti] for d, ti in enumerate(assigned) if ti >= 0}
+        owners.update(zip(starts, new_tracks, strict=True))
+        if looks is not None:
+            self._remember_looks(bboxes, looks, assigned, owners)
+        for track in [self._tracks[ti] for ti in assigned if ti >= 0] + new_tracks:
+            if track.state is TrackState.TENTATIVE and track.hits >= self.config.min_hits:
+                self._confirm(track)
         ids = np.array([self._tracks[ti].track_id if ti >= 0 else UNTRACKED for ti in assigned], np.int64)
-        self._tracks = [t for t in self._tracks if self._alive(t, stamp)] + new_tracks
+        self._retire([self._alive(t, stamp) for t in self._tracks])
+        self._tracks += new_tracks
         return ids
 
     # -- association ----------------------------------------------------------------
 
     def _associate(
-        self, boxes: np.ndarray, keypoints: np.ndarray, keypoint_scores: np.ndarray, assigned: np.ndarray
+        self,
+        boxes: np.ndarray,
+        keypoints: np.ndarray,
+        keypoint_scores: np.ndarray,
+        assigned: np.ndarray,
+        looks: np.ndarray | None = None,
     ) -> None:
         """Fresh tracks first, then stale ones; each group by prediction, then by last observation.
 
@@ -309,7 +287,8 @@ class PoseTracker:
         outscore a fresh track on that track's own person. A group's named tracks left over
         get a second chance against where they were last seen (OC-SORT's observation-centric
         recovery, Cao et al. 2023): a person who turned back or stopped while unseen is
-        there, not where the constant-velocity prediction has carried the track.
+        there, not where the constant-velocity prediction has carried the track. With the
+        frame, ``_look_penalty`` re-ranks the pairs that pass the gates (it never opens one).
         """
         if not len(boxes) or not self._tracks:
             return
@@ -321,9 +300,63 @@ class PoseTracker:
         predicted = self._gated(*self._similarity(self._tracks, boxes, keypoints, keypoint_scores))
         lost = np.array([t.state is TrackState.LOST for t in self._tracks])
         gate = np.where(lost, cfg.min_lost_similarity, cfg.min_similarity)
+        penalty = self._look_penalty(looks, boxes)
         for rows in (fresh_rows, stale_rows):
-            self._assign(rows, predicted, gate, assigned)
-            self._recover(rows, boxes, keypoints, keypoint_scores, assigned)
+            self._assign(rows, predicted, gate, assigned, penalty)
+            self._recover(rows, boxes, keypoints, keypoint_scores, assigned, penalty)
+
+    def _look_penalty(self, looks: np.ndarray | None, boxes: np.ndarray) -> np.ndarray:
+        """(T, N) w × colour distance (capped at 1) of each track's memory to each person.
+
+        Weighted per track by how unlike its overlapping neighbours it looks: two people
+        dressed alike get no appearance term at all, rather than a confident wrong one.
+        Only people no undetected person may hide (``_unhidden``) count.
+        """
+        cfg = self.config
+        penalty = np.zeros((len(self._tracks), len(boxes)))
+        if looks is None or cfg.appearance_weight == 0.0:
+            return penalty
+        memory = np.array([_look_of(t) for t in self._tracks])
+        far = np.minimum(distances(memory, looks) / cfg.appearance_distance_scale, 1.0)
+        track_boxes = np.array([t.box for t in self._tracks])
+        neighbours = box_iou(track_boxes, track_boxes) > 0.0
+        np.fill_diagonal(neighbours, False)
+        apart = np.minimum(distances(memory, memory) / cfg.appearance_distance_scale, 1.0)
+        distinct = np.where(neighbours & ~np.isnan(apart), apart, 1.0).min(axis=1, initial=1.0)
+        weight = cfg.appearance_weight * distinct[:, None] * self._unhidden(boxes)[None, :]
+        return weight * np.nan_to_num(far, nan=0.0)
+
+    def _unhidden(self, boxes: np.ndarray) -> np.ndarray:
+        """(N,) whether each person's look can be trusted: overlapped by no more named tracks
+        than detected people, else someone undetected may stand in front and lend them their
+        colours. Two detected people who overlap both show the front one's colours, which
+        shifts a track's penalty alike for both and so leaves the choice to motion and pose;
+        a test of who is in front (lower box bottom) was tried and measured worse: people on
+        one line stand either way round within the box noise."""
+        near = box_iou(boxes, boxes) > self.config.appearance_max_overlap
+        np.fill_diagonal(near, False)
+        named = np.array([t.box for t in self._tracks if t.track_id != UNTRACKED]).reshape(-1, 4)
+        overlapping = (box_iou(boxes, named) > self.config.appearance_max_overlap).sum(axis=1)
+        return overlapping <= 1 + near.sum(axis=1)
+
+    def _remember_looks(
+        self, boxes: np.ndarray, looks: np.ndarray, assigned: np.ndarray, owners: dict[int, Track]
+    ) -> None:
+        """Update look memories from views no one else's box overlaps (detected or lost),
+        unless that one is clearly behind: box bottom higher by ``FRONT_MARGIN`` of the
+        height (farther, on a floor), so someone walking in front of another is still learnt."""
+        cfg = self.config
+        unmatched = set(range(len(self._tracks))) - set(assigned.tolist())
+        hidden = [self._tracks[i].box for i in sorted(unmatched) if self._tracks[i].track_id != UNTRACKED]
+        others = np.concatenate([boxes, np.array(hidden).reshape(-1, 4)])
+        overlap = box_iou(boxes, others) > cfg.appearance_max_overlap
+        overlap[np.arange(len(boxes)), np.arange(len(boxes))] = False
+        margin = FRONT_MARGIN * (boxes[:, 3] - boxes[:, 1])
+        behind = others[None, :, 3] < boxes[:, None, 3] - margin[:, None]
+        clean = ~(overlap & ~behind).any(axis=1)
+        for det, track in owners.items():
+            if clean[det] and has_look(looks[det]):
+                track.look = blend(track.look, looks[det], cfg.appearance_rate)
 
     def _is_stale(self, track: Track, sigmas: np.ndarray) -> bool:
         """Lost, and predicted less precisely than OKS tolerates a keypoint: matched last.
@@ -344,6 +377,7 @@ class PoseTracker:
         keypoints: np.ndarray,
         keypoint_scores: np.ndarray,
         assigned: np.ndarray,
+        penalty: np.ndarray,
     ) -> None:
         """Match still-unmatched named tracks of ``rows`` by their last observed box and pose."""
         taken = set(assigned.tolist())
@@ -355,22 +389,29 @@ class PoseTracker:
         full[missing] = self._gated(
             *self._similarity(tracks, boxes, keypoints, keypoint_scores, observed=True)
         )
-        self._assign(missing, full, np.full(len(self._tracks), self.config.min_similarity), assigned)
+        gate = np.full(len(self._tracks), self.config.min_similarity)
+        self._assign(missing, full, gate, assigned, penalty)
 
     def _gated(self, sim: np.ndarray, oks: np.ndarray) -> np.ndarray:
         """Similarity with pairs failing the pose gate set to −1 (never matched)."""
         return np.where(np.isnan(oks) | (oks >= self.config.min_oks), sim, -1.0)
 
     @staticmethod
-    def _assign(rows: list[int], sim: np.ndarray, gate: np.ndarray, assigned: np.ndarray) -> None:
-        """Hungarian assignment of tracks ``rows`` to still-free detections; ``gate`` is per track."""
+    def _assign(
+        rows: list[int], sim: np.ndarray, gate: np.ndarray, assigned: np.ndarray, penalty: np.ndarray
+    ) -> None:
+        """Hungarian assignment of tracks ``rows`` to still-free detections; ``gate`` is per track.
+
+        ``sim`` decides which pairs may match; ``sim − penalty`` which of those do.
+        """
         free = np.flatnonzero(assigned < 0)
         if not rows or not len(free):
             return
         index = np.array(rows, np.int64)
         sub = sim[np.ix_(index, free)]
         ok = sub >= gate[index, None]
-        r_idx, c_idx = linear_sum_assignment(-np.where(ok, sub, -1.0))
+        ranked = sub - penalty[np.ix_(index, free)]
+        r_idx, c_idx = linear_sum_assignment(-np.where(ok, ranked, -2.0))
         for r, c in zip(r_idx, c_idx, strict=True):
             if ok[r, c]:
                 assigned[free[c]] = rows[r]
@@ -428,23 +469,36 @@ class PoseTracker:
         track.missed = 0
         if track.state is TrackState.LOST:
             track.state = TrackState.CONFIRMED
-        elif track.state is TrackState.TENTATIVE and track.hits >= self.config.min_hits:
-            self._confirm(track)
 
     def _confirm(self, track: Track) -> None:
+        """Name a track: a departed person's id when it is them coming back, else a new one."""
         track.state = TrackState.CONFIRMED
+        back = None
+        if track.look is not None and self.config.reentry_s > 0:
+            stamp = float(self._stamp or 0.0)
+            max_distance = self.config.reentry_max_distance
+            back = self._gallery.claim(track.look, track.last_box, stamp, self._image_size, max_distance)
+        if back is not None:
+            track.track_id = back
+            return
         track.track_id = self._next_id
         self._next_id += 1
+
+    def _retire(self, keep: list[bool]) -> None:
+        """Drop the tracks not to ``keep``; named ones with a look go to the re-entry gallery."""
+        for track, alive in zip(self._tracks, keep, strict=True):
+            if not alive and track.track_id != UNTRACKED and has_look(track.look):
+                edge = exit_edge(track.last_box, self._image_size)
+                look = _look_of(track)
+                self._gallery.add(Departed(track.track_id, look, track.last_box, track.last_seen, edge))
+        self._tracks = [t for t, alive in zip(self._tracks, keep, strict=True) if alive]
 
     def _new_track(
         self, box: np.ndarray, score: float, kps: np.ndarray, kp_scores: np.ndarray, stamp: float
     ) -> Track:
         cfg = self.config
         kalman = BoxKalman(box, cfg.measurement_std, cfg.acceleration_std, cfg.size_velocity_tau_s or None)
-        track = Track(kalman, kps.copy(), kp_scores.copy(), kalman.box, stamp, float(score))
-        if cfg.min_hits <= 1:
-            self._confirm(track)
-        return track
+        return Track(kalman, kps.copy(), kp_scores.copy(), kalman.box, stamp, float(score))
 
     def _alive(self, track: Track, stamp: float) -> bool:
         """Tentative tracks die on their first miss; lost ones after the configured gap."""
@@ -462,75 +516,9 @@ class PoseTracker:
         return stamp - track.last_seen > self.config.max_missing_s
 
 
-# -- geometry ---------------------------------------------------------------------------
-
-
-def oks_sigmas(num_keypoints: int, sigmas: Sequence[float] | np.ndarray | None = None) -> np.ndarray:
-    """OKS sigmas: the given ones, COCO-17's for 17 keypoints, else the COCO mean for each."""
-    if sigmas is not None:
-        return np.asarray(sigmas, np.float64)
-    if num_keypoints == len(COCO_SIGMAS):
-        return COCO_SIGMAS
-    return np.full(num_keypoints, float(np.mean(COCO_SIGMAS)))
-
-
-def box_to_cxcywh(box: np.ndarray) -> np.ndarray:
-    x1, y1, x2, y2 = (float(v) for v in np.asarray(box)[:4])
-    return np.array([(x1 + x2) / 2, (y1 + y2) / 2, max(x2 - x1, 1.0), max(y2 - y1, 1.0)])
-
-
-def cxcywh_to_box(z: np.ndarray) -> np.ndarray:
-    cx, cy, w, h = (float(v) for v in z[:4])
-    return np.array([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2])
-
-
-def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Pairwise IoU of (T,4) and (N,4) x1,y1,x2,y2 boxes → (T,N)."""
-    inter, area_a, area_b = _intersections(a, b)
-    union = area_a[:, None] + area_b[None, :] - inter
-    return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0)
-
-
-def box_containment(inner: np.ndarray, outer: np.ndarray) -> np.ndarray:
-    """(T, N): fraction of each ``inner`` box's area inside each ``outer`` box."""
-    inter, area, _ = _intersections(inner, outer)
-    return inter / np.maximum(area, 1e-12)[:, None]
-
-
-def _intersections(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(T,N) intersection areas of two box sets, and each set's areas."""
-    a, b = np.asarray(a, np.float64).reshape(-1, 4), np.asarray(b, np.float64).reshape(-1, 4)
-    lt = np.maximum(a[:, None, :2], b[None, :, :2])
-    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.prod(np.clip(rb - lt, 0.0, None), axis=2)
-    area_a = np.prod(np.clip(a[:, 2:] - a[:, :2], 0.0, None), axis=1)
-    area_b = np.prod(np.clip(b[:, 2:] - b[:, :2], 0.0, None), axis=1)
-    return inter, area_a, area_b
-
-
-def object_keypoint_similarity(
-    kps_a: np.ndarray,
-    ok_a: np.ndarray,
-    kps_b: np.ndarray,
-    ok_b: np.ndarray,
-    boxes_a: np.ndarray,
-    sigmas: np.ndarray,
-    extra_var: np.ndarray | None = None,
-) -> np.ndarray:
-    """(T, N) COCO OKS between pose sets, scaled by ``boxes_a`` area, over keypoints valid in both.
-
-    Pairs sharing no valid keypoint get NaN (no evidence either way).
-    """
-    d2 = np.sum((kps_a[:, None] - kps_b[None]) ** 2, axis=-1)  # (T, N, K)
-    wh = np.clip(boxes_a[:, 2:] - boxes_a[:, :2], 1.0, None)
-    area = (wh[:, 0] * wh[:, 1])[:, None, None]
-    var = area * (2.0 * sigmas) ** 2
-    if extra_var is not None:  # (T,) px²: uncertainty of where pose A's points really are
-        var = var + np.asarray(extra_var, np.float64)[:, None, None]
-    e = np.exp(-d2 / (2.0 * var))
-    valid = ok_a[:, None, :] & ok_b[None, :, :]
-    count = valid.sum(-1)
-    return np.where(count > 0, (e * valid).sum(-1) / np.maximum(count, 1), np.nan)
+def _look_of(track: Track) -> np.ndarray:
+    """A track's look memory, all NaN (no evidence) when it has none yet."""
+    return track.look if track.look is not None else np.full((REGIONS, 3), np.nan)
 
 
 def _check_inputs(

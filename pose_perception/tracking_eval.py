@@ -4,8 +4,10 @@ The counting is motmetrics' (the py-motmetrics implementation of the CLEAR-MOT a
 identity metrics), not ours: a hand-written id-switch count is easy to get subtly wrong
 and cannot be compared with other trackers' published figures. motmetrics is a ``dev``
 extra, so it is imported only when scoring. This module needs nothing of the pipeline:
-a tracker is any callable from one frame's ``Detections`` to track ids (0 = untracked),
-which is also how the boxmot trackers will be plugged in for the side-by-side.
+a tracker is any callable from one frame's ``Detections`` and its image (BGR, or None
+when the run has no frames) to track ids (0 = untracked), which is also how the boxmot
+trackers are plugged in for the side-by-side. Frames come from
+``synthetic.frames.render_frames``; only the tracker call is timed, not the rendering.
 """
 
 from __future__ import annotations
@@ -20,7 +22,10 @@ from pose_perception.synthetic.walkers import Detections
 from pose_perception.synthetic.walkers import Sequence as WalkerSequence
 from pose_perception.tracking import PoseTracker, TrackerConfig, box_iou
 
-FrameTracker = Callable[[Detections], np.ndarray]  # one frame's detections → ids (N,), 0 = none
+# One frame's detections and its image (H×W×3 uint8 BGR, or None) → ids (N,), 0 = none.
+FrameTracker = Callable[[Detections, np.ndarray | None], np.ndarray]
+# A run's images, aligned with its detections: a sequence, or a function of the frame index.
+Frames = Sequence[np.ndarray] | Callable[[int], np.ndarray]
 MATCH_IOU = 0.5  # a track's box counts for a person when their IoU is at least this
 
 
@@ -38,20 +43,31 @@ def pose_tracker(config: TrackerConfig | None = None) -> FrameTracker:
     """Our ``PoseTracker`` as a ``FrameTracker`` (a fresh one per call: no state shared)."""
     tracker = PoseTracker(config)
 
-    def track(det: Detections) -> np.ndarray:
-        return tracker.update(det.boxes, det.scores, det.keypoints, det.keypoint_scores, det.stamp)
+    def track(det: Detections, image_bgr: np.ndarray | None = None) -> np.ndarray:
+        return tracker.update(det.boxes, det.scores, det.keypoints, det.keypoint_scores, det.stamp, image_bgr)
 
     return track
 
 
-def run_tracker(track: FrameTracker, detections: Sequence[Detections]) -> tuple[list[np.ndarray], float]:
-    """Each frame's ids and the mean milliseconds per frame spent in ``track``."""
+def run_tracker(
+    track: FrameTracker, detections: Sequence[Detections], frames: Frames | None = None
+) -> tuple[list[np.ndarray], float]:
+    """Each frame's ids and the mean milliseconds per frame spent in ``track`` (not in ``frames``)."""
+    if isinstance(frames, Sequence) and len(frames) != len(detections):
+        raise ValueError(f"run_tracker: {len(frames)} frames for {len(detections)} detections")
     ids, spent = [], 0.0
-    for det in detections:
+    for index, det in enumerate(detections):
+        image = _frame_at(frames, index)
         start = time.perf_counter()
-        ids.append(np.asarray(track(det), np.int64))
+        ids.append(np.asarray(track(det, image), np.int64))
         spent += time.perf_counter() - start
     return ids, 1000.0 * spent / max(len(detections), 1)
+
+
+def _frame_at(frames: Frames | None, index: int) -> np.ndarray | None:
+    if frames is None:
+        return None
+    return frames(index) if callable(frames) else frames[index]
 
 
 def score(
@@ -79,10 +95,13 @@ def score(
 
 
 def evaluate(
-    sequence: WalkerSequence, detections: Sequence[Detections], track: FrameTracker
+    sequence: WalkerSequence,
+    detections: Sequence[Detections],
+    track: FrameTracker,
+    frames: Frames | None = None,
 ) -> TrackingScores:
-    """Run ``track`` over ``detections`` of ``sequence`` and score it."""
-    ids, ms = run_tracker(track, detections)
+    """Run ``track`` over ``detections`` of ``sequence`` (with ``frames``' images) and score it."""
+    ids, ms = run_tracker(track, detections, frames)
     return score(sequence, detections, ids, ms)
 
 
@@ -93,3 +112,47 @@ def _iou_distances(gt_boxes: np.ndarray, hyp_boxes: np.ndarray) -> np.ndarray:
     """
     iou = box_iou(gt_boxes.reshape(-1, 4), hyp_boxes.reshape(-1, 4))
     return np.where(iou >= MATCH_IOU, 1.0 - iou, np.nan)
+
+
+@dataclass(frozen=True)
+class ReentryOutcome:
+    """How a tracker named people who came back, and whether any id went to someone else."""
+
+    returns: int  # people who were out of view (or hidden) and came back
+    kept: int  # of those, named by the id they had before leaving
+    wrong: int  # (id, person) pairs beyond an id's first person: an id given to someone else
+
+
+def reentry_outcome(
+    sequence: WalkerSequence, detections: Sequence[Detections], ids: Sequence[np.ndarray]
+) -> ReentryOutcome:
+    """Count re-entries that kept their id and ids that ever named a second person.
+
+    A return is a stretch of frames a person is not visible, with visible frames on both
+    sides; the id before is the last one the tracker gave that person, the id after the
+    first one (0s, not yet confirmed, are skipped).
+    """
+    owner: dict[int, int] = {}
+    wrong: set[tuple[int, int]] = set()
+    named: dict[int, list[tuple[int, int]]] = {}  # gt id → (frame, track id) where named
+    for index, (det, frame_ids) in enumerate(zip(detections, ids, strict=True)):
+        for gt, tid in zip(det.gt_ids.tolist(), frame_ids.tolist(), strict=True):
+            if tid == 0:
+                continue
+            if owner.setdefault(tid, gt) != gt:
+                wrong.add((tid, gt))
+            named.setdefault(gt, []).append((index, tid))
+    returns = kept = 0
+    visible = np.array([f.visible for f in sequence.frames])  # (T, M), rows in walker order
+    for column, gt in enumerate(sequence.frames[0].gt_ids.tolist()):
+        seen = visible[:, column]
+        for start in np.flatnonzero(seen[:-1] & ~seen[1:]) + 1:  # first frame out of view
+            back = start + int(np.argmax(seen[start:])) if seen[start:].any() else None
+            if back is None:
+                continue
+            before = [tid for i, tid in named.get(gt, []) if i < start]
+            after = [tid for i, tid in named.get(gt, []) if i >= back]
+            if before and after:
+                returns += 1
+                kept += int(before[-1] == after[0])
+    return ReentryOutcome(returns, kept, len(wrong))

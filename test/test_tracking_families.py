@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pose_perception.synthetic import render
+from pose_perception.synthetic import render, render_frames
 from pose_perception.synthetic.scenarios import CAMERAS, FAMILIES, REENTRY_GAP_S, make_scenario
 from pose_perception.synthetic.walkers import Detections, Sequence, noisy_detections
 from pose_perception.tracking import box_iou
@@ -167,3 +167,36 @@ def test_pose_tracker_scores_on_a_family() -> None:
     assert 0.8 < result.idf1 <= 1.0 and 0.7 < result.mota <= 1.0 and result.ms_per_frame > 0
     ids, _ = run_tracker(pose_tracker(), dets)
     assert score(seq, dets, ids, 0.0).idf1 == pytest.approx(result.idf1)  # a fresh tracker per call
+
+
+def test_rendered_frames_are_lazy_deterministic_and_show_the_clothes() -> None:
+    seq = make_scenario("head_on", seed=3, seconds=2.0)
+    frames, again = render_frames(seq, seed=1), render_frames(seq, seed=1)
+    assert len(frames) == len(seq.frames)
+    img = frames[10]
+    assert img.shape == (seq.height, seq.width, 3) and img.dtype == np.uint8
+    assert np.array_equal(img, again[10]) and not np.array_equal(img, render_frames(seq, seed=2)[10])
+    shirt = seq.walkers[0].clothing[0] if seq.walkers[0].clothing else None
+    assert shirt is not None and np.all(img.reshape(-1, 3) == shirt, axis=1).any()
+    assert np.array_equal(frames[-1], frames[len(frames) - 1])
+    with pytest.raises(IndexError, match="frame 60 of 60"):
+        frames[60]
+
+
+@pytest.mark.usefixtures("motmetrics")
+def test_evaluate_hands_each_tracker_call_its_frame() -> None:
+    seq = make_scenario("head_on", seed=0, seconds=2.0)
+    dets = _gt_detections(seq)
+    frames = render_frames(seq)
+    seen: list[bool] = []
+
+    def oracle(det: Detections, image: np.ndarray | None) -> np.ndarray:
+        seen.append(image is not None and np.array_equal(image, frames[len(seen)]))
+        return det.gt_ids.copy()
+
+    assert evaluate(seq, dets, oracle, frames).idf1 == pytest.approx(1.0)
+    assert seen == [True] * len(seq.frames)
+    ids, _ = run_tracker(lambda det, image: det.gt_ids * (image is None), dets, lambda i: None)
+    assert all(np.array_equal(i, d.gt_ids) for i, d in zip(ids, dets, strict=True))
+    with pytest.raises(ValueError, match="59 frames for 60 detections"):
+        run_tracker(oracle, dets, frames[:59])

@@ -1,7 +1,9 @@
 """Deterministic synthetic data: people in images (COCO keypoints, 3D, depth) and walkers.
 
 * :mod:`.walkers` — 2D stick-figure walking sequences with GT ids for tracker tests
-  (``make_sequence``, ``noisy_detections``, ``crossing_mask``, ``render``, …).
+  (``make_sequence``, ``noisy_detections``, ``crossing_mask``, ``render``, …);
+  :mod:`.scenarios` — the harder families of issue 16; :mod:`.frames` — a clip's
+  images rendered on demand (``render_frames``) for trackers that use the frame.
 * :mod:`.body`, :mod:`.camera`, :mod:`.scene`, :mod:`.raster`, :mod:`.backgrounds` —
   articulated 3D people rendered with a ray-cast z-buffer: images, COCO-17 keypoints with
   visibility, per-joint 3D, depth, intrinsics (``sample_scene``, ``render_scene``).
@@ -31,6 +33,7 @@ from pose_perception.synthetic.body import (
     walking_pose,
 )
 from pose_perception.synthetic.camera import Camera, sample_camera
+from pose_perception.synthetic.frames import RenderedFrames, render_frames
 from pose_perception.synthetic.raster import PersonLabel, RenderResult, depth_to_mm, render_scene
 from pose_perception.synthetic.scene import (
     Appearance,
@@ -88,6 +91,7 @@ __all__ = [
     "Pose",
     "PosedBody",
     "RenderResult",
+    "RenderedFrames",
     "Scene",
     "Sequence",
     "Walker",
@@ -104,6 +108,7 @@ __all__ = [
     "pose_at",
     "render",
     "render_example",
+    "render_frames",
     "render_scene",
     "sample_appearance",
     "sample_camera",

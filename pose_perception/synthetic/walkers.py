@@ -315,11 +315,17 @@ def render(sequence: Sequence, index: int) -> np.ndarray:
 
     Hidden people are drawn behind the pillars or the people that occlude them.
     """
+    img = np.full((sequence.height, sequence.width, 3), 60, np.uint8)
+    img[int(_HORIZON * sequence.height) :] = (90, 110, 90)
+    draw_people(img, sequence, index)
+    return img
+
+
+def draw_people(img: np.ndarray, sequence: Sequence, index: int) -> None:
+    """Paint frame ``index``'s figures and the pillars onto ``img``, farther first."""
     import cv2  # local: the generator itself needs no OpenCV
 
     f = sequence.frames[index]
-    img = np.full((sequence.height, sequence.width, 3), 60, np.uint8)
-    img[int(_HORIZON * sequence.height) :] = (90, 110, 90)
     items = [(float(f.boxes[r, 3]), 0, r) for r in range(len(f.gt_ids))]
     items += [(p[3], 1, i) for i, p in enumerate(sequence.pillars)]
     clothing = {w.gt_id: w.clothing for w in sequence.walkers}
@@ -331,7 +337,6 @@ def render(sequence: Sequence, index: int) -> np.ndarray:
             gt_id = int(f.gt_ids[i])
             colours = clothing.get(gt_id) or id_clothing(gt_id)
             _draw_figure(img, f.keypoints[i], float(f.heights[i]), colours)
-    return img
 
 
 def id_clothing(gt_id: int) -> Clothing:
