@@ -53,8 +53,7 @@ def test_each_person_keeps_one_id_of_their_own(name: str) -> None:
     assert len(seq.frames) > 30
     # Rows come shuffled per frame: ids only stay with people if they are mapped by det index.
     dets = noisy_detections(seq, miss_rate=0.0, box_noise=0.01, keypoint_noise_px=0.0, seed=1)
-    ids, ms = run_tracker(_adapters().BOXMOT_TRACKERS[name](), dets, render_frames(seq))
-    assert ms > 0
+    ids, _ = run_tracker(_adapters().BOXMOT_TRACKERS[name](), dets, render_frames(seq))
     seen: dict[int, set[int]] = {}
     for det, frame_ids in zip(dets[WARM_UP:], ids[WARM_UP:], strict=True):
         assert frame_ids.shape == det.gt_ids.shape and np.all(frame_ids > 0)
