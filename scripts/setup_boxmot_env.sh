@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The boxmot side-by-side bench environment (issue 16, item 5): .venv-boxmot (gitignored),
-# apart from .venv because boxmot's declared dependencies (torchvision, timm, ultralytics-
-# sized extras, opencv-python that would overwrite our cv2/) do not belong in the project's.
+# apart from .venv because boxmot's declared dependencies (torchvision, timm, huggingface-hub,
+# pyarrow, scikit-learn, opencv-python that would overwrite our cv2/) do not belong there.
 # boxmot and everything else are installed with --no-deps from requirements/boxmot.txt
 # (only what ByteTrack, OC-SORT and BoT-SORT import, pinned), then this tree editable,
 # also --no-deps, so that bench/tracking_families.py runs there with the boxmot rows:
