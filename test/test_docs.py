@@ -53,6 +53,8 @@ SKIP: dict[tuple[str, str], str] = {
     ("docs/ros.md", "python -m pose_perception.ros.rtmpose_node"): NODE,
     ("docs/ros.md", "pose-perception bag IN OUT"): SYNOPSIS + "; test_bag.py runs bag mode",
     ("docs/training.md", "scripts/setup_env.sh"): NETWORK + "; " + LONG + "; torchrun, TensorRT",
+    ("docs/tracking.md", "bash scripts/setup_boxmot_env.sh"): NETWORK + "; " + LONG + "; .venv-boxmot",
+    ("docs/tracking.md", "OMP_NUM_THREADS=1 .venv-boxmot/bin/python bench/"): LONG + "; needs .venv-boxmot",
 }
 
 
