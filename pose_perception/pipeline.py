@@ -95,7 +95,6 @@ class PosePipeline:
         self._config = config
         est = config.estimator
         self.estimator = estimator if estimator is not None else open_pose_model(est)
-        self.one_stage = isinstance(self.estimator, OneStageEstimator)
         self._skeleton = skeleton = model_skeleton(self.estimator, est)
         self.detector = self._person_detector(config, detector)
         self._sigmas = oks_sigmas(skeleton.num_keypoints, skeleton.sigmas)
@@ -148,6 +147,11 @@ class PosePipeline:
             self.smoother = KeypointSmoother(config.smoothing)  # filters hold their config
 
     @property
+    def one_stage(self) -> bool:
+        """Whether people come from a one-stage model (RTMO) instead of boxes + a top-down model."""
+        return isinstance(self.estimator, OneStageEstimator)
+
+    @property
     def skeleton(self) -> Skeleton:
         """The published schema: the pose model's, or with the hand stage body + both hands."""
         return self._skeleton if self.hands is None else self.hands.skeleton
@@ -197,7 +201,7 @@ class PosePipeline:
         if self._stamp is not None and stamp < self._stamp:
             self.reset()  # a looping bag or a clock reset: the past no longer applies
         started = t_boxes = time.perf_counter()
-        if isinstance(self.estimator, OneStageEstimator):
+        if isinstance(self.estimator, OneStageEstimator):  # = self.one_stage, narrowed for mypy
             frame_boxes, keypoints, keypoint_scores = one_stage_people(
                 self.estimator, image_bgr, boxes, self._config.detector.max_people
             )
