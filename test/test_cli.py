@@ -576,6 +576,9 @@ def test_run_lifter_joints_project_onto_true_keypoints(tmp_path: Path) -> None:
         (["export", "--arch", "rtmpose-t", "--random-init", "--output", "{tmp}/x.bin"], ".onnx"),
         (["download", "rtmpose-zzz"], "rtmpose-zzz"),
         (["download", "rtmpose-t"], "not cached"),
+        (["download", "rtmw-m"], "POSE_PERCEPTION_SHA256_RTMW_M=<64 hex>"),
+        (["download", "rtmw-m", "--sha256", "XYZ"], "8 to 64 lowercase hex"),
+        (["run", "{image}", "--model", "rtmw-m"], "not downloaded unverified"),
         ([], "required"),
     ],
 )

@@ -281,9 +281,42 @@ def test_official_registry_entries(name):
     assert entry.task == "pose"
     assert any(entry.url == base + entry.filename for base in zoo.OFFICIAL_BASES), entry.url
     match = re.search(r"-([0-9a-f]{8})_\d{8}\.pth$", entry.filename)
-    assert match, entry.filename
-    assert entry.sha256 == match.group(1)
+    if entry.needs_pin:  # published without a hash in its name: the user pins it
+        assert match is None and entry.sha256 == "", entry.filename
+    else:
+        assert match, entry.filename
+        assert entry.sha256 == match.group(1)
     _check_pose_row(entry)
+
+
+def test_unpinned_rows_are_the_rtmw_checkpoints():
+    assert {n for n, e in zoo.REGISTRY.items() if e.needs_pin} == {"rtmw-m", "rtmw-l"}
+    assert zoo.REGISTRY["rtmw-m-onnx"].arch == "rtmw-m"
+
+
+def test_unpinned_file_needs_a_pin_then_remembers_it(server, payload, tmp_path, monkeypatch):
+    url = server.serve("/rtmw-dw-l-m_simcc-cocktail14_270e-256x192-20231122.pth", payload)
+    registry = {"w": ZooEntry("w", "rtmw-m", url, "", skeleton="coco_wholebody", needs_pin=True)}
+    digest = hashlib.sha256(payload).hexdigest()
+
+    def resolve(**kwargs):
+        return zoo.resolve("w", cache_dir=tmp_path, registry=registry, progress=False, **kwargs)
+
+    with pytest.raises(ValueError, match="POSE_PERCEPTION_SHA256_W=") as err:
+        resolve()
+    assert "\n" not in str(err.value) and server.requests == []  # refused before any request
+    with pytest.raises(ValueError, match="does not match"):
+        resolve(expected_sha256="0" * 64)
+    assert _cache_files(tmp_path) == []
+    monkeypatch.setenv("POSE_PERCEPTION_SHA256_W", digest)
+    path, _ = resolve()
+    assert path.read_bytes() == payload
+    monkeypatch.delenv("POSE_PERCEPTION_SHA256_W")
+    requests = len(server.requests)
+    assert resolve()[0] == path and len(server.requests) == requests  # the recorded pin, from the cache
+    path.write_bytes(payload[::-1])
+    with pytest.raises(ValueError, match="does not match"):
+        resolve()
 
 
 def test_one_stage_archs_are_build_model_s_one_stage_table():

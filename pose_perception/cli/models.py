@@ -18,6 +18,9 @@ def add_commands(commands: Any) -> None:
     download = commands.add_parser("download", help="download a registry model into the cache")
     download.add_argument("name", help=f"registry name: {', '.join(REGISTRY)}")
     download.add_argument("--cache-dir", default=None, help="model cache (default: the user cache)")
+    download.add_argument(
+        "--sha256", default=None, help="pin the SHA-256 (or 8+ hex of it); needed once for rtmw-m / rtmw-l"
+    )
     download.set_defaults(handler=download_command)
 
 
@@ -38,6 +41,9 @@ def models_command(args: argparse.Namespace) -> int:
 def download_command(args: argparse.Namespace) -> int:
     if args.name not in REGISTRY:
         raise CliError(f"unknown model {args.name!r}; registry has: {', '.join(REGISTRY)}")
-    path, _ = resolve(args.name, cache_dir=args.cache_dir, progress=True)
+    try:
+        path, _ = resolve(args.name, cache_dir=args.cache_dir, progress=True, expected_sha256=args.sha256)
+    except ValueError as err:
+        raise CliError(str(err)) from None
     print(path)
     return 0

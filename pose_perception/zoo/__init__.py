@@ -40,7 +40,15 @@ from pathlib import Path
 from pose_perception.zoo.archive import MAX_MEMBER_BYTES, resolve_archive
 from pose_perception.zoo.fetch import ModelUnavailableError, fetch, is_offline
 from pose_perception.zoo.onnx_checks import Dims, check_onnx, onnx_io
-from pose_perception.zoo.pins import expected_hashes, pin_env_var, sha256_of, verify_file
+from pose_perception.zoo.pins import (
+    check_file,
+    expected_hashes,
+    pin_env_var,
+    record_pin,
+    recorded_pin,
+    sha256_of,
+    verify_file,
+)
 from pose_perception.zoo.registry import (
     DETECTOR_ARCHS,
     OFFICIAL_BASE,
@@ -178,7 +186,26 @@ def _resolve(
     if entry.member:
         return resolve_archive(entry, cache, hashes, timeout, progress), entry
     target = cache / entry.filename
+    if entry.needs_pin:
+        return _resolve_pinned(entry, target, hashes, timeout, progress), entry
     if target.is_file():  # checked here: pooch would silently download a mismatching file again
         verify_file(target, entry, expected_sha256)
         return target, entry
     return fetch(entry, target, hashes, timeout, progress), entry
+
+
+def _resolve_pinned(entry: ZooEntry, target: Path, hashes: list[str], timeout: float, progress: bool) -> Path:
+    """A file the publisher gives no hash for: the user's pin, or the one recorded when it was pinned."""
+    hashes = hashes or recorded_pin(target)
+    if not hashes:
+        raise ValueError(
+            f"registry model {entry.name!r}: its publisher gives no SHA-256 for {entry.filename}, so it is "
+            f"not downloaded unverified; pin the one you trust: {pin_env_var(entry.name)}=<64 hex> (or "
+            f"`pose-perception download {entry.name} --sha256 <hex>`)"
+        )
+    if target.is_file():
+        check_file(target, entry.size, hashes)
+    else:
+        fetch(entry, target, hashes, timeout, progress)
+    record_pin(target, hashes)
+    return target

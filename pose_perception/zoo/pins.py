@@ -12,7 +12,10 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
+from pose_perception.fileio import atomic_output
 from pose_perception.zoo.registry import ZooEntry, check_hash
+
+PIN_SUFFIX = ".sha256"  # beside a needs_pin download: the pins it was verified against
 
 
 def pin_env_var(name: str) -> str:
@@ -57,3 +60,20 @@ def check_file(path: Path, size: int | None, hashes: Sequence[str]) -> str:
 def verify_file(path: Path, entry: ZooEntry, expected_sha256: str | None = None) -> str:
     """Raise ValueError if size or hash differ from the entry (and the pins); return the SHA-256."""
     return check_file(path, entry.size, expected_hashes(entry, expected_sha256))
+
+
+def record_pin(path: Path, hashes: Sequence[str]) -> None:
+    """Remember the pins a ``needs_pin`` file was verified against, so later runs need no pin."""
+    pin_file = path.with_name(path.name + PIN_SUFFIX)
+    with atomic_output(pin_file, suffix=PIN_SUFFIX) as tmp:
+        Path(tmp).write_text("\n".join(hashes) + "\n", encoding="ascii")
+
+
+def recorded_pin(path: Path) -> list[str]:
+    """The pins :func:`record_pin` kept for ``path`` (none if absent); a damaged file is an error."""
+    pin_file = path.with_name(path.name + PIN_SUFFIX)
+    if not pin_file.is_file():
+        return []
+    with open(pin_file, "rb") as f:
+        text = f.read(1024).decode("ascii", errors="replace")
+    return [check_hash(line.strip(), str(pin_file)) for line in text.splitlines() if line.strip()]

@@ -38,6 +38,9 @@ class ZooEntry:
     ``task``: ``"pose"`` or ``"detector"``; a detector's ``arch`` is the
     :class:`~pose_perception.detection.OnnxDetector` kind (``rtmdet`` / ``yolox``).
     ``bundled``: instead of a URL, a file shipped in ``pose_perception/bundled/``.
+    ``needs_pin``: the publisher gives no checksum for this plain file, so it downloads only
+    once the user pins the SHA-256 they trust (``$POSE_PERCEPTION_SHA256_<NAME>`` or
+    ``--sha256``); never unverified.
     ``member``: for a ``.zip`` URL, the file to extract — a bare name (``end2end.onnx``)
     matches that file name in any folder of the archive (the official zips nest it under
     ``<date>/<kind>_onnx/<stem>/``) and must match exactly one member; a name with a
@@ -59,6 +62,7 @@ class ZooEntry:
     member: str = ""
     input_size: tuple[int, int] | None = None
     bundled: str = ""
+    needs_pin: bool = False
 
     def __post_init__(self) -> None:
         if bool(self.bundled) == bool(self.url):
@@ -68,8 +72,10 @@ class ZooEntry:
         if self.task == "detector" and self.arch not in DETECTOR_ARCHS:
             raise ValueError(f"{self.name}: a detector's arch must be one of {DETECTOR_ARCHS}")
         check_hash(self.sha256, f"{self.name}: sha256", allow_empty=True)
-        if not self.sha256 and not self.member:
-            raise ValueError(f"{self.name}: a plain file needs its sha256 (only archives can go without)")
+        if not self.sha256 and not self.member and not self.needs_pin:
+            raise ValueError(
+                f"{self.name}: a plain file needs its sha256 (only archives and needs_pin rows go without)"
+            )
         if self.member and not self.filename.endswith(".zip"):
             raise ValueError(f"{self.name}: member {self.member!r} given but {self.filename} is not a .zip")
 
@@ -97,6 +103,12 @@ def _official(
     # MMEngine's publish step names files <stem>-<first 8 hex of sha256>_<date>.pth
     sha_prefix = filename.rsplit("-", 1)[-1].split("_", 1)[0]
     return ZooEntry(name, arch, base + filename, sha_prefix, skeleton=skeleton, description=note)
+
+
+def _unpinned(name: str, arch: str, filename: str, note: str, base: str) -> ZooEntry:
+    # A whole-body .pth published without a hash in its name: the user pins the SHA-256 (ZooEntry.needs_pin).
+    url = base + filename
+    return ZooEntry(name, arch, url, "", skeleton="coco_wholebody", description=note, needs_pin=True)
 
 
 def _onnx_sdk(
@@ -159,7 +171,15 @@ REGISTRY: dict[str, ZooEntry] = {
                   "COCO-17, body7, COCO AP 78.8"),
         # Whole-body, 133 COCO-WholeBody keypoints (MMPose's RTMPose README and
         # configs/wholebody_2d_keypoint/rtmpose/*/*.md; AP = Whole AP on COCO-WholeBody val).
-        # RTMW-m/-l (.pth) are left out: their published names carry no hash.
+        # RTMW-m/-l .pth: MMPose's cocktail14 page links them with no hash in their names
+        # (rtmw-dw-l-m = RTMW-m distilled from l, rtmw-dw-x-l = RTMW-l from x): the user pins them.
+        _unpinned("rtmw-m", "rtmw-m", "rtmw-dw-l-m_simcc-cocktail14_270e-256x192-20231122.pth",
+                  "whole-body 133, RTMW-m, Cocktail14, Whole AP 58.2 (pin its SHA-256)", RTMW_BASE),
+        _unpinned("rtmw-l", "rtmw-l", "rtmw-dw-x-l_simcc-cocktail14_270e-256x192-20231122.pth",
+                  "whole-body 133, RTMW-l, Cocktail14, Whole AP 66.0 (pin its SHA-256)", RTMW_BASE),
+        _onnx_sdk("rtmw-m-onnx", "pose", "rtmw-m",
+                  "rtmw-dw-l-m_simcc-cocktail14_270e-256x192_20231122.zip", (192, 256),
+                  "whole-body 133, RTMW-m, Cocktail14, Whole AP 58.2", "coco_wholebody", RTMW_BASE),
         _official("rtmw-x", "rtmw-x",
                   "rtmw-x_simcc-cocktail14_pt-ucoco_270e-256x192-13a2546d_20231208.pth",
                   "whole-body 133, RTMW, Cocktail14, Whole AP 67.2", "coco_wholebody", RTMW_BASE),
