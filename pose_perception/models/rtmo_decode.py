@@ -53,8 +53,8 @@ class RTMODense(nn.Module):
 
     Outputs, in network-input pixels: boxes (B, N, 4), scores (B, N), keypoints (B, N, K, 2) and
     keypoint scores (B, N, K). The DCC reads each cell's keypoints independently, so the rows of the
-    people that survive ``people_select`` equal MMPose's, which runs the DCC after NMS; exported to
-    ONNX, this is the whole network, and only the threshold and NMS stay outside.
+    people that survive ``people_select`` equal MMPose's, which runs the DCC after NMS. Our earlier
+    ONNX format (``export_rtmo_onnx(decode="dense")``); ``candidates`` serves ``RTMOKept`` too.
     """
 
     def __init__(self, model: RTMO) -> None:
