@@ -23,8 +23,8 @@ walkers (all visible, little overlap; the scenes of ``bench/vs_rtmlib.py``), N p
   people, pose NMS) are off, so between detector frames each person keeps its box, the
   detector runs exactly every ``--interval`` frames, and the counts printed show it.
 - **RTMO-s**: ``OneStageEstimator.estimate`` on the whole frame (640x640 letterbox), on
-  our ONNX export with ONNX Runtime (the node's default; the export decodes keypoints,
-  DCC included, for all 8400 grid cells inside the graph) and/or in PyTorch (the DCC
+  our ONNX export with ONNX Runtime (the node's default; score threshold, NMS and the
+  DCC of the kept people inside the graph) and/or in PyTorch (the same order: the DCC
   runs on the people kept after NMS only, as MMPose does), ``--rtmo-backends``. Random
   weights put ~2000 people above the official score threshold, whose NMS alone would
   dominate; so each frame's score threshold is calibrated (one untimed run) to keep N
@@ -54,9 +54,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
-import functools
 import importlib.util
-import inspect
 import os
 import statistics
 import sys
@@ -66,7 +64,6 @@ import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
-from unittest import mock
 
 import cv2
 import numpy as np
@@ -82,7 +79,6 @@ from pose_perception.models.cspnext import ConvBNAct, CSPNeXt
 from pose_perception.models.cspnext_pafpn import CSPNeXtPAFPN
 from pose_perception.onestage import OneStageEstimator
 from pose_perception.pipeline import PosePipeline
-from pose_perception.runtime import onnxruntime_backend
 from pose_perception.runtime.export import export_rtmpose
 from pose_perception.runtime.export_onestage import export_rtmo_onnx
 
@@ -196,15 +192,7 @@ def open_rtmo(paths: dict[str, Path], backend: str, threads: int) -> OneStageEst
     if backend == "torch":
         torch.manual_seed(0)
         return OneStageEstimator(build_model("rtmo-s"))
-    if "threads" in inspect.signature(OneStageEstimator).parameters:
-        return OneStageEstimator(paths["rtmo-s"], backend="onnxruntime", threads=threads or None)  # type: ignore[call-arg]
-    # This checkout's OneStageEstimator takes no thread count: open its session with ours.
-    with mock.patch.object(
-        onnxruntime_backend,
-        "open_session",
-        functools.partial(onnxruntime_backend.open_session, threads=threads or None),
-    ):
-        return OneStageEstimator(paths["rtmo-s"], backend="onnxruntime")
+    return OneStageEstimator(paths["rtmo-s"], backend="onnxruntime", threads=threads or None)
 
 
 def calibrated_thresholds(rtmo: OneStageEstimator, scenes: list[Scene], people: int) -> list[float]:

@@ -17,9 +17,15 @@ from pose_perception.zoo.registry import ONE_STAGE_ARCHS, REGISTRY
 
 TOP_DOWN = "top_down"
 ONE_STAGE = "one_stage"
-# Output names of the one-stage ONNX files: our export (every grid cell; the estimator selects
-# people) and MMDeploy's end-to-end RTMO (people after the graph's own threshold and NMS).
+# Output names of the one-stage ONNX files: our export and MMDeploy's end-to-end RTMO (people
+# after the graph's own threshold and NMS).
 ONESTAGE_OUTPUTS = ("boxes", "scores", "keypoints", "keypoint_scores")
+# Our export's formats, its metadata key "decode": threshold, NMS and DCC of the kept people in the
+# graph, thresholds as inputs (now); or every grid cell decoded, selection outside (earlier files,
+# no "decode" key). The .pth → ONNX cache keys on it, so an old format is never handed back.
+DECODE_KEPT = "kept"
+DECODE_DENSE = "dense"
+THRESHOLD_INPUTS = ("score_thr", "nms_thr")
 OFFICIAL_ONESTAGE_OUTPUTS = ("dets", "keypoints")
 # The ends of the one-line errors for a model given to the other estimator.
 USE_ONE_STAGE_ESTIMATOR = "is a one-stage RTMO model: use OneStageEstimator (it runs without a detector)"

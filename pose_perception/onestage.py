@@ -7,7 +7,9 @@ name (``rtmo-s``, ``rtmo-s-onnx``) or an ONNX file (``backend="onnxruntime"``): 
 ``dets`` and ``keypoints``, no metadata).
 ``estimate(image_bgr)`` returns (bboxes (N,4), bbox_scores (N,), keypoints (N,K,2),
 keypoint_scores (N,K)) in image pixels, highest score first, after the official score threshold
-and NMS (settable). The ONNX path never imports torch.
+and NMS (settable); the DCC decodes the kept people only. The ONNX path never imports torch.
+``threads`` sets ONNX Runtime's intra-op threads; PyTorch keeps its process-wide setting, as in
+``PoseEstimator``.
 """
 
 from __future__ import annotations
@@ -23,8 +25,11 @@ import numpy as np
 from pose_perception.bottomup import bottomup_input, input_to_image
 from pose_perception.estimator import validate_image
 from pose_perception.model_kinds import (
+    DECODE_KEPT,
     OFFICIAL_ONESTAGE_OUTPUTS,
     ONE_STAGE,
+    ONESTAGE_OUTPUTS,
+    THRESHOLD_INPUTS,
     USE_POSE_ESTIMATOR,
     arch_kind,
     onnx_outputs_kind,
@@ -34,7 +39,6 @@ from pose_perception.people_select import (
     SCORE_THR,
     People,
     clamp_boxes,
-    select_indices,
     select_people,
 )
 
@@ -57,6 +61,7 @@ class OneStageEstimator:
         *,
         input_size: tuple[int, int] | None = None,
         cache_dir: str | os.PathLike[str] | None = None,
+        threads: int | None = None,
     ) -> None:
         if backend not in BACKENDS:
             raise ValueError(f"backend: expected one of {BACKENDS}, got {backend!r}")
@@ -66,8 +71,10 @@ class OneStageEstimator:
             from pose_perception.runtime.onnx_cache import cached_onestage_onnx
 
             model = cached_onestage_onnx(Path(model), _checkpoint_arch(model, arch), cache_dir)
+        self.session: Any = None  # the ONNX Runtime InferenceSession on that backend
         if backend == "onnxruntime":
-            self._run, self.input_size, defaults = _open_onnx(model, device, input_size)
+            opened = _open_onnx(model, device, input_size, threads)
+            self._run, self.input_size, defaults, self.session = opened
         else:
             self._run, self.input_size = _open_torch(model, arch, device)
             defaults = (SCORE_THR, NMS_THR)
@@ -123,7 +130,7 @@ def _open_torch(model: Any, arch: str | None, device: str) -> tuple[Runner, tupl
     import torch
 
     from pose_perception.models.rtmo import RTMO, build_rtmo
-    from pose_perception.models.rtmo_decode import RTMODense
+    from pose_perception.models.rtmo_decode import RTMOKept
     from pose_perception.models.rtmpose import TopDownNetwork, load_checkpoint
 
     if isinstance(model, (str, os.PathLike)):
@@ -132,53 +139,69 @@ def _open_torch(model: Any, arch: str | None, device: str) -> tuple[Runner, tupl
         raise ValueError(f"model: this {type(model).__name__} module {USE_POSE_ESTIMATOR}")
     if not isinstance(model, RTMO):
         raise TypeError(f"model: expected an RTMO module or a checkpoint path, got {type(model).__name__}")
-    dense = RTMODense(model.eval()).to(device).eval()
+    kept = RTMOKept(model.eval()).to(device).eval()
     input_size = model.size.input_size
 
     def run(batch: np.ndarray, score_thr: float, nms_thr: float) -> People:
         """Threshold and NMS first, then the DCC on the kept people only (as MMPose)."""
         with torch.no_grad():
-            boxes, scores, vis, poses, priors = dense.candidates(torch.from_numpy(batch).to(device))
-            boxes_np, scores_np = boxes[0].cpu().numpy(), scores[0].cpu().numpy()
-            kept = select_indices(boxes_np, scores_np, score_thr, nms_thr)
-            rows = torch.from_numpy(kept).to(boxes.device)
-            keypoints = model.head.dcc(poses[0, rows], boxes[0, rows], priors[rows])
-        return People(
-            clamp_boxes(boxes_np[kept], input_size),
-            scores_np[kept],
-            keypoints.cpu().numpy(),
-            vis[0, rows].cpu().numpy(),
-        )
+            outputs = kept(torch.from_numpy(batch).to(device), torch.tensor(score_thr), torch.tensor(nms_thr))
+        return _people(tuple(output[0].cpu().numpy() for output in outputs), input_size)
 
     return run, input_size
 
 
 def _open_onnx(
-    path: Any, device: str, input_size: tuple[int, int] | None
-) -> tuple[Runner, tuple[int, int], tuple[float, float]]:
+    path: Any, device: str, input_size: tuple[int, int] | None, threads: int | None
+) -> tuple[Runner, tuple[int, int], tuple[float, float], Any]:
     """A one-stage ONNX file, ours (described by its metadata) or MMDeploy's, run by ONNX Runtime."""
     from pose_perception.runtime.onnxruntime_backend import open_session
 
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"model: backend 'onnxruntime' needs an .onnx path, got {type(path).__name__}")
-    session = open_session(path, device)
+    session = open_session(path, device, threads)
     names = [output.name for output in session.get_outputs()]
     meta = session.get_modelmeta().custom_metadata_map
     if set(names) == set(OFFICIAL_ONESTAGE_OUTPUTS):
         size = _graph_input_size(session, os.fspath(path), input_size)
-        return _official_runner(session, size), size, (SCORE_THR, NMS_THR)
+        return _official_runner(session, size), size, (SCORE_THR, NMS_THR), session
     if meta.get("model_kind") != "one-stage" or onnx_outputs_kind(names) != ONE_STAGE:
         raise ValueError(
             f"{os.fspath(path)}: not a one-stage model ({', '.join(names)}): it {USE_POSE_ESTIMATOR}"
         )
     width, height = json.loads(meta["input_size"])
     size = (int(width), int(height))
+    runner = _kept_runner if meta.get("decode") == DECODE_KEPT else _dense_runner
+    return runner(session, names, size), size, (float(meta["score_thr"]), float(meta["nms_thr"])), session
+
+
+def _kept_runner(session: Any, names: list[str], input_size: tuple[int, int]) -> Runner:
+    """Our export: threshold, NMS and the DCC of the kept people in the graph, thresholds as inputs."""
+    score_name, nms_name = THRESHOLD_INPUTS
 
     def run(batch: np.ndarray, score_thr: float, nms_thr: float) -> People:
-        dense = tuple(output[0] for output in session.run(names, {"input": batch}))
-        return select_people(dense, size, score_thr, nms_thr)
+        thresholds = {score_name: np.array(score_thr, np.float32), nms_name: np.array(nms_thr, np.float32)}
+        outputs = dict(zip(names, session.run(names, {"input": batch, **thresholds}), strict=True))
+        return _people(tuple(outputs[name][0] for name in ONESTAGE_OUTPUTS), input_size)
 
-    return run, size, (float(meta["score_thr"]), float(meta["nms_thr"]))
+    return run
+
+
+def _dense_runner(session: Any, names: list[str], input_size: tuple[int, int]) -> Runner:
+    """Our earlier export (no "decode" key): every grid cell a row; NumPy selects the people."""
+
+    def run(batch: np.ndarray, score_thr: float, nms_thr: float) -> People:
+        outputs = dict(zip(names, session.run(names, {"input": batch}), strict=True))
+        dense = tuple(outputs[name][0] for name in ONESTAGE_OUTPUTS)
+        return select_people(dense, input_size, score_thr, nms_thr)
+
+    return run
+
+
+def _people(kept: tuple[np.ndarray, ...], input_size: tuple[int, int]) -> People:
+    """People already selected (boxes, scores, keypoints, keypoint scores), boxes clamped to the input."""
+    boxes, scores, keypoints, keypoint_scores = kept
+    return People(clamp_boxes(boxes, input_size), scores, keypoints, keypoint_scores)
 
 
 def _graph_input_size(session: Any, path: str, given: tuple[int, int] | None) -> tuple[int, int]:

@@ -62,7 +62,11 @@ def open_pose_model(config: EstimatorConfig) -> PoseModel:
             f"{' or '.join(ONE_STAGE_BACKENDS)}"
         )
     return OneStageEstimator(
-        config.model, arch=config.arch or None, backend=config.backend, device=config.device
+        config.model,
+        arch=config.arch or None,
+        backend=config.backend,
+        device=config.device,
+        threads=config.threads or None,
     )
 
 

@@ -1,16 +1,25 @@
-"""RTMO decode, the tensor part: grid points, boxes, scores and DCC keypoints of every grid cell.
+"""RTMO decode, the tensor part: grid points, boxes, scores, the people kept and their DCC keypoints.
 
 As MMPose's ``RTMOHead.predict``: grid points at each cell's pixel centre (offset (stride − 1) / 2),
-boxes decoded from (dx, dy, log w, log h) × stride, sigmoid scores and visibilities. The score
-threshold and NMS are ``pose_perception.people_select`` (NumPy, shared by every backend).
+boxes decoded from (dx, dy, log w, log h) × stride, sigmoid scores and visibilities, then the score
+threshold and NMS, then the DCC on the people kept only. ``RTMOKept`` is that whole chain (what we
+run and export); in PyTorch its threshold and NMS are ``pose_perception.people_select``, in an ONNX
+export the ``NonMaxSuppression`` op, whose semantics are the same. ``RTMODense`` (DCC on every cell,
+the selection left to the caller) is the format of our earlier exports.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
 
+from pose_perception.people_select import select_indices
+
 from .rtmo import RTMO
+
+MAX_KEPT = 2**31 - 1  # NonMaxSuppression's max_output_boxes_per_class: no limit but the threshold
 
 
 def grid_priors(
@@ -44,8 +53,8 @@ class RTMODense(nn.Module):
 
     Outputs, in network-input pixels: boxes (B, N, 4), scores (B, N), keypoints (B, N, K, 2) and
     keypoint scores (B, N, K). The DCC reads each cell's keypoints independently, so the rows of the
-    people that survive ``people_select`` equal MMPose's, which runs the DCC after NMS; exported to
-    ONNX, this is the whole network, and only the threshold and NMS stay outside.
+    people that survive ``people_select`` equal MMPose's, which runs the DCC after NMS. Our earlier
+    ONNX format (``export_rtmo_onnx(decode="dense")``); ``candidates`` serves ``RTMOKept`` too.
     """
 
     def __init__(self, model: RTMO) -> None:
@@ -75,3 +84,55 @@ class RTMODense(nn.Module):
         batch, rows = scores.shape
         keypoints = self.model.head.dcc(poses.flatten(0, 1), boxes.flatten(0, 1), priors.repeat(batch, 1))
         return boxes, scores, keypoints.reshape(batch, rows, -1, 2), vis
+
+
+class KeptRows(torch.autograd.Function):
+    """Rows of the people kept: score above ``score_thr``, highest first, greedy NMS at IoU above
+    ``nms_thr``. PyTorch runs ``people_select.select_indices``; the ONNX export is the standard
+    ``NonMaxSuppression`` (corner boxes, score > threshold kept, IoU > threshold suppressed, equal
+    scores in row order), so every runtime selects the same people without our code."""
+
+    @staticmethod
+    def forward(
+        ctx: object, boxes: torch.Tensor, scores: torch.Tensor, score_thr: torch.Tensor, nms_thr: torch.Tensor
+    ) -> torch.Tensor:
+        """(1, N, 4) boxes, (1, 1, N) scores, scalar thresholds → (M,) int64 rows, best first."""
+        boxes_np, scores_np = boxes[0].detach().cpu().numpy(), scores[0, 0].detach().cpu().numpy()
+        kept = select_indices(boxes_np, scores_np, float(score_thr), float(nms_thr))
+        return torch.from_numpy(kept).to(boxes.device)
+
+    @staticmethod
+    def symbolic(g: Any, boxes: Any, scores: Any, score_thr: Any, nms_thr: Any) -> Any:
+        """ONNX: ``NonMaxSuppression`` (one batch, one class) → its selected box column."""
+        no_limit = g.op("Constant", value_t=torch.tensor([MAX_KEPT], dtype=torch.int64))
+        selected = g.op(
+            "NonMaxSuppression", boxes, scores, no_limit, nms_thr, score_thr, center_point_box_i=0
+        )
+        return g.op("Gather", selected, g.op("Constant", value_t=torch.tensor(2)), axis_i=1)
+
+
+class RTMOKept(RTMODense):
+    """RTMO as MMPose runs it: score threshold and NMS, then the DCC on the kept people only.
+
+    ``forward(x, score_thr, nms_thr)`` (batch 1, scalar float thresholds) returns, in network-input
+    pixels and highest score first: boxes (1, M, 4), scores (1, M), keypoints (1, M, K, 2) and
+    keypoint scores (1, M, K); M may be 0. Exported to ONNX, the thresholds stay graph inputs.
+    """
+
+    def forward(  # type: ignore[override]
+        self, x: torch.Tensor, score_thr: torch.Tensor, nms_thr: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        boxes, scores, vis, poses, priors = self.candidates(x)
+        rows = KeptRows.apply(boxes[:1], scores[:1].unsqueeze(1), score_thr, nms_thr)
+        # One spare row (cell 0), dropped after the DCC: ONNX Runtime's reductions mis-shape an
+        # empty (0, K, bins) input, and no person must not be an error. Rows are independent.
+        padded = torch.cat((rows, rows.new_zeros(1)))
+        keypoints = self.model.head.dcc(
+            poses[0].index_select(0, padded), boxes[0].index_select(0, padded), priors.index_select(0, padded)
+        )[:-1]
+        return (
+            boxes[0].index_select(0, rows).unsqueeze(0),
+            scores[0].index_select(0, rows).unsqueeze(0),
+            keypoints.unsqueeze(0),
+            vis[0].index_select(0, rows).unsqueeze(0),
+        )

@@ -1,8 +1,8 @@
 """A checkpoint run on an ONNX backend is exported once into the cache and reused.
 
 The cached file's name hashes the checkpoint's bytes and what it is exported as (the ModelInfo
-of a top-down network, or the arch of a one-stage one), so a changed checkpoint or schema
-exports anew; a hit needs no torch.
+of a top-down network, or the export format of a one-stage one), so a changed checkpoint, schema
+or export format exports anew; a hit needs no torch.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from pose_perception.model_info import ModelInfo
+from pose_perception.model_kinds import DECODE_KEPT
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +43,7 @@ def cached_onestage_onnx(checkpoint: Path, arch: str, cache_dir: str | os.PathLi
         load_checkpoint(model, checkpoint)
         export_rtmo_onnx(model, arch, onnx_path)
 
-    return _cached(checkpoint, arch, "one-stage", cache_dir, export)
+    return _cached(checkpoint, arch, f"one-stage:{DECODE_KEPT}", cache_dir, export)
 
 
 def _cached(
