@@ -1,0 +1,172 @@
+"""The tracker's fast paths decide exactly what the plain per-track code decided.
+
+The batched Kalman filter (``predict_all``, ``correct_all``), the vectorised box conversions,
+IoU, keypoint carrying and ``appearance.describe`` were made fast for issue 16's 1 ms budget.
+Below are the plain versions they replaced (one filter, one box, one region at a time):
+each fast function is compared with its reference on random inputs, and whole synthetic
+sequences go through the tracker twice, once with the references patched in, and must
+get the same ids frame by frame.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pytest
+
+from pose_perception import track_geometry
+from pose_perception.track_geometry import BoxKalman
+
+RNG_SEEDS = range(5)
+
+# -- the plain references ---------------------------------------------------------------
+
+
+def plain_to_cxcywh(box: np.ndarray) -> np.ndarray:
+    x1, y1, x2, y2 = (float(v) for v in np.asarray(box)[:4])
+    return np.array([(x1 + x2) / 2, (y1 + y2) / 2, max(x2 - x1, 1.0), max(y2 - y1, 1.0)])
+
+
+def plain_to_box(z: np.ndarray) -> np.ndarray:
+    cx, cy, w, h = (float(v) for v in z[:4])
+    return np.array([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2])
+
+
+def plain_scale(z: np.ndarray) -> np.ndarray:
+    w, h = max(float(z[2]), 1.0), max(float(z[3]), 1.0)
+    return np.array([w, h, w, h])
+
+
+def plain_predicted(kf: BoxKalman, dt: float) -> tuple[np.ndarray, np.ndarray]:
+    dt = max(dt, 0.0)
+    f = np.eye(8)
+    f[:4, 4:] = dt * np.eye(4)
+    if kf.size_velocity_tau_s:
+        tau = kf.size_velocity_tau_s
+        decay = np.exp(-dt / tau)
+        f[[2, 3], [6, 7]] = tau * (1.0 - decay)
+        f[[6, 7], [6, 7]] = decay
+    q_acc = (kf.acceleration_std * plain_scale(kf.x[:4])) ** 2
+    q = np.zeros((8, 8))
+    idx = np.arange(4)
+    q[idx, idx] = q_acc * dt**3 / 3
+    q[idx, idx + 4] = q[idx + 4, idx] = q_acc * dt**2 / 2
+    q[idx + 4, idx + 4] = q_acc * dt
+    x = f @ kf.x
+    x[2:4] = np.maximum(x[2:4], 1.0)
+    return x, f @ kf.P @ f.T + q
+
+
+def plain_update(kf: BoxKalman, box: np.ndarray) -> None:
+    z = plain_to_cxcywh(box)
+    r = np.diag((kf.measurement_std * plain_scale(z)) ** 2)
+    s = kf.P[:4, :4] + r
+    gain = np.linalg.solve(s, kf.P[:4, :]).T
+    kf.x = kf.x + gain @ (z - kf.x[:4])
+    kf.P = kf.P - gain @ kf.P[:4, :]
+    kf.P = 0.5 * (kf.P + kf.P.T)
+
+
+def plain_predict_all(filters: Sequence[BoxKalman], dt: float) -> None:
+    for kf in filters:
+        kf.x, kf.P = plain_predicted(kf, dt)
+
+
+def plain_correct_all(filters: Sequence[BoxKalman], boxes: np.ndarray) -> None:
+    for kf, box in zip(filters, boxes, strict=True):
+        plain_update(kf, box)
+
+
+def plain_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    a, b = np.asarray(a, np.float64).reshape(-1, 4), np.asarray(b, np.float64).reshape(-1, 4)
+    lt = np.maximum(a[:, None, :2], b[None, :, :2])
+    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
+    inter = np.prod(np.clip(rb - lt, 0.0, None), axis=2)
+    area_a = np.prod(np.clip(a[:, 2:] - a[:, :2], 0.0, None), axis=1)
+    area_b = np.prod(np.clip(b[:, 2:] - b[:, :2], 0.0, None), axis=1)
+    union = area_a[:, None] + area_b[None, :] - inter
+    return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0)
+
+
+def plain_carry(keypoints: np.ndarray, old_boxes: np.ndarray, new_boxes: np.ndarray) -> np.ndarray:
+    moved = []
+    for kps, old_box, new_box in zip(keypoints, old_boxes, new_boxes, strict=True):
+        old, new = plain_to_cxcywh(old_box), plain_to_cxcywh(new_box)
+        moved.append((kps - old[:2]) * (new[2:] / np.maximum(old[2:], 1e-6)) + new[:2])
+    return np.array(moved).reshape(keypoints.shape)
+
+
+def plain_box(kf: BoxKalman) -> np.ndarray:
+    return plain_to_box(kf.x[:4])
+
+
+# -- function by function ---------------------------------------------------------------
+
+
+def _boxes(rng: np.random.Generator, n: int) -> np.ndarray:
+    """Person-like boxes, some thinner than a pixel or inverted (the clamps must agree too)."""
+    corner = rng.uniform(-50, 1300, (n, 2))
+    size = rng.uniform(-3, 300, (n, 2))
+    return np.concatenate([corner, corner + size], axis=1)
+
+
+def _filters(rng: np.random.Generator, n: int) -> list[BoxKalman]:
+    filters = []
+    for i, box in enumerate(_boxes(rng, n)):
+        kf = BoxKalman(box, rng.uniform(0.01, 0.2), rng.uniform(0.1, 2.0), (None, 1.0, 0.3)[i % 3])
+        kf.x = kf.x + rng.normal(0, 20, 8)  # moving, with some history
+        kf.P = kf.P + np.diag(rng.uniform(0, 50, 8))
+        filters.append(kf)
+    return filters
+
+
+def _clone(filters: list[BoxKalman]) -> list[BoxKalman]:
+    clones = []
+    for kf in filters:
+        twin = BoxKalman(np.zeros(4), kf.measurement_std, kf.acceleration_std, kf.size_velocity_tau_s)
+        twin.x, twin.P = kf.x.copy(), kf.P.copy()
+        clones.append(twin)
+    return clones
+
+
+@pytest.mark.parametrize("seed", RNG_SEEDS)
+def test_batched_kalman_matches_one_filter_at_a_time(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    fast = _filters(rng, 9)
+    plain = _clone(fast)
+    for dt in (1 / 30, 0.0, -0.1, 0.4, 2.5):
+        for kf in plain:
+            expected = plain_predicted(kf, dt)
+            got = kf.predicted(dt)
+            np.testing.assert_allclose(got[0], expected[0], rtol=1e-12, atol=1e-9)
+            np.testing.assert_allclose(got[1], expected[1], rtol=1e-12, atol=1e-9)
+        track_geometry.predict_all(fast, dt)
+        plain_predict_all(plain, dt)
+        measured = _boxes(rng, len(fast))
+        track_geometry.correct_all(fast, measured)
+        plain_correct_all(plain, measured)
+        for a, b in zip(fast, plain, strict=True):
+            np.testing.assert_allclose(a.x, b.x, rtol=1e-10, atol=1e-8)
+            np.testing.assert_allclose(a.P, b.P, rtol=1e-10, atol=1e-8)
+            np.testing.assert_array_equal(a.box, plain_box(a))  # the cached box follows the state
+    track_geometry.predict_all([], 0.1)  # no tracks: nothing to do
+    track_geometry.correct_all([], np.zeros((0, 4)))
+
+
+@pytest.mark.parametrize("seed", RNG_SEEDS)
+def test_vectorised_box_functions_equal_the_plain_ones(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    a, b = _boxes(rng, 7), _boxes(rng, 5)
+    b[0] = a[0]  # identical boxes
+    b[1] = [10.0, 10.0, 10.0, 10.0]  # no area at all
+    for box in a:
+        np.testing.assert_array_equal(track_geometry.box_to_cxcywh(box), plain_to_cxcywh(box))
+        z = plain_to_cxcywh(box)
+        np.testing.assert_array_equal(track_geometry.cxcywh_to_box(z), plain_to_box(z))
+    np.testing.assert_array_equal(track_geometry.box_to_cxcywh(a), [plain_to_cxcywh(box) for box in a])
+    np.testing.assert_array_equal(track_geometry.box_iou(a, b), plain_iou(a, b))
+    kps = rng.uniform(0, 1280, (7, 17, 2))
+    np.testing.assert_array_equal(
+        track_geometry.carry_keypoints(kps, a, a[::-1]), plain_carry(kps, a, a[::-1])
+    )
