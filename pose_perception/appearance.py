@@ -22,6 +22,9 @@ REGIONS = 2  # torso, legs
 _U, _V = (g.reshape(1, -1, 1) for g in np.meshgrid(np.linspace(0.2, 0.8, 4), np.linspace(0.2, 0.8, 4)))
 _ALONG = np.array([0.3, 0.5, 0.7])
 MIN_INSIDE = 0.5  # a region needs at least this fraction of its points inside the image
+_TORSO_POINTS = _U.size  # 16; the legs have 3 per segment, 12
+_REGION_POINTS = ((0, _TORSO_POINTS), (_TORSO_POINTS, len(_ALONG) * len(LEG_SEGMENTS)))  # (first, count)
+_REGION_JOINTS = (SHOULDERS_HIPS, tuple(k for seg in LEG_SEGMENTS for k in seg))  # must be confident
 
 
 def _torso_points(kps: np.ndarray) -> np.ndarray:
@@ -41,27 +44,32 @@ def _leg_points(kps: np.ndarray) -> np.ndarray:
 def describe(
     image_bgr: np.ndarray, keypoints: np.ndarray, keypoint_scores: np.ndarray, min_score: float
 ) -> np.ndarray:
-    """(N, REGIONS, 3) median colours (0–1) of each person's torso and legs; NaN: not seen."""
+    """(N, REGIONS, 3) median colours (0–1) of each person's torso and legs; NaN: not seen.
+
+    Every person's points are read from the image in one indexing call, and both regions'
+    medians come from one sort (legs padded with NaN to the torso's point count).
+    """
     n = len(keypoints)
     out = np.full((n, REGIONS, 3), np.nan)
     if n == 0 or keypoints.shape[1] < 17 or image_bgr.ndim != 3:
         return out
     kps = keypoints[:, :17, :2]
+    xy = np.rint(np.concatenate([_torso_points(kps), _leg_points(kps)], axis=1)).astype(np.int64)
+    height, width = image_bgr.shape[:2]
+    inside = (xy[..., 0] >= 0) & (xy[..., 0] < width) & (xy[..., 1] >= 0) & (xy[..., 1] < height)
+    x, y = np.minimum(np.maximum(xy[..., 0], 0), width - 1), np.minimum(np.maximum(xy[..., 1], 0), height - 1)
+    sampled = image_bgr[y, x, :3] / 255.0  # (N, 28, 3)
+    colours = np.full((n, REGIONS, _TORSO_POINTS, 3), np.nan)
+    valid = np.zeros((n, REGIONS, _TORSO_POINTS), bool)
+    for region, (first, count) in enumerate(_REGION_POINTS):
+        colours[:, region, :count] = sampled[:, first : first + count]
+        valid[:, region, :count] = inside[:, first : first + count]
+    colours[~valid] = np.nan
     confident = keypoint_scores[:, :17] >= min_score
-    needs = (SHOULDERS_HIPS, tuple(k for seg in LEG_SEGMENTS for k in seg))
-    for region, points in enumerate((_torso_points(kps), _leg_points(kps))):
-        xy = np.rint(points).astype(np.int64)
-        inside = (
-            (xy[..., 0] >= 0)
-            & (xy[..., 0] < image_bgr.shape[1])
-            & (xy[..., 1] >= 0)
-            & (xy[..., 1] < image_bgr.shape[0])
-        )
-        x = np.clip(xy[..., 0], 0, image_bgr.shape[1] - 1)
-        y = np.clip(xy[..., 1], 0, image_bgr.shape[0] - 1)
-        colours = np.where(inside[..., None], image_bgr[y, x, :3] / 255.0, np.nan)
-        seen = confident[:, list(needs[region])].all(axis=1) & (inside.mean(axis=1) >= MIN_INSIDE)
-        out[seen, region] = _median(colours[seen], inside[seen])
+    needs = np.stack([confident[:, list(joints)].all(axis=1) for joints in _REGION_JOINTS], axis=1)
+    counts = np.array([count for _, count in _REGION_POINTS])
+    seen = needs & (valid.sum(axis=2) / counts >= MIN_INSIDE)
+    out[seen] = _median(colours[seen], valid[seen])
     return out
 
 

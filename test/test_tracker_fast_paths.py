@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 import pytest
 
-from pose_perception import track_geometry
+from pose_perception import appearance, track_geometry
 from pose_perception.track_geometry import BoxKalman
 
 RNG_SEEDS = range(5)
@@ -97,6 +97,33 @@ def plain_carry(keypoints: np.ndarray, old_boxes: np.ndarray, new_boxes: np.ndar
     return np.array(moved).reshape(keypoints.shape)
 
 
+def plain_describe(
+    image_bgr: np.ndarray, keypoints: np.ndarray, keypoint_scores: np.ndarray, min_score: float
+) -> np.ndarray:
+    n = len(keypoints)
+    out = np.full((n, appearance.REGIONS, 3), np.nan)
+    if n == 0 or keypoints.shape[1] < 17 or image_bgr.ndim != 3:
+        return out
+    kps = keypoints[:, :17, :2]
+    confident = keypoint_scores[:, :17] >= min_score
+    needs = (appearance.SHOULDERS_HIPS, tuple(k for seg in appearance.LEG_SEGMENTS for k in seg))
+    points_of = (appearance._torso_points, appearance._leg_points)
+    for region, points in enumerate(make(kps) for make in points_of):
+        xy = np.rint(points).astype(np.int64)
+        inside = (
+            (xy[..., 0] >= 0)
+            & (xy[..., 0] < image_bgr.shape[1])
+            & (xy[..., 1] >= 0)
+            & (xy[..., 1] < image_bgr.shape[0])
+        )
+        x = np.clip(xy[..., 0], 0, image_bgr.shape[1] - 1)
+        y = np.clip(xy[..., 1], 0, image_bgr.shape[0] - 1)
+        colours = np.where(inside[..., None], image_bgr[y, x, :3] / 255.0, np.nan)
+        seen = confident[:, list(needs[region])].all(axis=1) & (inside.mean(axis=1) >= appearance.MIN_INSIDE)
+        out[seen, region] = appearance._median(colours[seen], inside[seen])
+    return out
+
+
 def plain_box(kf: BoxKalman) -> np.ndarray:
     return plain_to_box(kf.x[:4])
 
@@ -170,3 +197,15 @@ def test_vectorised_box_functions_equal_the_plain_ones(seed: int) -> None:
     np.testing.assert_array_equal(
         track_geometry.carry_keypoints(kps, a, a[::-1]), plain_carry(kps, a, a[::-1])
     )
+
+
+@pytest.mark.parametrize("seed", RNG_SEEDS)
+def test_describe_reads_the_same_colours_as_region_by_region(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    image = rng.integers(0, 256, (240, 320, 3), np.uint8)
+    centre = rng.uniform(-40, 360, (12, 1, 2))  # some people partly or wholly outside
+    kps = centre + rng.normal(0, 40, (12, 17, 2))
+    scores = rng.uniform(0.0, 1.0, (12, 17)) ** 0.3  # mostly confident, some joints not
+    got = appearance.describe(image, kps, scores, 0.3)
+    np.testing.assert_array_equal(got, plain_describe(image, kps, scores, 0.3))
+    assert np.isnan(got).any() and not np.isnan(got).all()  # both cases were exercised
