@@ -15,8 +15,12 @@ from collections.abc import Sequence
 import numpy as np
 import pytest
 
-from pose_perception import appearance, track_geometry
+from pose_perception import appearance, track_geometry, tracking
+from pose_perception.synthetic.frames import render_frames
+from pose_perception.synthetic.scenarios import FAMILIES, make_scenario
+from pose_perception.synthetic.walkers import Detections, make_sequence, noisy_detections
 from pose_perception.track_geometry import BoxKalman
+from pose_perception.tracking_eval import Frames, pose_tracker, run_tracker
 
 RNG_SEEDS = range(5)
 
@@ -209,3 +213,50 @@ def test_describe_reads_the_same_colours_as_region_by_region(seed: int) -> None:
     got = appearance.describe(image, kps, scores, 0.3)
     np.testing.assert_array_equal(got, plain_describe(image, kps, scores, 0.3))
     assert np.isnan(got).any() and not np.isnan(got).all()  # both cases were exercised
+
+
+# -- the whole tracker ------------------------------------------------------------------
+
+
+def _plain_paths(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Route the tracker through the references (where ``tracking`` looks the names up)."""
+    monkeypatch.setattr(tracking, "predict_all", plain_predict_all)
+    monkeypatch.setattr(tracking, "correct_all", plain_correct_all)
+    monkeypatch.setattr(tracking, "carry_keypoints", plain_carry)
+    monkeypatch.setattr(tracking, "box_iou", plain_iou)
+    monkeypatch.setattr(tracking, "describe", plain_describe)
+    monkeypatch.setattr(BoxKalman, "box", property(plain_box))
+
+
+def _same_ids_either_way(
+    monkeypatch: pytest.MonkeyPatch, dets: list[Detections], frames: Frames | None
+) -> list[np.ndarray]:
+    fast, _ = run_tracker(pose_tracker(), dets, frames)
+    with monkeypatch.context() as patched:
+        _plain_paths(patched)
+        plain, _ = run_tracker(pose_tracker(), dets, frames)
+    for index, (a, b) in enumerate(zip(fast, plain, strict=True)):
+        np.testing.assert_array_equal(a, b, err_msg=f"frame {index}")
+    assert len({int(i) for ids in fast for i in ids if i}) >= 2  # people were named: ids to compare
+    return fast
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("family", list(FAMILIES))
+def test_families_get_the_same_ids_as_with_the_plain_code(
+    monkeypatch: pytest.MonkeyPatch, family: str
+) -> None:
+    for seed in (0, 1):
+        seq = make_scenario(family, seed=seed, seconds=8.0)
+        dets = noisy_detections(seq, seed=seed + 100)
+        _same_ids_either_way(monkeypatch, dets, render_frames(seq, seed=seed))
+        _same_ids_either_way(monkeypatch, dets, None)
+
+
+@pytest.mark.parametrize("frames", [True, False])
+def test_eight_walkers_get_the_same_ids_as_with_the_plain_code(
+    monkeypatch: pytest.MonkeyPatch, frames: bool
+) -> None:
+    seq = make_sequence(8, seconds=4.0, seed=3)
+    dets = noisy_detections(seq, seed=103)
+    _same_ids_either_way(monkeypatch, dets, render_frames(seq, seed=3) if frames else None)
