@@ -22,23 +22,39 @@ REGIONS = 2  # torso, legs
 _U, _V = (g.reshape(1, -1, 1) for g in np.meshgrid(np.linspace(0.2, 0.8, 4), np.linspace(0.2, 0.8, 4)))
 _ALONG = np.array([0.3, 0.5, 0.7])
 MIN_INSIDE = 0.5  # a region needs at least this fraction of its points inside the image
-_TORSO_POINTS = _U.size  # 16; the legs have 3 per segment, 12
-_REGION_POINTS = ((0, _TORSO_POINTS), (_TORSO_POINTS, len(_ALONG) * len(LEG_SEGMENTS)))  # (first, count)
-_REGION_JOINTS = (SHOULDERS_HIPS, tuple(k for seg in LEG_SEGMENTS for k in seg))  # must be confident
+_REGION_POINTS = np.array([_U.size, len(_ALONG) * len(LEG_SEGMENTS)])  # torso 16, legs 12
+_PADDED = int(_REGION_POINTS.max())  # each region's points padded to this many (never valid)
+_REAL = np.arange(_PADDED)[None, :] < _REGION_POINTS[:, None]  # (REGIONS, _PADDED)
 
 
-def _torso_points(kps: np.ndarray) -> np.ndarray:
-    """(N, 16, 2) points on a bilinear grid of the shoulder–hip quad."""
-    ls, rs, rh, lh = (kps[:, [i]] for i in SHOULDERS_HIPS)
-    top = ls + _U * (rs - ls)
-    bottom = lh + _U * (rh - lh)
-    return top + _V * (bottom - top)
+def _sample_weights() -> np.ndarray:
+    """(REGIONS × _PADDED, 17): each sampled point as a weighted sum of the COCO-17 joints,
+    so one matrix product places every person's points. Torso: a bilinear 4×4 grid of the
+    shoulder–hip quad; legs: 0.3, 0.5, 0.7 of the way along each segment; padding: zeros."""
+    weights = np.zeros((REGIONS, _PADDED, 17))
+    left_shoulder, right_shoulder, right_hip, left_hip = SHOULDERS_HIPS
+    u, v, grid = _U.ravel(), _V.ravel(), np.arange(_U.size)
+    weights[0, grid, left_shoulder] = (1.0 - u) * (1.0 - v)
+    weights[0, grid, right_shoulder] = u * (1.0 - v)
+    weights[0, grid, left_hip] = (1.0 - u) * v
+    weights[0, grid, right_hip] = u * v
+    for segment, (start, end) in enumerate(LEG_SEGMENTS):
+        rows = segment * len(_ALONG) + np.arange(len(_ALONG))
+        weights[1, rows, start] += 1.0 - _ALONG
+        weights[1, rows, end] += _ALONG
+    return weights.reshape(REGIONS * _PADDED, 17)
 
 
-def _leg_points(kps: np.ndarray) -> np.ndarray:
-    """(N, 12, 2) points along the four leg segments."""
-    parts = [kps[:, [a]] + _ALONG[None, :, None] * (kps[:, b] - kps[:, a])[:, None] for a, b in LEG_SEGMENTS]
-    return np.concatenate(parts, axis=1)
+def _joint_uses() -> np.ndarray:
+    """(17, REGIONS): how often each region's points depend on each joint; all must be confident."""
+    uses = np.zeros((17, REGIONS))
+    np.add.at(uses[:, 0], list(SHOULDERS_HIPS), 1.0)
+    np.add.at(uses[:, 1], [k for seg in LEG_SEGMENTS for k in seg], 1.0)
+    return uses
+
+
+_SAMPLE_WEIGHTS = _sample_weights()
+_JOINT_USES = _joint_uses()
 
 
 def describe(
@@ -46,29 +62,22 @@ def describe(
 ) -> np.ndarray:
     """(N, REGIONS, 3) median colours (0–1) of each person's torso and legs; NaN: not seen.
 
-    Every person's points are read from the image in one indexing call, and both regions'
-    medians come from one sort (legs padded with NaN to the torso's point count).
+    Every person's points are placed by one matrix product and read from the image in one
+    indexing call; both regions' medians come from one sort.
     """
     n = len(keypoints)
     out = np.full((n, REGIONS, 3), np.nan)
     if n == 0 or keypoints.shape[1] < 17 or image_bgr.ndim != 3:
         return out
-    kps = keypoints[:, :17, :2]
-    xy = np.rint(np.concatenate([_torso_points(kps), _leg_points(kps)], axis=1)).astype(np.int64)
+    xy = np.rint(_SAMPLE_WEIGHTS @ keypoints[:, :17, :2]).astype(np.int64).reshape(n, REGIONS, _PADDED, 2)
+    x, y = xy[..., 0], xy[..., 1]
     height, width = image_bgr.shape[:2]
-    inside = (xy[..., 0] >= 0) & (xy[..., 0] < width) & (xy[..., 1] >= 0) & (xy[..., 1] < height)
-    x, y = np.minimum(np.maximum(xy[..., 0], 0), width - 1), np.minimum(np.maximum(xy[..., 1], 0), height - 1)
-    sampled = image_bgr[y, x, :3] / 255.0  # (N, 28, 3)
-    colours = np.full((n, REGIONS, _TORSO_POINTS, 3), np.nan)
-    valid = np.zeros((n, REGIONS, _TORSO_POINTS), bool)
-    for region, (first, count) in enumerate(_REGION_POINTS):
-        colours[:, region, :count] = sampled[:, first : first + count]
-        valid[:, region, :count] = inside[:, first : first + count]
-    colours[~valid] = np.nan
-    confident = keypoint_scores[:, :17] >= min_score
-    needs = np.stack([confident[:, list(joints)].all(axis=1) for joints in _REGION_JOINTS], axis=1)
-    counts = np.array([count for _, count in _REGION_POINTS])
-    seen = needs & (valid.sum(axis=2) / counts >= MIN_INSIDE)
+    valid = _REAL & (x >= 0) & (x < width) & (y >= 0) & (y < height)
+    x, y = np.minimum(np.maximum(x, 0), width - 1), np.minimum(np.maximum(y, 0), height - 1)
+    colours = np.where(valid[..., None], image_bgr[y, x, :3] / 255.0, np.nan)  # (N, REGIONS, _PADDED, 3)
+    confident = (keypoint_scores[:, :17] >= min_score).astype(np.float64)
+    needs = confident @ _JOINT_USES == _JOINT_USES.sum(axis=0)
+    seen = needs & (valid.sum(axis=2) / _REGION_POINTS >= MIN_INSIDE)
     out[seen] = _median(colours[seen], valid[seen])
     return out
 
@@ -80,9 +89,10 @@ def _median(values: np.ndarray, valid: np.ndarray) -> np.ndarray:
     """
     ordered = np.sort(values, axis=1)
     count = valid.sum(axis=1)
-    low = np.take_along_axis(ordered, ((count - 1) // 2)[:, None, None].repeat(3, axis=2), axis=1)
-    high = np.take_along_axis(ordered, (count // 2)[:, None, None].repeat(3, axis=2), axis=1)
-    return 0.5 * (low + high)[:, 0]
+    rows, channels = np.arange(len(values))[:, None], np.arange(values.shape[2])[None, :]
+    low = ordered[rows, ((count - 1) // 2)[:, None], channels]
+    high = ordered[rows, (count // 2)[:, None], channels]
+    return 0.5 * (low + high)
 
 
 def distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:

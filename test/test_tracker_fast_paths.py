@@ -101,6 +101,28 @@ def plain_carry(keypoints: np.ndarray, old_boxes: np.ndarray, new_boxes: np.ndar
     return np.array(moved).reshape(keypoints.shape)
 
 
+def plain_torso_points(kps: np.ndarray) -> np.ndarray:
+    u, v = (g.reshape(1, -1, 1) for g in np.meshgrid(np.linspace(0.2, 0.8, 4), np.linspace(0.2, 0.8, 4)))
+    ls, rs, rh, lh = (kps[:, [i]] for i in appearance.SHOULDERS_HIPS)
+    top = ls + u * (rs - ls)
+    bottom = lh + u * (rh - lh)
+    return top + v * (bottom - top)
+
+
+def plain_leg_points(kps: np.ndarray) -> np.ndarray:
+    along = np.array([0.3, 0.5, 0.7])[None, :, None]
+    parts = [kps[:, [a]] + along * (kps[:, b] - kps[:, a])[:, None] for a, b in appearance.LEG_SEGMENTS]
+    return np.concatenate(parts, axis=1)
+
+
+def plain_median(values: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    ordered = np.sort(values, axis=1)
+    count = valid.sum(axis=1)
+    low = np.take_along_axis(ordered, ((count - 1) // 2)[:, None, None].repeat(3, axis=2), axis=1)
+    high = np.take_along_axis(ordered, (count // 2)[:, None, None].repeat(3, axis=2), axis=1)
+    return 0.5 * (low + high)[:, 0]
+
+
 def plain_describe(
     image_bgr: np.ndarray, keypoints: np.ndarray, keypoint_scores: np.ndarray, min_score: float
 ) -> np.ndarray:
@@ -111,7 +133,7 @@ def plain_describe(
     kps = keypoints[:, :17, :2]
     confident = keypoint_scores[:, :17] >= min_score
     needs = (appearance.SHOULDERS_HIPS, tuple(k for seg in appearance.LEG_SEGMENTS for k in seg))
-    points_of = (appearance._torso_points, appearance._leg_points)
+    points_of = (plain_torso_points, plain_leg_points)
     for region, points in enumerate(make(kps) for make in points_of):
         xy = np.rint(points).astype(np.int64)
         inside = (
@@ -124,7 +146,7 @@ def plain_describe(
         y = np.clip(xy[..., 1], 0, image_bgr.shape[0] - 1)
         colours = np.where(inside[..., None], image_bgr[y, x, :3] / 255.0, np.nan)
         seen = confident[:, list(needs[region])].all(axis=1) & (inside.mean(axis=1) >= appearance.MIN_INSIDE)
-        out[seen, region] = appearance._median(colours[seen], inside[seen])
+        out[seen, region] = plain_median(colours[seen], inside[seen])
     return out
 
 
