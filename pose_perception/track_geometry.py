@@ -77,9 +77,8 @@ def predict_all(filters: Sequence[BoxKalman], dt: float) -> None:
     """Advance every filter by ``dt`` seconds (each as its own ``predict`` would)."""
     if not filters:
         return
-    x, p = _predicted(filters, np.array([f.x for f in filters]), np.array([f.P for f in filters]), dt)
-    for f, fx, fp in zip(filters, x, p, strict=True):
-        f.x, f.P = fx, fp
+    states, covariances = np.array([f.x for f in filters]), np.array([f.P for f in filters])
+    _store(filters, *_predicted(filters, states, covariances, dt))
 
 
 def correct_all(filters: Sequence[BoxKalman], boxes: np.ndarray) -> None:
@@ -94,9 +93,14 @@ def correct_all(filters: Sequence[BoxKalman], boxes: np.ndarray) -> None:
     gain = np.linalg.solve(s, p[:, :4, :]).transpose(0, 2, 1)  # P Hᵀ S⁻¹ (S symmetric)
     x = x + (gain @ (z - x[:, :4])[:, :, None])[:, :, 0]
     p = p - gain @ p[:, :4, :]
-    p = 0.5 * (p + p.transpose(0, 2, 1))
-    for f, fx, fp in zip(filters, x, p, strict=True):
-        f.x, f.P = fx, fp
+    _store(filters, x, 0.5 * (p + p.transpose(0, 2, 1)))
+
+
+def _store(filters: Sequence[BoxKalman], x: np.ndarray, p: np.ndarray) -> None:
+    """Give each filter its row of the stacked states, with its box (one conversion for all)."""
+    boxes = cxcywh_to_box(x)
+    for f, fx, fp, box in zip(filters, x, p, boxes, strict=True):
+        f.x, f.P, f._box = fx, fp, (fx, box)
 
 
 def _scales(z: np.ndarray) -> np.ndarray:
@@ -105,31 +109,43 @@ def _scales(z: np.ndarray) -> np.ndarray:
     return np.concatenate([wh, wh], axis=-1)
 
 
+def _transition(dt: float, tau: float | None) -> np.ndarray:
+    """(8, 8) state transition over ``dt`` s; with ``tau`` the size rates fade.
+
+    ∫₀ᵈᵗ e^(−s/τ) ds = τ(1 − e^(−dt/τ)) is how far a fading rate moves the size.
+    """
+    f = np.eye(8)
+    f[_IDX, _IDX + 4] = dt
+    if tau:
+        decay = np.exp(-dt / tau)
+        f[[2, 3], [6, 7]] = tau * (1.0 - decay)
+        f[[6, 7], [6, 7]] = decay
+    return f
+
+
 def _predicted(
     filters: Sequence[BoxKalman], x: np.ndarray, p: np.ndarray, dt: float
 ) -> tuple[np.ndarray, np.ndarray]:
     """(T, 8) states and (T, 8, 8) covariances of ``filters`` (given as ``x``, ``p``) after ``dt``."""
     dt = max(dt, 0.0)
-    count = len(filters)
-    f = np.broadcast_to(np.eye(8), (count, 8, 8)).copy()
-    idx = np.arange(4)
-    f[:, idx, idx + 4] = dt
-    tau = np.array([fl.size_velocity_tau_s or 0.0 for fl in filters])
-    fading = tau > 0  # size rates decay: ∫₀ᵈᵗ e^(−s/τ) ds = τ(1 − e^(−dt/τ))
-    if fading.any():
-        decay = np.exp(-dt / tau[fading])
-        rows = np.flatnonzero(fading)[:, None]
-        f[rows, [2, 3], [6, 7]] = (tau[fading] * (1.0 - decay))[:, None]
-        f[rows, [6, 7], [6, 7]] = decay[:, None]
+    taus = {fl.size_velocity_tau_s for fl in filters}
+    if len(taus) == 1:  # the tracker's case: one transition for all
+        f = _transition(dt, taus.pop())
+    else:
+        f = np.array([_transition(dt, fl.size_velocity_tau_s) for fl in filters])
     acceleration_std = np.array([fl.acceleration_std for fl in filters])
     q_acc = (acceleration_std[:, None] * _scales(x[:, :4])) ** 2
-    q = np.zeros((count, 8, 8))
-    q[:, idx, idx] = q_acc * dt**3 / 3
-    q[:, idx, idx + 4] = q[:, idx + 4, idx] = q_acc * dt**2 / 2
-    q[:, idx + 4, idx + 4] = q_acc * dt
+    cross = q_acc * dt**2 / 2
+    q = np.zeros((len(filters), 64))
+    q[:, _Q_CELLS] = np.concatenate([q_acc * dt**3 / 3, cross, cross, q_acc * dt], axis=1)
     x = (f @ x[:, :, None])[:, :, 0]
     x[:, 2:4] = np.maximum(x[:, 2:4], 1.0)  # a box never shrinks below a pixel
-    return x, f @ p @ f.transpose(0, 2, 1) + q
+    return x, f @ p @ np.swapaxes(f, -1, -2) + q.reshape(-1, 8, 8)
+
+
+_IDX = np.arange(4)
+# Flat (8×8) cells of the white-acceleration process noise: position, the two cross terms, velocity.
+_Q_CELLS = np.concatenate([_IDX * 9, _IDX * 9 + 4, (_IDX + 4) * 8 + _IDX, (_IDX + 4) * 9])
 
 
 def oks_sigmas(num_keypoints: int, sigmas: Sequence[float] | np.ndarray | None = None) -> np.ndarray:
