@@ -41,7 +41,7 @@ class BoxKalman:
         self.x = np.concatenate([z, np.zeros(4)])
         scale = _scales(z)
         self.P = np.diag(np.concatenate([(2 * measurement_std * scale) ** 2, (0.5 * scale) ** 2]))
-        self._box = (self.x, cxcywh_to_box(self.x))  # (state it was made from, box): read often
+        self._box = (self.x, _read_only(cxcywh_to_box(self.x)))  # (state it was made from, box)
 
     def predicted(self, dt: float) -> tuple[np.ndarray, np.ndarray]:
         """(x, P) after ``dt`` seconds, without changing the filter."""
@@ -57,9 +57,9 @@ class BoxKalman:
 
     @property
     def box(self) -> np.ndarray:
-        """x1, y1, x2, y2 of the state (computed once per state; do not modify it in place)."""
+        """x1, y1, x2, y2 of the state: computed once per state and shared, so read-only."""
         if self._box[0] is not self.x:
-            self._box = (self.x, cxcywh_to_box(self.x))
+            self._box = (self.x, _read_only(cxcywh_to_box(self.x)))
         return self._box[1]
 
     @property
@@ -98,9 +98,15 @@ def correct_all(filters: Sequence[BoxKalman], boxes: np.ndarray) -> None:
 
 def _store(filters: Sequence[BoxKalman], x: np.ndarray, p: np.ndarray) -> None:
     """Give each filter its row of the stacked states, with its box (one conversion for all)."""
-    boxes = cxcywh_to_box(x)
+    boxes = _read_only(cxcywh_to_box(x))
     for f, fx, fp, box in zip(filters, x, p, boxes, strict=True):
         f.x, f.P, f._box = fx, fp, (fx, box)
+
+
+def _read_only(array: np.ndarray) -> np.ndarray:
+    """``array``, no longer writable: a cached box handed out twice must not change under anyone."""
+    array.flags.writeable = False
+    return array
 
 
 def _scales(z: np.ndarray) -> np.ndarray:

@@ -203,6 +203,8 @@ def test_batched_kalman_matches_one_filter_at_a_time(seed: int) -> None:
             np.testing.assert_allclose(a.x, b.x, rtol=1e-10, atol=1e-8)
             np.testing.assert_allclose(a.P, b.P, rtol=1e-10, atol=1e-8)
             np.testing.assert_array_equal(a.box, plain_box(a))  # the cached box follows the state
+            with pytest.raises(ValueError):  # shared between callers: no one may change it
+                a.box[0] = 0.0
     track_geometry.predict_all([], 0.1)  # no tracks: nothing to do
     track_geometry.correct_all([], np.zeros((0, 4)))
 
