@@ -322,7 +322,7 @@ class PoseTracker:
         apart = np.minimum(distances(memory, memory) / cfg.appearance_distance_scale, 1.0)
         distinct = np.where(neighbours & ~np.isnan(apart), apart, 1.0).min(axis=1, initial=1.0)
         weight = cfg.appearance_weight * distinct[:, None] * self._unhidden(boxes)[None, :]
-        return weight * np.nan_to_num(far, nan=0.0)
+        return np.where(np.isnan(far), 0.0, weight * far)  # no shared region: no penalty
 
     def _unhidden(self, boxes: np.ndarray) -> np.ndarray:
         """(N,) whether each person's look can be trusted: overlapped by no more named tracks
@@ -448,7 +448,7 @@ class PoseTracker:
             track_kps, track_ok, keypoints, det_ok, pred, self._sigmas(keypoints.shape[1]), extra_var
         )
         w = self.config.iou_weight
-        sim = np.where(np.isnan(oks), iou, w * iou + (1.0 - w) * np.nan_to_num(oks))  # no pose: IoU only
+        sim = np.where(np.isnan(oks), iou, w * iou + (1.0 - w) * oks)  # no pose: IoU only
         return sim, oks
 
     def _sigmas(self, num_keypoints: int) -> np.ndarray:
