@@ -12,13 +12,14 @@ from test_bench_family import FLOAT, run_bench
 def test_tracker_speed_tiny_run_prints_load_modes_ratio_and_stages() -> None:
     out = run_bench("tracker_speed.py", "--frames", "12", "--repeats", "1")
     assert re.match(rf"load average {FLOAT} {FLOAT} {FLOAT} \(1/5/15 min\)", out), out
-    modes = dict(re.findall(rf"^\| (with frame|without frame) \| ({FLOAT}) \|$", out, re.MULTILINE))
+    rows = re.findall(rf"^\| (with frame|without frame) \| ({FLOAT}) \| ({FLOAT}) \|$", out, re.MULTILINE)
+    modes = {mode: wall for mode, wall, _ in rows}
     assert set(modes) == {"with frame", "without frame"}, out
     ratio = re.search(rf"^ratio with/without frame: ({FLOAT})x$", out, re.MULTILINE)
     expected = float(modes["with frame"]) / float(modes["without frame"])
     assert ratio and float(ratio[1]) == pytest.approx(expected, rel=0.01, abs=0.01), out
-    rows = re.findall(rf"^\| ([^|]+?) \| ({FLOAT}) \| ({FLOAT}) \|$", out, re.MULTILINE)
-    stages = {name: (float(with_frame), float(without)) for name, with_frame, without in rows}
+    stage_rows = re.findall(rf"^\| ([^|]+?) \| ({FLOAT}) \| ({FLOAT}) \|$", out, re.MULTILINE)
+    stages = {name: (float(with_frame), float(without)) for name, with_frame, without in stage_rows}
     for stage in ("describe (look of each person)", "associate", "remember looks", "total (timed run)"):
         assert stage in stages, out
     assert stages["describe (look of each person)"][0] > 0.0  # looks are described from the frame
