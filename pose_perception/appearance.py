@@ -22,46 +22,63 @@ REGIONS = 2  # torso, legs
 _U, _V = (g.reshape(1, -1, 1) for g in np.meshgrid(np.linspace(0.2, 0.8, 4), np.linspace(0.2, 0.8, 4)))
 _ALONG = np.array([0.3, 0.5, 0.7])
 MIN_INSIDE = 0.5  # a region needs at least this fraction of its points inside the image
+_REGION_POINTS = np.array([_U.size, len(_ALONG) * len(LEG_SEGMENTS)])  # torso 16, legs 12
+_PADDED = int(_REGION_POINTS.max())  # each region's points padded to this many (never valid)
+_REAL = np.arange(_PADDED)[None, :] < _REGION_POINTS[:, None]  # (REGIONS, _PADDED)
 
 
-def _torso_points(kps: np.ndarray) -> np.ndarray:
-    """(N, 16, 2) points on a bilinear grid of the shoulder–hip quad."""
-    ls, rs, rh, lh = (kps[:, [i]] for i in SHOULDERS_HIPS)
-    top = ls + _U * (rs - ls)
-    bottom = lh + _U * (rh - lh)
-    return top + _V * (bottom - top)
+def _sample_weights() -> np.ndarray:
+    """(REGIONS × _PADDED, 17): each sampled point as a weighted sum of the COCO-17 joints,
+    so one matrix product places every person's points. Torso: a bilinear 4×4 grid of the
+    shoulder–hip quad; legs: 0.3, 0.5, 0.7 of the way along each segment; padding: zeros."""
+    weights = np.zeros((REGIONS, _PADDED, 17))
+    left_shoulder, right_shoulder, right_hip, left_hip = SHOULDERS_HIPS
+    u, v, grid = _U.ravel(), _V.ravel(), np.arange(_U.size)
+    weights[0, grid, left_shoulder] = (1.0 - u) * (1.0 - v)
+    weights[0, grid, right_shoulder] = u * (1.0 - v)
+    weights[0, grid, left_hip] = (1.0 - u) * v
+    weights[0, grid, right_hip] = u * v
+    for segment, (start, end) in enumerate(LEG_SEGMENTS):
+        rows = segment * len(_ALONG) + np.arange(len(_ALONG))
+        weights[1, rows, start] += 1.0 - _ALONG
+        weights[1, rows, end] += _ALONG
+    return weights.reshape(REGIONS * _PADDED, 17)
 
 
-def _leg_points(kps: np.ndarray) -> np.ndarray:
-    """(N, 12, 2) points along the four leg segments."""
-    parts = [kps[:, [a]] + _ALONG[None, :, None] * (kps[:, b] - kps[:, a])[:, None] for a, b in LEG_SEGMENTS]
-    return np.concatenate(parts, axis=1)
+def _joint_uses() -> np.ndarray:
+    """(17, REGIONS): how often each region's points depend on each joint; all must be confident."""
+    uses = np.zeros((17, REGIONS))
+    np.add.at(uses[:, 0], list(SHOULDERS_HIPS), 1.0)
+    np.add.at(uses[:, 1], [k for seg in LEG_SEGMENTS for k in seg], 1.0)
+    return uses
+
+
+_SAMPLE_WEIGHTS = _sample_weights()
+_JOINT_USES = _joint_uses()
 
 
 def describe(
     image_bgr: np.ndarray, keypoints: np.ndarray, keypoint_scores: np.ndarray, min_score: float
 ) -> np.ndarray:
-    """(N, REGIONS, 3) median colours (0–1) of each person's torso and legs; NaN: not seen."""
+    """(N, REGIONS, 3) median colours (0–1) of each person's torso and legs; NaN: not seen.
+
+    Every person's points are placed by one matrix product and read from the image in one
+    indexing call; both regions' medians come from one sort.
+    """
     n = len(keypoints)
     out = np.full((n, REGIONS, 3), np.nan)
     if n == 0 or keypoints.shape[1] < 17 or image_bgr.ndim != 3:
         return out
-    kps = keypoints[:, :17, :2]
-    confident = keypoint_scores[:, :17] >= min_score
-    needs = (SHOULDERS_HIPS, tuple(k for seg in LEG_SEGMENTS for k in seg))
-    for region, points in enumerate((_torso_points(kps), _leg_points(kps))):
-        xy = np.rint(points).astype(np.int64)
-        inside = (
-            (xy[..., 0] >= 0)
-            & (xy[..., 0] < image_bgr.shape[1])
-            & (xy[..., 1] >= 0)
-            & (xy[..., 1] < image_bgr.shape[0])
-        )
-        x = np.clip(xy[..., 0], 0, image_bgr.shape[1] - 1)
-        y = np.clip(xy[..., 1], 0, image_bgr.shape[0] - 1)
-        colours = np.where(inside[..., None], image_bgr[y, x, :3] / 255.0, np.nan)
-        seen = confident[:, list(needs[region])].all(axis=1) & (inside.mean(axis=1) >= MIN_INSIDE)
-        out[seen, region] = _median(colours[seen], inside[seen])
+    xy = np.rint(_SAMPLE_WEIGHTS @ keypoints[:, :17, :2]).astype(np.int64).reshape(n, REGIONS, _PADDED, 2)
+    x, y = xy[..., 0], xy[..., 1]
+    height, width = image_bgr.shape[:2]
+    valid = _REAL & (x >= 0) & (x < width) & (y >= 0) & (y < height)
+    x, y = np.minimum(np.maximum(x, 0), width - 1), np.minimum(np.maximum(y, 0), height - 1)
+    colours = np.where(valid[..., None], image_bgr[y, x, :3] / 255.0, np.nan)  # (N, REGIONS, _PADDED, 3)
+    confident = (keypoint_scores[:, :17] >= min_score).astype(np.float64)
+    needs = confident @ _JOINT_USES == _JOINT_USES.sum(axis=0)
+    seen = needs & (valid.sum(axis=2) / _REGION_POINTS >= MIN_INSIDE)
+    out[seen] = _median(colours[seen], valid[seen])
     return out
 
 
@@ -72,9 +89,10 @@ def _median(values: np.ndarray, valid: np.ndarray) -> np.ndarray:
     """
     ordered = np.sort(values, axis=1)
     count = valid.sum(axis=1)
-    low = np.take_along_axis(ordered, ((count - 1) // 2)[:, None, None].repeat(3, axis=2), axis=1)
-    high = np.take_along_axis(ordered, (count // 2)[:, None, None].repeat(3, axis=2), axis=1)
-    return 0.5 * (low + high)[:, 0]
+    rows, channels = np.arange(len(values))[:, None], np.arange(values.shape[2])[None, :]
+    low = ordered[rows, ((count - 1) // 2)[:, None], channels]
+    high = ordered[rows, (count // 2)[:, None], channels]
+    return 0.5 * (low + high)
 
 
 def distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -32,10 +32,12 @@ from pose_perception.track_geometry import (
     COCO_SIGMAS,
     BoxKalman,
     box_iou,
-    box_to_cxcywh,
+    carry_keypoints,
+    correct_all,
     cxcywh_to_box,
     object_keypoint_similarity,
     oks_sigmas,
+    predict_all,
 )
 from pose_perception.track_geometry import box_containment as box_containment  # re-exported
 
@@ -155,9 +157,7 @@ class Track:
 
     def moved_keypoints(self) -> np.ndarray:
         """Last keypoints carried along with the box since the last match (shift and scale)."""
-        old, new = box_to_cxcywh(self.last_box), box_to_cxcywh(self.box)
-        scale = new[2:] / np.maximum(old[2:], 1e-6)
-        return (self.keypoints - old[:2]) * scale + new[:2]
+        return carry_keypoints(self.keypoints[None], self.last_box[None], self.box[None])[0]
 
 
 class PoseTracker:
@@ -234,15 +234,13 @@ class PoseTracker:
         # paused camera): whoever stands there now must not inherit the old id.
         self._retire([not self._timed_out(t, stamp) for t in self._tracks])
         self._gallery.forget_before(stamp - self.config.reentry_s)
-        for track in self._tracks:
-            track.kalman.predict(dt)
+        predict_all([track.kalman for track in self._tracks], dt)
         assigned = np.full(len(bboxes), -1, np.int64)  # detection → index into self._tracks
         self._associate(bboxes, keypoints, keypoint_scores, assigned, looks)
-        for det, ti in enumerate(assigned):
-            if ti >= 0:
-                self._apply_match(
-                    self._tracks[ti], bboxes[det], scores[det], keypoints[det], keypoint_scores[det]
-                )
+        matches = [(det, self._tracks[ti]) for det, ti in enumerate(assigned) if ti >= 0]
+        correct_all([track.kalman for _, track in matches], bboxes[[det for det, _ in matches]])
+        for det, track in matches:
+            self._apply_match(track, scores[det], keypoints[det], keypoint_scores[det])
         matched = {int(ti) for ti in assigned if ti >= 0}
         for i, track in enumerate(self._tracks):
             if i not in matched:
@@ -324,7 +322,7 @@ class PoseTracker:
         apart = np.minimum(distances(memory, memory) / cfg.appearance_distance_scale, 1.0)
         distinct = np.where(neighbours & ~np.isnan(apart), apart, 1.0).min(axis=1, initial=1.0)
         weight = cfg.appearance_weight * distinct[:, None] * self._unhidden(boxes)[None, :]
-        return weight * np.nan_to_num(far, nan=0.0)
+        return np.where(np.isnan(far), 0.0, weight * far)  # no shared region: no penalty
 
     def _unhidden(self, boxes: np.ndarray) -> np.ndarray:
         """(N,) whether each person's look can be trusted: overlapped by no more named tracks
@@ -436,7 +434,9 @@ class PoseTracker:
             extra_var = np.zeros(len(tracks))
         else:
             pred = np.array([t.box for t in tracks])
-            track_kps = np.array([t.moved_keypoints() for t in tracks])
+            track_kps = carry_keypoints(
+                np.array([t.keypoints for t in tracks]), np.array([t.last_box for t in tracks]), pred
+            )
             extra_var = np.array([t.kalman.position_variance for t in tracks])
         iou = box_iou(pred, boxes)
         nan = np.full_like(iou, np.nan)
@@ -448,7 +448,7 @@ class PoseTracker:
             track_kps, track_ok, keypoints, det_ok, pred, self._sigmas(keypoints.shape[1]), extra_var
         )
         w = self.config.iou_weight
-        sim = np.where(np.isnan(oks), iou, w * iou + (1.0 - w) * np.nan_to_num(oks))  # no pose: IoU only
+        sim = np.where(np.isnan(oks), iou, w * iou + (1.0 - w) * oks)  # no pose: IoU only
         return sim, oks
 
     def _sigmas(self, num_keypoints: int) -> np.ndarray:
@@ -459,10 +459,8 @@ class PoseTracker:
 
     # -- track life -----------------------------------------------------------------
 
-    def _apply_match(
-        self, track: Track, box: np.ndarray, score: float, kps: np.ndarray, kp_scores: np.ndarray
-    ) -> None:
-        track.kalman.update(box)
+    def _apply_match(self, track: Track, score: float, kps: np.ndarray, kp_scores: np.ndarray) -> None:
+        """Bookkeeping of a matched track whose filter ``correct_all`` has just corrected."""
         track.keypoints, track.keypoint_scores = kps.copy(), kp_scores.copy()
         track.last_box, track.last_seen, track.score = track.box, float(self._stamp or 0.0), float(score)
         track.hits += 1
