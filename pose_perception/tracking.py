@@ -26,6 +26,7 @@ from scipy.optimize import linear_sum_assignment
 
 from pose_perception.appearance import REGIONS, blend, describe, distances, has_look
 from pose_perception.people import UNTRACKED
+from pose_perception.pose_motion import pose_velocity, predict_pose
 from pose_perception.reentry import Departed, ReentryGallery, exit_edge
 from pose_perception.settings import check_settings, setting
 from pose_perception.track_geometry import (
@@ -59,7 +60,7 @@ class TrackerConfig:
     max_missing_frames: int = setting(
         0, "also remove a lost track after this many missed frames; 0 = no frame limit", min=0, max=100000
     )
-    iou_weight: float = setting(0.5, "similarity = w*IoU + (1-w)*OKS (pose similarity)", min=0.0, max=1.0)
+    iou_weight: float = setting(0.3, "similarity = w*IoU + (1-w)*OKS (pose similarity)", min=0.0, max=1.0)
     min_similarity: float = setting(
         0.2, "a track and a person less similar than this never match", min=0.0, max=1.0
     )
@@ -143,6 +144,7 @@ class Track:
     hits: int = 1
     missed: int = 0  # consecutive unmatched updates
     look: np.ndarray | None = None  # (REGIONS, 3) colour memory (appearance.py); None: never seen
+    pose_velocity: np.ndarray | None = None  # (2,) px/s of the confident keypoints' mean; None: unknown
 
     @property
     def box(self) -> np.ndarray:
@@ -329,15 +331,16 @@ class PoseTracker:
     def _unhidden(self, boxes: np.ndarray) -> np.ndarray:
         """(N,) whether each person's look can be trusted: overlapped by no more named tracks
         than detected people, else someone undetected may stand in front and lend them their
-        colours. Two detected people who overlap both show the front one's colours, which
-        shifts a track's penalty alike for both and so leaves the choice to motion and pose;
-        a test of who is in front (lower box bottom) was tried and measured worse: people on
-        one line stand either way round within the box noise."""
+        colours; nor overlapping a detected person whose look is untrusted (trusting one of
+        two overlapping people and not the other swapped ids in groups). A test of who is in
+        front (lower box bottom) measured worse: people on one line stand either way round
+        within the box noise."""
         near = box_iou(boxes, boxes) > self.config.appearance_max_overlap
         np.fill_diagonal(near, False)
         named = np.array([t.box for t in self._tracks if t.track_id != UNTRACKED]).reshape(-1, 4)
         overlapping = (box_iou(boxes, named) > self.config.appearance_max_overlap).sum(axis=1)
-        return overlapping <= 1 + near.sum(axis=1)
+        counted = overlapping <= 1 + near.sum(axis=1)
+        return counted & ~(near & ~counted[None, :]).any(axis=1)
 
     def _remember_looks(
         self, boxes: np.ndarray, looks: np.ndarray, assigned: np.ndarray, owners: dict[int, Track]
@@ -436,7 +439,7 @@ class PoseTracker:
             extra_var = np.zeros(len(tracks))
         else:
             pred = np.array([t.box for t in tracks])
-            track_kps = np.array([t.moved_keypoints() for t in tracks])
+            track_kps = np.array([self._predicted_pose(t) for t in tracks])
             extra_var = np.array([t.kalman.position_variance for t in tracks])
         iou = box_iou(pred, boxes)
         nan = np.full_like(iou, np.nan)
@@ -451,6 +454,14 @@ class PoseTracker:
         sim = np.where(np.isnan(oks), iou, w * iou + (1.0 - w) * np.nan_to_num(oks))  # no pose: IoU only
         return sim, oks
 
+    def _predicted_pose(self, track: Track) -> np.ndarray:
+        """The track's last keypoints moved on by their own velocity (``pose_motion``), or
+        with the box while that is not known yet."""
+        if track.pose_velocity is None:
+            return track.moved_keypoints()
+        dt = float(self._stamp or 0.0) - track.last_seen
+        return predict_pose(track.keypoints, track.pose_velocity, track.last_box, track.box, dt)
+
     def _sigmas(self, num_keypoints: int) -> np.ndarray:
         sigmas = oks_sigmas(num_keypoints, self.sigmas)
         if len(sigmas) != num_keypoints:
@@ -463,6 +474,9 @@ class PoseTracker:
         self, track: Track, box: np.ndarray, score: float, kps: np.ndarray, kp_scores: np.ndarray
     ) -> None:
         track.kalman.update(box)
+        ok = self.config.keypoint_score_threshold <= np.array([track.keypoint_scores, kp_scores])
+        dt = float(self._stamp or 0.0) - track.last_seen
+        track.pose_velocity = pose_velocity(track.pose_velocity, track.keypoints, kps, ok, dt)
         track.keypoints, track.keypoint_scores = kps.copy(), kp_scores.copy()
         track.last_box, track.last_seen, track.score = track.box, float(self._stamp or 0.0), float(score)
         track.hits += 1
