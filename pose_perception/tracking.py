@@ -330,17 +330,18 @@ class PoseTracker:
 
     def _unhidden(self, boxes: np.ndarray) -> np.ndarray:
         """(N,) whether each person's look can be trusted: overlapped by no more named tracks
-        than detected people, else someone undetected may stand in front and lend them their
-        colours; nor overlapping a detected person whose look is untrusted (trusting one of
-        two overlapping people and not the other swapped ids in groups). A test of who is in
-        front (lower box bottom) measured worse: people on one line stand either way round
-        within the box noise."""
+        than detected people (else someone undetected may lend them their colours), and not
+        overlapping, even through others, a person whose look is not trusted (trusting one of
+        two overlapping people only swapped ids in groups). A test of who is in front (lower
+        box bottom) measured worse: people on one line stand either way round in the noise."""
         near = box_iou(boxes, boxes) > self.config.appearance_max_overlap
         np.fill_diagonal(near, False)
         named = np.array([t.box for t in self._tracks if t.track_id != UNTRACKED]).reshape(-1, 4)
         overlapping = (box_iou(boxes, named) > self.config.appearance_max_overlap).sum(axis=1)
-        counted = overlapping <= 1 + near.sum(axis=1)
-        return counted & ~(near & ~counted[None, :]).any(axis=1)
+        trusted = overlapping <= 1 + near.sum(axis=1)
+        for _ in range(len(boxes)):  # along chains of overlapping people
+            trusted &= ~(near & ~trusted[None, :]).any(axis=1)
+        return trusted
 
     def _remember_looks(
         self, boxes: np.ndarray, looks: np.ndarray, assigned: np.ndarray, owners: dict[int, Track]
@@ -455,8 +456,7 @@ class PoseTracker:
         return sim, oks
 
     def _predicted_pose(self, track: Track) -> np.ndarray:
-        """The track's last keypoints moved on by their own velocity (``pose_motion``), or
-        with the box while that is not known yet."""
+        """Last keypoints moved on by their own velocity (``pose_motion``); with the box until known."""
         if track.pose_velocity is None:
             return track.moved_keypoints()
         dt = float(self._stamp or 0.0) - track.last_seen
