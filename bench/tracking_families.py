@@ -7,6 +7,12 @@ Detections are the families' ground truth through ``noisy_detections`` (10 % mis
 image (``render_frames``, not timed) unless ``--no-frames``. IDF1 and MOTA are means
 over the seeds, id switches their sum; ms per frame is the tracker alone. Re-entries
 kept and wrong ids: ``tracking_eval.reentry_outcome``, summed. Needs the ``dev`` extra.
+
+Wrong ids count in every family, not only at re-entry: an id that ever named a second
+person (by the detections' ground truth). At a crossing a track may take a neighbour's box
+for a frame or two while the neighbour is undetected; motmetrics matches by IoU and, where
+the two people's boxes overlap by more than half, keeps the old pairing and counts a miss,
+not a switch. Such a stolen box is a real tracker mistake that only this column shows.
 """
 
 from __future__ import annotations

@@ -26,6 +26,7 @@ from scipy.optimize import linear_sum_assignment
 
 from pose_perception.appearance import REGIONS, blend, describe, distances, has_look
 from pose_perception.people import UNTRACKED
+from pose_perception.pose_motion import pose_velocity, predict_poses
 from pose_perception.reentry import Departed, ReentryGallery, exit_edge
 from pose_perception.settings import check_settings, setting
 from pose_perception.track_geometry import (
@@ -61,7 +62,7 @@ class TrackerConfig:
     max_missing_frames: int = setting(
         0, "also remove a lost track after this many missed frames; 0 = no frame limit", min=0, max=100000
     )
-    iou_weight: float = setting(0.5, "similarity = w*IoU + (1-w)*OKS (pose similarity)", min=0.0, max=1.0)
+    iou_weight: float = setting(0.3, "similarity = w*IoU + (1-w)*OKS (pose similarity)", min=0.0, max=1.0)
     min_similarity: float = setting(
         0.2, "a track and a person less similar than this never match", min=0.0, max=1.0
     )
@@ -145,6 +146,7 @@ class Track:
     hits: int = 1
     missed: int = 0  # consecutive unmatched updates
     look: np.ndarray | None = None  # (REGIONS, 3) colour memory (appearance.py); None: never seen
+    pose_velocity: np.ndarray | None = None  # (2,) px/s of the confident keypoints' mean; None: unknown
 
     @property
     def box(self) -> np.ndarray:
@@ -326,16 +328,18 @@ class PoseTracker:
 
     def _unhidden(self, boxes: np.ndarray) -> np.ndarray:
         """(N,) whether each person's look can be trusted: overlapped by no more named tracks
-        than detected people, else someone undetected may stand in front and lend them their
-        colours. Two detected people who overlap both show the front one's colours, which
-        shifts a track's penalty alike for both and so leaves the choice to motion and pose;
-        a test of who is in front (lower box bottom) was tried and measured worse: people on
-        one line stand either way round within the box noise."""
+        than detected people (else someone undetected may lend them their colours), and not
+        overlapping, even through others, a person whose look is not trusted (trusting one of
+        two overlapping people only swapped ids in groups). A test of who is in front (lower
+        box bottom) measured worse: people on one line stand either way round in the noise."""
         near = box_iou(boxes, boxes) > self.config.appearance_max_overlap
         np.fill_diagonal(near, False)
         named = np.array([t.box for t in self._tracks if t.track_id != UNTRACKED]).reshape(-1, 4)
         overlapping = (box_iou(boxes, named) > self.config.appearance_max_overlap).sum(axis=1)
-        return overlapping <= 1 + near.sum(axis=1)
+        trusted = overlapping <= 1 + near.sum(axis=1)
+        for _ in range(len(boxes)):  # along chains of overlapping people
+            trusted &= ~(near & ~trusted[None, :]).any(axis=1)
+        return trusted
 
     def _remember_looks(
         self, boxes: np.ndarray, looks: np.ndarray, assigned: np.ndarray, owners: dict[int, Track]
@@ -434,9 +438,10 @@ class PoseTracker:
             extra_var = np.zeros(len(tracks))
         else:
             pred = np.array([t.box for t in tracks])
-            track_kps = carry_keypoints(
-                np.array([t.keypoints for t in tracks]), np.array([t.last_box for t in tracks]), pred
-            )
+            kps, last = np.array([t.keypoints for t in tracks]), np.array([t.last_box for t in tracks])
+            since = float(self._stamp or 0.0) - np.array([t.last_seen for t in tracks])
+            velocities = [t.pose_velocity for t in tracks]
+            track_kps = predict_poses(kps, velocities, last, pred, since, carry_keypoints(kps, last, pred))
             extra_var = np.array([t.kalman.position_variance for t in tracks])
         iou = box_iou(pred, boxes)
         nan = np.full_like(iou, np.nan)
@@ -461,6 +466,9 @@ class PoseTracker:
 
     def _apply_match(self, track: Track, score: float, kps: np.ndarray, kp_scores: np.ndarray) -> None:
         """Bookkeeping of a matched track whose filter ``correct_all`` has just corrected."""
+        ok = self.config.keypoint_score_threshold <= np.array([track.keypoint_scores, kp_scores])
+        dt = float(self._stamp or 0.0) - track.last_seen
+        track.pose_velocity = pose_velocity(track.pose_velocity, track.keypoints, kps, ok, dt)
         track.keypoints, track.keypoint_scores = kps.copy(), kp_scores.copy()
         track.last_box, track.last_seen, track.score = track.box, float(self._stamp or 0.0), float(score)
         track.hits += 1
