@@ -17,16 +17,25 @@ from pose_perception.track_geometry import box_to_cxcywh
 POSE_VELOCITY_RATE = 0.3  # how fast the velocity follows each new match (exponential smoothing)
 
 
-def pose_velocity(
-    old: np.ndarray | None, last_kps: np.ndarray, kps: np.ndarray, ok: np.ndarray, dt: float
-) -> np.ndarray | None:
-    """(2,) px/s: ``old`` smoothed towards the mean shift over ``dt`` of the keypoints
-    confident in both poses (``ok``: (2, K), last and new); ``old`` when nothing can be measured."""
-    both = ok.all(axis=0)
-    if dt <= 0.0 or not both.any():
-        return old
-    velocity = (kps[both].mean(axis=0) - last_kps[both].mean(axis=0)) / dt
-    return velocity if old is None else old + POSE_VELOCITY_RATE * (velocity - old)
+def pose_velocities(
+    old: list[np.ndarray | None], last_kps: np.ndarray, kps: np.ndarray, ok: np.ndarray, dts: np.ndarray
+) -> list[np.ndarray | None]:
+    """Per matched track, (2,) px/s: ``old`` smoothed towards the mean shift over ``dts`` of the
+    keypoints confident in both poses (``ok``: (2, M, K), last and new); ``old`` where nothing
+    can be measured. One call for all matches of a frame (``last_kps``, ``kps``: (M, K, 2))."""
+    both = ok[0] & ok[1]
+    counts = both.sum(axis=1)
+    shift = ((kps - last_kps) * both[..., None]).sum(axis=1) / np.maximum(counts, 1)[:, None]
+    measured = shift / np.where(dts > 0.0, dts, 1.0)[:, None]
+    out: list[np.ndarray | None] = []
+    for previous, velocity, usable in zip(old, measured, (counts > 0) & (dts > 0.0), strict=True):
+        if not usable:
+            out.append(previous)
+        elif previous is None:
+            out.append(velocity)
+        else:
+            out.append(previous + POSE_VELOCITY_RATE * (velocity - previous))
+    return out
 
 
 def predict_poses(

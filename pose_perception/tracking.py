@@ -26,7 +26,7 @@ from scipy.optimize import linear_sum_assignment
 
 from pose_perception.appearance import REGIONS, blend, describe, distances, has_look
 from pose_perception.people import UNTRACKED
-from pose_perception.pose_motion import pose_velocity, predict_poses
+from pose_perception.pose_motion import pose_velocities, predict_poses
 from pose_perception.reentry import Departed, ReentryGallery, exit_edge
 from pose_perception.settings import check_settings, setting
 from pose_perception.track_geometry import (
@@ -157,10 +157,6 @@ class Track:
     def velocity(self) -> np.ndarray:
         return self.kalman.velocity
 
-    def moved_keypoints(self) -> np.ndarray:
-        """Last keypoints carried along with the box since the last match (shift and scale)."""
-        return carry_keypoints(self.keypoints[None], self.last_box[None], self.box[None])[0]
-
 
 class PoseTracker:
     """Online multi-person tracker; call ``update`` once per frame with that frame's people."""
@@ -241,6 +237,8 @@ class PoseTracker:
         self._associate(bboxes, keypoints, keypoint_scores, assigned, looks)
         matches = [(det, self._tracks[ti]) for det, ti in enumerate(assigned) if ti >= 0]
         correct_all([track.kalman for _, track in matches], bboxes[[det for det, _ in matches]])
+        if matches:
+            self._update_pose_velocities(matches, keypoints, keypoint_scores)
         for det, track in matches:
             self._apply_match(track, scores[det], keypoints[det], keypoint_scores[det])
         matched = {int(ti) for ti in assigned if ti >= 0}
@@ -464,11 +462,21 @@ class PoseTracker:
 
     # -- track life -----------------------------------------------------------------
 
+    def _update_pose_velocities(
+        self, matches: list[tuple[int, Track]], keypoints: np.ndarray, keypoint_scores: np.ndarray
+    ) -> None:
+        """Each matched track's keypoint velocity (``pose_motion``), all in one call."""
+        dets, tracks = [d for d, _ in matches], [t for _, t in matches]
+        last = np.array([t.keypoint_scores for t in tracks])
+        ok = np.stack([last, keypoint_scores[dets]]) >= self.config.keypoint_score_threshold
+        dts = float(self._stamp or 0.0) - np.array([t.last_seen for t in tracks])
+        last_kps = np.array([t.keypoints for t in tracks])
+        olds = [t.pose_velocity for t in tracks]
+        for track, v in zip(tracks, pose_velocities(olds, last_kps, keypoints[dets], ok, dts), strict=True):
+            track.pose_velocity = v
+
     def _apply_match(self, track: Track, score: float, kps: np.ndarray, kp_scores: np.ndarray) -> None:
         """Bookkeeping of a matched track whose filter ``correct_all`` has just corrected."""
-        ok = self.config.keypoint_score_threshold <= np.array([track.keypoint_scores, kp_scores])
-        dt = float(self._stamp or 0.0) - track.last_seen
-        track.pose_velocity = pose_velocity(track.pose_velocity, track.keypoints, kps, ok, dt)
         track.keypoints, track.keypoint_scores = kps.copy(), kp_scores.copy()
         track.last_box, track.last_seen, track.score = track.box, float(self._stamp or 0.0), float(score)
         track.hits += 1
