@@ -186,26 +186,24 @@ def _resolve(
     if entry.member:
         return resolve_archive(entry, cache, hashes, timeout, progress), entry
     target = cache / entry.filename
-    if entry.needs_pin:
-        return _resolve_pinned(entry, target, hashes, timeout, progress), entry
+    user_pins = bool(hashes)
+    if entry.needs_pin and not user_pins:
+        hashes = recorded_pin(target)  # pinned by the user when it was downloaded
+        if not hashes:
+            raise ValueError(_pin_needed(entry))
     if target.is_file():  # checked here: pooch would silently download a mismatching file again
-        verify_file(target, entry, expected_sha256)
-        return target, entry
-    return fetch(entry, target, hashes, timeout, progress), entry
-
-
-def _resolve_pinned(entry: ZooEntry, target: Path, hashes: list[str], timeout: float, progress: bool) -> Path:
-    """A file the publisher gives no hash for: the user's pin, or the one recorded when it was pinned."""
-    hashes = hashes or recorded_pin(target)
-    if not hashes:
-        raise ValueError(
-            f"registry model {entry.name!r}: its publisher gives no SHA-256 for {entry.filename}, so it is "
-            f"not downloaded unverified; pin the one you trust: {pin_env_var(entry.name)}=<64 hex> (or "
-            f"`pose-perception download {entry.name} --sha256 <hex>`)"
-        )
-    if target.is_file():
         check_file(target, entry.size, hashes)
     else:
         fetch(entry, target, hashes, timeout, progress)
-    record_pin(target, hashes)
-    return target
+    if entry.needs_pin and user_pins:
+        record_pin(target, hashes)
+    return target, entry
+
+
+def _pin_needed(entry: ZooEntry) -> str:
+    """Why a ``needs_pin`` file without a pin is not downloaded, and how to pin it."""
+    return (
+        f"registry model {entry.name!r}: its publisher gives no SHA-256 for {entry.filename}, so it is "
+        f"not downloaded unverified; pin the one you trust: {pin_env_var(entry.name)}=<64 hex> (or "
+        f"`pose-perception download {entry.name} --sha256 <hex>`)"
+    )
