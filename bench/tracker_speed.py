@@ -39,6 +39,7 @@ STAGES: dict[str, tuple[Any, str]] = {
     "associate": (tracking.PoseTracker, "_associate"),
     "Kalman correct": (tracking.BoxKalman, "update"),
     "Kalman correct (batched)": (tracking, "correct_all"),
+    "withhold ambiguous": (tracking.PoseTracker, "_withhold_ambiguous"),
     "remember looks": (tracking.PoseTracker, "_remember_looks"),
 }
 

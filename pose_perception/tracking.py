@@ -25,10 +25,10 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from pose_perception.appearance import REGIONS, blend, describe, distances, has_look
+from pose_perception.look_trust import foot_lines, in_front_of_overlapping
 from pose_perception.people import UNTRACKED
 from pose_perception.pose_motion import pose_velocities, predict_poses
 from pose_perception.reentry import Departed, ReentryGallery, exit_edge
-from pose_perception.settings import check_settings, setting
 from pose_perception.track_geometry import (
     COCO_SIGMAS,
     BoxKalman,
@@ -41,88 +41,7 @@ from pose_perception.track_geometry import (
     predict_all,
 )
 from pose_perception.track_geometry import box_containment as box_containment  # re-exported
-
-FRONT_MARGIN = 0.15  # box-height fraction: two people's box bottoms differ by more only across depth
-
-
-@dataclass
-class TrackerConfig:
-    """Tracker tuning (the ``tracker`` config section / ROS parameters); the defaults hold
-    ids through 2 s occlusions at 30 fps with noisy boxes (test/test_tracking.py)."""
-
-    min_hits: int = setting(
-        3, "consecutive matches before a track is confirmed and gets an id", min=1, max=100
-    )
-    max_missing_s: float = setting(
-        3.0,
-        "s; a lost track is removed after this long unmatched (occlusions shorter keep the id)",
-        min=0.0,
-        max=600.0,
-    )
-    max_missing_frames: int = setting(
-        0, "also remove a lost track after this many missed frames; 0 = no frame limit", min=0, max=100000
-    )
-    iou_weight: float = setting(0.3, "similarity = w*IoU + (1-w)*OKS (pose similarity)", min=0.0, max=1.0)
-    min_similarity: float = setting(
-        0.2, "a track and a person less similar than this never match", min=0.0, max=1.0
-    )
-    min_lost_similarity: float = setting(
-        0.1, "looser gate for lost tracks, whose prediction has drifted", min=0.0, max=1.0
-    )
-    min_oks: float = setting(
-        0.2, "pose gate: a person this unlike a track's pose never matches it", min=0.0, max=1.0
-    )
-    stale_spread: float = setting(
-        1.0,
-        "lost tracks whose position variance exceeds this x the OKS variance are matched last",
-        min=1e-3,
-        max=100.0,
-    )
-    keypoint_score_threshold: float = setting(
-        0.3, "keypoints below this score (can exceed 1) are left out of the pose similarity", min=0.0, max=1.0
-    )
-    min_detection_score: float = setting(
-        0.0, "people whose score (can exceed 1) is below this never start a new track", min=0.0, max=1.0
-    )
-    measurement_std: float = setting(
-        0.05, "box measurement noise, fraction of the box size", min=1e-4, max=10.0
-    )
-    acceleration_std: float = setting(
-        0.5, "process noise: acceleration, fraction of the box size per s^2", min=1e-4, max=100.0
-    )
-    size_velocity_tau_s: float = setting(
-        1.0, "s; box-size rates fade with this time constant (no stride swing extrapolated); 0 = never",
-        min=0.0, max=600.0,
-    )  # fmt: skip
-    appearance_weight: float = setting(
-        0.5, "with the frame: similarity - w x colour distance, for tracks unlike their neighbours; 0 = off",
-        min=0.0, max=1.0,
-    )  # fmt: skip
-    appearance_distance_scale: float = setting(
-        0.2, "colour distance (0-1) at which two looks count as fully different", min=0.01, max=1.0
-    )
-    appearance_rate: float = setting(
-        0.1, "how fast a track's look memory follows new confident, unoccluded views", min=0.0, max=1.0
-    )
-    appearance_max_overlap: float = setting(
-        0.1, "a view whose box overlaps another's more (IoU) does not update the look", min=0.0, max=1.0
-    )
-    reentry_s: float = setting(
-        12.0, "s; a departed person's look is kept this long to give the id back on re-entry; 0 = off",
-        min=0.0, max=3600.0,
-    )  # fmt: skip
-    reentry_max_distance: float = setting(
-        0.08, "a newcomer whose look is closer than this to a departed person's may take that id",
-        min=0.0, max=1.0,
-    )  # fmt: skip
-
-    def validate(self) -> TrackerConfig:
-        """Raise ValueError naming the bad field; return self for chaining."""
-        try:
-            check_settings(self)
-        except ValueError as err:
-            raise ValueError(f"TrackerConfig: {err}") from None
-        return self
+from pose_perception.tracker_config import TrackerConfig as TrackerConfig  # re-exported
 
 
 class TrackState(enum.Enum):
@@ -224,17 +143,19 @@ class PoseTracker:
             self.reset()
         dt = 0.0 if self._stamp is None else stamp - self._stamp
         self._stamp = stamp
-        looks = None
+        looks = feet = None
         if image_bgr is not None:
             self._image_size = (image_bgr.shape[1], image_bgr.shape[0])
             looks = describe(image_bgr, keypoints, keypoint_scores, self.config.keypoint_score_threshold)
+            feet = foot_lines(bboxes, keypoints, keypoint_scores, self.config.keypoint_score_threshold)
         # Unseen for longer than max_missing_s is gone, also across a gap without frames (a
         # paused camera): whoever stands there now must not inherit the old id.
         self._retire([not self._timed_out(t, stamp) for t in self._tracks])
         self._gallery.forget_before(stamp - self.config.reentry_s)
         predict_all([track.kalman for track in self._tracks], dt)
         assigned = np.full(len(bboxes), -1, np.int64)  # detection → index into self._tracks
-        self._associate(bboxes, keypoints, keypoint_scores, assigned, looks)
+        ranked = self._associate(bboxes, keypoints, keypoint_scores, assigned, looks, feet)
+        withheld = self._withhold_ambiguous(ranked, assigned, stamp)
         matches = [(det, self._tracks[ti]) for det, ti in enumerate(assigned) if ti >= 0]
         correct_all([track.kalman for _, track in matches], bboxes[[det for det, _ in matches]])
         if matches:
@@ -248,14 +169,16 @@ class PoseTracker:
                 if track.state is TrackState.CONFIRMED:
                     track.state = TrackState.LOST
         min_score = self.config.min_detection_score
-        starts = [int(d) for d in np.flatnonzero(assigned < 0) if scores[d] >= min_score]
+        starts = [
+            int(d) for d in np.flatnonzero(assigned < 0) if scores[d] >= min_score and d not in withheld
+        ]
         new_tracks = [
             self._new_track(bboxes[d], scores[d], keypoints[d], keypoint_scores[d], stamp) for d in starts
         ]
         owners = {d: self._tracks[ti] for d, ti in enumerate(assigned) if ti >= 0}
         owners.update(zip(starts, new_tracks, strict=True))
-        if looks is not None:
-            self._remember_looks(bboxes, looks, assigned, owners)
+        if looks is not None and feet is not None:
+            self._remember_looks(bboxes, feet, looks, assigned, owners)
         for track in [self._tracks[ti] for ti in assigned if ti >= 0] + new_tracks:
             if track.state is TrackState.TENTATIVE and track.hits >= self.config.min_hits:
                 self._confirm(track)
@@ -273,7 +196,8 @@ class PoseTracker:
         keypoint_scores: np.ndarray,
         assigned: np.ndarray,
         looks: np.ndarray | None = None,
-    ) -> None:
+        feet: np.ndarray | None = None,
+    ) -> np.ndarray:
         """Fresh tracks first, then stale ones; each group by prediction, then by last observation.
 
         Fresh tracks (tentative, confirmed, and lost but not yet stale, see ``_is_stale``)
@@ -287,9 +211,10 @@ class PoseTracker:
         recovery, Cao et al. 2023): a person who turned back or stopped while unseen is
         there, not where the constant-velocity prediction has carried the track. With the
         frame, ``_look_penalty`` re-ranks the pairs that pass the gates (it never opens one).
+        Returns the (T, N) predicted similarity less the penalty, −inf where gated out.
         """
         if not len(boxes) or not self._tracks:
-            return
+            return np.full((len(self._tracks), len(boxes)), -np.inf)
         cfg = self.config
         sigmas = self._sigmas(keypoints.shape[1]) if keypoints.shape[1] else COCO_SIGMAS
         stale = [self._is_stale(t, sigmas) for t in self._tracks]
@@ -298,21 +223,51 @@ class PoseTracker:
         predicted = self._gated(*self._similarity(self._tracks, boxes, keypoints, keypoint_scores))
         lost = np.array([t.state is TrackState.LOST for t in self._tracks])
         gate = np.where(lost, cfg.min_lost_similarity, cfg.min_similarity)
-        penalty = self._look_penalty(looks, boxes)
+        penalty = self._look_penalty(looks, boxes, feet, predicted)
         for rows in (fresh_rows, stale_rows):
             self._assign(rows, predicted, gate, assigned, penalty)
             self._recover(rows, boxes, keypoints, keypoint_scores, assigned, penalty)
+        return np.where(predicted >= gate[:, None], predicted - penalty, -np.inf)
 
-    def _look_penalty(self, looks: np.ndarray | None, boxes: np.ndarray) -> np.ndarray:
+    def _withhold_ambiguous(self, ranked: np.ndarray, assigned: np.ndarray, stamp: float) -> set[int]:
+        """Unassign (and return) the people about as like a rival as like the track that took them.
+
+        A rival is a named track left unmatched now but seen within ``ambiguity_window_s``:
+        its person was probably just missed by the detector. Where two people overlap and
+        one is missed, the other may suit both tracks; the wrong guess swaps ids for good
+        once the track learns the other person's pose and motion. Reporting the person
+        untracked for a frame, and letting no track learn from them, costs one frame.
+        """
+        cfg = self.config
+        taken = set(assigned.tolist())
+        rivals = [
+            i
+            for i, t in enumerate(self._tracks)
+            if i not in taken and t.track_id != UNTRACKED and stamp - t.last_seen <= cfg.ambiguity_window_s
+        ]
+        if cfg.ambiguity_margin == 0.0 or not rivals:
+            return set()
+        withheld = set()
+        for det in np.flatnonzero(assigned >= 0):
+            own, rival = ranked[assigned[det], det], ranked[rivals, det].max()
+            named = self._tracks[assigned[det]].track_id != UNTRACKED
+            if named and np.isfinite(own) and rival >= own - cfg.ambiguity_margin:  # −inf: gated out
+                withheld.add(int(det))
+                assigned[det] = -1
+        return withheld
+
+    def _look_penalty(
+        self, looks: np.ndarray | None, boxes: np.ndarray, feet: np.ndarray | None, similarity: np.ndarray
+    ) -> np.ndarray:
         """(T, N) w × colour distance (capped at 1) of each track's memory to each person.
 
         Weighted per track by how unlike its overlapping neighbours it looks: two people
         dressed alike get no appearance term at all, rather than a confident wrong one.
-        Only people no undetected person may hide (``_unhidden``) count.
+        Only people seen whole (``_seen_whole``) count.
         """
         cfg = self.config
         penalty = np.zeros((len(self._tracks), len(boxes)))
-        if looks is None or cfg.appearance_weight == 0.0:
+        if looks is None or feet is None or cfg.appearance_weight == 0.0:
             return penalty
         memory = np.array([_look_of(t) for t in self._tracks])
         far = np.minimum(distances(memory, looks) / cfg.appearance_distance_scale, 1.0)
@@ -321,42 +276,47 @@ class PoseTracker:
         np.fill_diagonal(neighbours, False)
         apart = np.minimum(distances(memory, memory) / cfg.appearance_distance_scale, 1.0)
         distinct = np.where(neighbours & ~np.isnan(apart), apart, 1.0).min(axis=1, initial=1.0)
-        weight = cfg.appearance_weight * distinct[:, None] * self._unhidden(boxes)[None, :]
+        weight = (
+            cfg.appearance_weight * distinct[:, None] * self._seen_whole(boxes, feet, similarity)[None, :]
+        )
         return np.where(np.isnan(far), 0.0, weight * far)  # no shared region: no penalty
 
-    def _unhidden(self, boxes: np.ndarray) -> np.ndarray:
-        """(N,) whether each person's look can be trusted: overlapped by no more named tracks
-        than detected people (else someone undetected may lend them their colours), and not
-        overlapping, even through others, a person whose look is not trusted (trusting one of
-        two overlapping people only swapped ids in groups). A test of who is in front (lower
-        box bottom) measured worse: people on one line stand either way round in the noise."""
-        near = box_iou(boxes, boxes) > self.config.appearance_max_overlap
-        np.fill_diagonal(near, False)
-        named = np.array([t.box for t in self._tracks if t.track_id != UNTRACKED]).reshape(-1, 4)
-        overlapping = (box_iou(boxes, named) > self.config.appearance_max_overlap).sum(axis=1)
-        trusted = overlapping <= 1 + near.sum(axis=1)
-        for _ in range(len(boxes)):  # along chains of overlapping people
-            trusted &= ~(near & ~trusted[None, :]).any(axis=1)
-        return trusted
+    def _seen_whole(self, boxes: np.ndarray, feet: np.ndarray, similarity: np.ndarray) -> np.ndarray:
+        """(N,) whether no one may stand in front of each person (``look_trust``): every other
+        person and every named track (undetected people included) overlapping them is
+        clearly behind. A person's own track, the one most like them, does not count."""
+        max_overlap = self.config.appearance_max_overlap
+        others = np.eye(len(boxes), dtype=bool)
+        whole = in_front_of_overlapping(boxes, feet, boxes, feet, max_overlap, ignore=others)
+        named = [i for i, t in enumerate(self._tracks) if t.track_id != UNTRACKED]
+        if not named:
+            return whole
+        track_boxes = np.array([self._tracks[i].box for i in named])
+        own = np.zeros((len(boxes), len(named)), bool)
+        own[np.arange(len(boxes)), similarity[named].argmax(axis=0)] = True
+        return whole & in_front_of_overlapping(boxes, feet, track_boxes, track_boxes[:, 3], max_overlap, own)
 
     def _remember_looks(
-        self, boxes: np.ndarray, looks: np.ndarray, assigned: np.ndarray, owners: dict[int, Track]
+        self,
+        boxes: np.ndarray,
+        feet: np.ndarray,
+        looks: np.ndarray,
+        assigned: np.ndarray,
+        owners: dict[int, Track],
     ) -> None:
-        """Update look memories from views no one else's box overlaps (detected or lost),
-        unless that one is clearly behind: box bottom higher by ``FRONT_MARGIN`` of the
-        height (farther, on a floor), so someone walking in front of another is still learnt."""
-        cfg = self.config
+        """Update look memories from views seen whole: everyone else whose box overlaps,
+        detected or a named track now missed, clearly behind (``look_trust``)."""
         unmatched = set(range(len(self._tracks))) - set(assigned.tolist())
         hidden = [self._tracks[i].box for i in sorted(unmatched) if self._tracks[i].track_id != UNTRACKED]
         others = np.concatenate([boxes, np.array(hidden).reshape(-1, 4)])
-        overlap = box_iou(boxes, others) > cfg.appearance_max_overlap
-        overlap[np.arange(len(boxes)), np.arange(len(boxes))] = False
-        margin = FRONT_MARGIN * (boxes[:, 3] - boxes[:, 1])
-        behind = others[None, :, 3] < boxes[:, None, 3] - margin[:, None]
-        clean = ~(overlap & ~behind).any(axis=1)
+        others_feet = np.concatenate([feet, others[len(boxes) :, 3]])
+        self_pairs = np.eye(len(boxes), len(others), dtype=bool)
+        whole = in_front_of_overlapping(
+            boxes, feet, others, others_feet, self.config.appearance_max_overlap, self_pairs
+        )
         for det, track in owners.items():
-            if clean[det] and has_look(looks[det]):
-                track.look = blend(track.look, looks[det], cfg.appearance_rate)
+            if whole[det] and has_look(looks[det]):
+                track.look = blend(track.look, looks[det], self.config.appearance_rate)
 
     def _is_stale(self, track: Track, sigmas: np.ndarray) -> bool:
         """Lost, and predicted less precisely than OKS tolerates a keypoint: matched last.
@@ -515,12 +475,12 @@ class PoseTracker:
         return Track(kalman, kps.copy(), kp_scores.copy(), kalman.box, stamp, float(score))
 
     def _alive(self, track: Track, stamp: float) -> bool:
-        """Tentative tracks die on their first miss; lost ones after the configured gap."""
+        """Tentative tracks die after ``tentative_max_missed`` misses; lost ones after the gap."""
         if track.missed == 0:
             return True
-        if track.state is TrackState.TENTATIVE:
-            return False
         cfg = self.config
+        if track.state is TrackState.TENTATIVE:
+            return track.missed <= cfg.tentative_max_missed
         if cfg.max_missing_frames and track.missed > cfg.max_missing_frames:
             return False
         return not self._timed_out(track, stamp)

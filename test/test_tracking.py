@@ -80,10 +80,11 @@ def run_seeds(seeds: range) -> SwitchStats:
 @pytest.mark.slow
 def test_id_switches_on_crossings_and_occlusions() -> None:
     """Ten consecutive seeds (not hand-picked), the acceptance targets: 0 switches at
-    crossings, ≤ 1 per 1000 track-frames. Measured: 0 switches and 0 fragmentations in
-    31,238 track-frames; before the stale/recovery stages and the joint fresh assignment,
-    3 switches (a far walker turning back unseen; a confirmed track taking a tentative
-    person's box at start-up) and 10 fragmentations."""
+    crossings, ≤ 1 per 1000 track-frames. Measured: 0 switches and 3 fragmentations in
+    31,260 track-frames (the fragmentations are people reported untracked for a frame where
+    a rival track fits them about as well, ``ambiguity_margin``); before the stale/recovery
+    stages and the joint fresh assignment, 3 switches (a far walker turning back unseen; a
+    confirmed track taking a tentative person's box at start-up) and 10 fragmentations."""
     total = run_seeds(range(10))
     assert total.track_frames > 30000
     assert total.crossing_switches == 0
@@ -94,14 +95,16 @@ def test_id_switches_on_crossings_and_occlusions() -> None:
 @pytest.mark.slow
 def test_id_switches_on_held_out_seeds() -> None:
     """Seeds 10..29, never used for tuning: the overall target must hold there too. Measured:
-    8 switches (all at crossings, 3 seeds), 0 fragmentations in 62,342 track-frames, 0.13 per
-    1000 (before: 13 switches, 4 fragmentations). What remains is one-frame swaps of
-    same-size people crossing on one lane with noisy boxes, and a track whose person was
-    missed taking a look-alike that reappears from an occlusion right there."""
+    5 switches (all at crossings, 2 seeds), 13 fragmentations in 62,360 track-frames, 0.08
+    per 1000 (before the pose-only similarity and the look trust by foot line: 8 switches,
+    0 fragmentations; the fragmentations are frames withheld as ambiguous, by design).
+    What remains is swaps of same-size people crossing on one lane with noisy boxes and
+    no frame to look at, and a track whose person was missed taking a look-alike that
+    reappears from an occlusion right there."""
     total = run_seeds(range(10, 30))
     assert total.track_frames > 60000
     assert total.per_1000 <= 1.0
-    assert total.fragmentations <= 4
+    assert total.fragmentations <= 20
 
 
 def _person(cx: float, t: float = 0.0, height: float = 300.0) -> tuple[np.ndarray, ...]:

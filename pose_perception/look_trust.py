@@ -1,0 +1,55 @@
+"""Whose look the tracker may believe: a view is trusted only when no one stands in front.
+
+A person's colour descriptor (``appearance.describe``) samples the torso and legs their
+keypoints outline. When someone else stands in front, those points land on the other
+person's clothes and the descriptor is theirs: believing it swapped ids inside groups.
+Who is in front comes from the foot line, the lowest confident ankle (a pose model's
+ankles are off by a few pixels, a detector's box bottom by a twentieth of the box): on a
+floor seen from above the feet, the nearer person's feet are lower in the image. Two foot
+lines closer than ``FRONT_MARGIN`` of the person's height count as side by side, and
+then neither view is trusted.
+
+Works for skeletons whose first 17 keypoints are COCO-17's (COCO-WholeBody too), as
+``appearance`` does; for others the box bottom is the foot line.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from pose_perception.track_geometry import box_iou
+
+ANKLES = (15, 16)  # COCO-17 left and right ankle
+FRONT_MARGIN = 0.15  # person-height fraction: foot lines further apart than this are in depth order
+
+
+def foot_lines(
+    boxes: np.ndarray, keypoints: np.ndarray, keypoint_scores: np.ndarray, min_score: float
+) -> np.ndarray:
+    """(N,) image y of each person's lowest confident ankle; the box bottom without one."""
+    bottoms = np.asarray(boxes, np.float64)[:, 3]
+    if keypoints.ndim != 3 or keypoints.shape[1] <= max(ANKLES):
+        return bottoms
+    ankles = keypoints[:, list(ANKLES), 1]
+    confident = keypoint_scores[:, list(ANKLES)] >= min_score
+    lowest = np.where(confident, ankles, -np.inf).max(axis=1)
+    return np.where(np.isfinite(lowest), lowest, bottoms)
+
+
+def in_front_of_overlapping(
+    boxes: np.ndarray,
+    feet: np.ndarray,
+    others: np.ndarray,
+    others_feet: np.ndarray,
+    max_overlap: float,
+    ignore: np.ndarray | None = None,
+) -> np.ndarray:
+    """(N,) whether each of ``boxes`` stands clearly in front of every one of ``others`` that
+    overlaps it (IoU above ``max_overlap``); ``ignore`` (N, M) marks pairs not to test
+    (a person and their own box among ``others``)."""
+    overlap = box_iou(boxes, others) > max_overlap
+    if ignore is not None:
+        overlap &= ~ignore
+    margin = FRONT_MARGIN * (boxes[:, 3] - boxes[:, 1])
+    behind = others_feet[None, :] < feet[:, None] - margin[:, None]
+    return ~(overlap & ~behind).any(axis=1)
