@@ -38,6 +38,6 @@ def test_only_the_person_clearly_in_front_is_seen_whole() -> None:
     boxes = np.array([near, beside])
     feet = foot_lines(boxes, np.array([near_kps, beside_kps]), np.ones((2, 17)), 0.3)
     assert in_front_of_overlapping(boxes, feet, boxes, feet, 0.1, own).tolist() == [False, False]
-    alone = np.array([near, near + [500.0, 0.0, 500.0, 0.0]])  # far apart: nobody overlaps
+    alone = np.array([near, near + np.array([500.0, 0.0, 500.0, 0.0])])  # far apart: nobody overlaps
     assert in_front_of_overlapping(alone, alone[:, 3], alone, alone[:, 3], 0.1, own).all()
     assert not in_front_of_overlapping(alone, alone[:, 3], alone, alone[:, 3], 0.1).any()  # itself
