@@ -8,11 +8,13 @@ or skipped frames predict correctly. Poses add a second cue: the OKS between a t
 last keypoints (moved with the prediction) and a detection's, which separates people
 whose boxes overlap at a crossing.
 
-Ids: a track gets an id when it is confirmed (``min_hits`` matches in a row); ids start
-at 1, are never reused within a tracker's life, and 0 (``people.UNTRACKED``) is what
-tentative detections report. Unmatched confirmed tracks go *lost* and keep predicting,
-so a person re-detected after an occlusion shorter than ``max_missing_s`` keeps its id:
-near the predicted box, or (having stopped or turned back unseen) near the last one.
+Ids: a track gets an id when it is confirmed (``min_hits`` matches); ids start at 1, are
+never reused within a tracker's life, and 0 (``people.UNTRACKED``) is what tentative
+detections report, and a person withheld for a frame as ambiguous (``_withhold_ambiguous``:
+as like a just-missed neighbour's track as like their own). Unmatched confirmed tracks go
+*lost* and keep predicting, so a person re-detected after an occlusion shorter than
+``max_missing_s`` keeps its id: near the predicted box, or (having stopped or turned back
+unseen) near the last one.
 """
 
 from __future__ import annotations
@@ -132,7 +134,7 @@ class PoseTracker:
         stamp: float,
         image_bgr: np.ndarray | None = None,
     ) -> np.ndarray:
-        """Track ids (N,) for this frame's detections; 0 for detections not (yet) confirmed.
+        """Track ids (N,) for this frame's detections; 0 for those not (yet) confirmed or withheld.
 
         With ``image_bgr`` (the frame, H×W×3), what people look like helps to tell them
         apart and to give a returning person the old id; without it, boxes and poses only.
