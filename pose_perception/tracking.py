@@ -46,6 +46,17 @@ from pose_perception.track_geometry import box_containment as box_containment  #
 from pose_perception.tracker_config import TrackerConfig as TrackerConfig  # re-exported
 
 
+@dataclass(frozen=True)
+class Views:
+    """What a frame shows of its people (only with the image): (N, REGIONS, 3) looks, (N,)
+    foot lines, and (N,) whether each stands clearly in front of every other detected
+    person overlapping them."""
+
+    looks: np.ndarray
+    feet: np.ndarray
+    ahead: np.ndarray
+
+
 class TrackState(enum.Enum):
     TENTATIVE = "tentative"
     CONFIRMED = "confirmed"
@@ -145,18 +156,17 @@ class PoseTracker:
             self.reset()
         dt = 0.0 if self._stamp is None else stamp - self._stamp
         self._stamp = stamp
-        looks = feet = None
+        views = None
         if image_bgr is not None:
             self._image_size = (image_bgr.shape[1], image_bgr.shape[0])
-            looks = describe(image_bgr, keypoints, keypoint_scores, self.config.keypoint_score_threshold)
-            feet = foot_lines(bboxes, keypoints, keypoint_scores, self.config.keypoint_score_threshold)
+            views = self._views(image_bgr, bboxes, keypoints, keypoint_scores)
         # Unseen for longer than max_missing_s is gone, also across a gap without frames (a
         # paused camera): whoever stands there now must not inherit the old id.
         self._retire([not self._timed_out(t, stamp) for t in self._tracks])
         self._gallery.forget_before(stamp - self.config.reentry_s)
         predict_all([track.kalman for track in self._tracks], dt)
         assigned = np.full(len(bboxes), -1, np.int64)  # detection → index into self._tracks
-        ranked = self._associate(bboxes, keypoints, keypoint_scores, assigned, looks, feet)
+        ranked = self._associate(bboxes, keypoints, keypoint_scores, assigned, views)
         withheld = self._withhold_ambiguous(ranked, assigned, stamp)
         matches = [(det, self._tracks[ti]) for det, ti in enumerate(assigned) if ti >= 0]
         correct_all([track.kalman for _, track in matches], bboxes[[det for det, _ in matches]])
@@ -179,8 +189,8 @@ class PoseTracker:
         ]
         owners = {d: self._tracks[ti] for d, ti in enumerate(assigned) if ti >= 0}
         owners.update(zip(starts, new_tracks, strict=True))
-        if looks is not None and feet is not None:
-            self._remember_looks(bboxes, feet, looks, assigned, owners)
+        if views is not None:
+            self._remember_looks(bboxes, views, assigned, owners)
         for track in [self._tracks[ti] for ti in assigned if ti >= 0] + new_tracks:
             if track.state is TrackState.TENTATIVE and track.hits >= self.config.min_hits:
                 self._confirm(track)
@@ -197,8 +207,7 @@ class PoseTracker:
         keypoints: np.ndarray,
         keypoint_scores: np.ndarray,
         assigned: np.ndarray,
-        looks: np.ndarray | None = None,
-        feet: np.ndarray | None = None,
+        views: Views | None = None,
     ) -> np.ndarray:
         """Fresh tracks first, then stale ones; each group by prediction, then by last observation.
 
@@ -225,7 +234,7 @@ class PoseTracker:
         predicted = self._gated(*self._similarity(self._tracks, boxes, keypoints, keypoint_scores))
         lost = np.array([t.state is TrackState.LOST for t in self._tracks])
         gate = np.where(lost, cfg.min_lost_similarity, cfg.min_similarity)
-        penalty = self._look_penalty(looks, boxes, feet, predicted)
+        penalty = self._look_penalty(views, boxes, predicted)
         for rows in (fresh_rows, stale_rows):
             self._assign(rows, predicted, gate, assigned, penalty)
             self._recover(rows, boxes, keypoints, keypoint_scores, assigned, penalty)
@@ -258,9 +267,7 @@ class PoseTracker:
                 assigned[det] = -1
         return withheld
 
-    def _look_penalty(
-        self, looks: np.ndarray | None, boxes: np.ndarray, feet: np.ndarray | None, similarity: np.ndarray
-    ) -> np.ndarray:
+    def _look_penalty(self, views: Views | None, boxes: np.ndarray, similarity: np.ndarray) -> np.ndarray:
         """(T, N) w × colour distance (capped at 1) of each track's memory to each person.
 
         Weighted per track by how unlike its overlapping neighbours it looks: two people
@@ -269,56 +276,62 @@ class PoseTracker:
         """
         cfg = self.config
         penalty = np.zeros((len(self._tracks), len(boxes)))
-        if looks is None or feet is None or cfg.appearance_weight == 0.0:
+        if views is None or cfg.appearance_weight == 0.0:
             return penalty
         memory = np.array([_look_of(t) for t in self._tracks])
-        far = np.minimum(distances(memory, looks) / cfg.appearance_distance_scale, 1.0)
+        far = np.minimum(distances(memory, views.looks) / cfg.appearance_distance_scale, 1.0)
         track_boxes = np.array([t.box for t in self._tracks])
         neighbours = box_iou(track_boxes, track_boxes) > 0.0
         np.fill_diagonal(neighbours, False)
         apart = np.minimum(distances(memory, memory) / cfg.appearance_distance_scale, 1.0)
         distinct = np.where(neighbours & ~np.isnan(apart), apart, 1.0).min(axis=1, initial=1.0)
         weight = (
-            cfg.appearance_weight * distinct[:, None] * self._seen_whole(boxes, feet, similarity)[None, :]
+            cfg.appearance_weight * distinct[:, None] * self._seen_whole(boxes, views, similarity)[None, :]
         )
         return np.where(np.isnan(far), 0.0, weight * far)  # no shared region: no penalty
 
-    def _seen_whole(self, boxes: np.ndarray, feet: np.ndarray, similarity: np.ndarray) -> np.ndarray:
+    def _views(
+        self, image_bgr: np.ndarray, boxes: np.ndarray, keypoints: np.ndarray, keypoint_scores: np.ndarray
+    ) -> Views:
+        """Each person's look and foot line in this frame, and who stands in front of every
+        other detected person overlapping them (``look_trust``): the part of "seen whole"
+        that association and look memory share."""
+        threshold = self.config.keypoint_score_threshold
+        looks = describe(image_bgr, keypoints, keypoint_scores, threshold)
+        feet = foot_lines(boxes, keypoints, keypoint_scores, threshold)
+        own = np.eye(len(boxes), dtype=bool)
+        ahead = in_front_of_overlapping(boxes, feet, boxes, feet, self.config.appearance_max_overlap, own)
+        return Views(looks, feet, ahead)
+
+    def _seen_whole(self, boxes: np.ndarray, views: Views, similarity: np.ndarray) -> np.ndarray:
         """(N,) whether no one may stand in front of each person (``look_trust``): every other
         person and every named track (undetected people included) overlapping them is
         clearly behind. A person's own track, the one most like them, does not count."""
-        max_overlap = self.config.appearance_max_overlap
-        others = np.eye(len(boxes), dtype=bool)
-        whole = in_front_of_overlapping(boxes, feet, boxes, feet, max_overlap, ignore=others)
         named = [i for i, t in enumerate(self._tracks) if t.track_id != UNTRACKED]
         if not named:
-            return whole
+            return views.ahead
         track_boxes = np.array([self._tracks[i].box for i in named])
         own = np.zeros((len(boxes), len(named)), bool)
         own[np.arange(len(boxes)), similarity[named].argmax(axis=0)] = True
-        return whole & in_front_of_overlapping(boxes, feet, track_boxes, track_boxes[:, 3], max_overlap, own)
+        max_overlap = self.config.appearance_max_overlap
+        return views.ahead & in_front_of_overlapping(
+            boxes, views.feet, track_boxes, track_boxes[:, 3], max_overlap, own
+        )
 
     def _remember_looks(
-        self,
-        boxes: np.ndarray,
-        feet: np.ndarray,
-        looks: np.ndarray,
-        assigned: np.ndarray,
-        owners: dict[int, Track],
+        self, boxes: np.ndarray, views: Views, assigned: np.ndarray, owners: dict[int, Track]
     ) -> None:
         """Update look memories from views seen whole: everyone else whose box overlaps,
         detected or a named track now missed, clearly behind (``look_trust``)."""
         unmatched = set(range(len(self._tracks))) - set(assigned.tolist())
-        hidden = [self._tracks[i].box for i in sorted(unmatched) if self._tracks[i].track_id != UNTRACKED]
-        others = np.concatenate([boxes, np.array(hidden).reshape(-1, 4)])
-        others_feet = np.concatenate([feet, others[len(boxes) :, 3]])
-        self_pairs = np.eye(len(boxes), len(others), dtype=bool)
-        whole = in_front_of_overlapping(
-            boxes, feet, others, others_feet, self.config.appearance_max_overlap, self_pairs
-        )
+        hidden = np.array(
+            [self._tracks[i].box for i in sorted(unmatched) if self._tracks[i].track_id != UNTRACKED]
+        ).reshape(-1, 4)
+        max_overlap = self.config.appearance_max_overlap
+        whole = views.ahead & in_front_of_overlapping(boxes, views.feet, hidden, hidden[:, 3], max_overlap)
         for det, track in owners.items():
-            if whole[det] and has_look(looks[det]):
-                track.look = blend(track.look, looks[det], self.config.appearance_rate)
+            if whole[det] and has_look(views.looks[det]):
+                track.look = blend(track.look, views.looks[det], self.config.appearance_rate)
 
     def _is_stale(self, track: Track, sigmas: np.ndarray) -> bool:
         """Lost, and predicted less precisely than OKS tolerates a keypoint: matched last.
