@@ -250,13 +250,15 @@ class PoseTracker:
         untracked for a frame, and letting no track learn from them, costs one frame.
         """
         cfg = self.config
+        if cfg.ambiguity_margin == 0.0:
+            return set()
         taken = set(assigned.tolist())
         rivals = [
             i
             for i, t in enumerate(self._tracks)
             if i not in taken and t.track_id != UNTRACKED and stamp - t.last_seen <= cfg.ambiguity_window_s
         ]
-        if cfg.ambiguity_margin == 0.0 or not rivals:
+        if not rivals:
             return set()
         withheld = set()
         for det in np.flatnonzero(assigned >= 0):
