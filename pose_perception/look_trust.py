@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from pose_perception.track_geometry import box_iou
-
 ANKLES = (15, 16)  # COCO-17 left and right ankle
 FRONT_MARGIN = 0.15  # person-height fraction: foot lines further apart than this are in depth order
 
@@ -37,19 +35,11 @@ def foot_lines(
 
 
 def in_front_of_overlapping(
-    boxes: np.ndarray,
-    feet: np.ndarray,
-    others: np.ndarray,
-    others_feet: np.ndarray,
-    max_overlap: float,
-    ignore: np.ndarray | None = None,
+    boxes: np.ndarray, feet: np.ndarray, others_feet: np.ndarray, overlapping: np.ndarray
 ) -> np.ndarray:
-    """(N,) whether each of ``boxes`` stands clearly in front of every one of ``others`` that
-    overlaps it (IoU above ``max_overlap``); ``ignore`` (N, M) marks pairs not to test
-    (a person and their own box among ``others``)."""
-    overlap = box_iou(boxes, others) > max_overlap
-    if ignore is not None:
-        overlap &= ~ignore
+    """(N,) whether each of ``boxes`` stands clearly in front of every one of M others that
+    overlaps it; ``overlapping`` (N, M) says which pairs overlap (the caller's IoU test, from
+    IoUs it already has, a person's own box left out), ``others_feet`` (M,) are their foot lines."""
     margin = FRONT_MARGIN * (boxes[:, 3] - boxes[:, 1])
     behind = others_feet[None, :] < feet[:, None] - margin[:, None]
-    return ~(overlap & ~behind).any(axis=1)
+    return ~(overlapping & ~behind).any(axis=1)

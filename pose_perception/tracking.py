@@ -47,6 +47,28 @@ from pose_perception.tracker_config import TrackerConfig as TrackerConfig  # re-
 
 
 @dataclass(frozen=True)
+class FrameBoxes:
+    """This frame's boxes and their overlaps, computed once after the tracks' prediction: the
+    tracks' (T, 4) predicted boxes and the (T + N, T + N) IoU of tracks then people, read by
+    association, the look penalty and look trust alike."""
+
+    tracks: np.ndarray
+    iou: np.ndarray
+
+    @property
+    def tracks_tracks(self) -> np.ndarray:
+        return self.iou[: len(self.tracks), : len(self.tracks)]
+
+    @property
+    def tracks_people(self) -> np.ndarray:
+        return self.iou[: len(self.tracks), len(self.tracks) :]
+
+    @property
+    def people_people(self) -> np.ndarray:
+        return self.iou[len(self.tracks) :, len(self.tracks) :]
+
+
+@dataclass(frozen=True)
 class Views:
     """What a frame shows of its people (only with the image): (N, REGIONS, 3) looks, (N,)
     foot lines, and (N,) whether each stands clearly in front of every other detected
@@ -156,17 +178,19 @@ class PoseTracker:
             self.reset()
         dt = 0.0 if self._stamp is None else stamp - self._stamp
         self._stamp = stamp
-        views = None
-        if image_bgr is not None:
-            self._image_size = (image_bgr.shape[1], image_bgr.shape[0])
-            views = self._views(image_bgr, bboxes, keypoints, keypoint_scores)
         # Unseen for longer than max_missing_s is gone, also across a gap without frames (a
         # paused camera): whoever stands there now must not inherit the old id.
         self._retire([not self._timed_out(t, stamp) for t in self._tracks])
         self._gallery.forget_before(stamp - self.config.reentry_s)
         predict_all([track.kalman for track in self._tracks], dt)
+        track_boxes = np.array([t.box for t in self._tracks]).reshape(-1, 4)
+        frame = FrameBoxes(track_boxes, box_iou(*(2 * (np.concatenate([track_boxes, bboxes]),))))
+        views = None
+        if image_bgr is not None:
+            self._image_size = (image_bgr.shape[1], image_bgr.shape[0])
+            views = self._views(image_bgr, bboxes, keypoints, keypoint_scores, frame)
         assigned = np.full(len(bboxes), -1, np.int64)  # detection → index into self._tracks
-        ranked = self._associate(bboxes, keypoints, keypoint_scores, assigned, views)
+        ranked = self._associate(bboxes, keypoints, keypoint_scores, assigned, frame, views)
         withheld = self._withhold_ambiguous(ranked, assigned, stamp)
         matches = [(det, self._tracks[ti]) for det, ti in enumerate(assigned) if ti >= 0]
         correct_all([track.kalman for _, track in matches], bboxes[[det for det, _ in matches]])
@@ -190,7 +214,7 @@ class PoseTracker:
         owners = {d: self._tracks[ti] for d, ti in enumerate(assigned) if ti >= 0}
         owners.update(zip(starts, new_tracks, strict=True))
         if views is not None:
-            self._remember_looks(bboxes, views, assigned, owners)
+            self._remember_looks(bboxes, views, assigned, owners, frame)
         for track in [self._tracks[ti] for ti in assigned if ti >= 0] + new_tracks:
             if track.state is TrackState.TENTATIVE and track.hits >= self.config.min_hits:
                 self._confirm(track)
@@ -207,6 +231,7 @@ class PoseTracker:
         keypoints: np.ndarray,
         keypoint_scores: np.ndarray,
         assigned: np.ndarray,
+        frame: FrameBoxes,
         views: Views | None = None,
     ) -> np.ndarray:
         """Fresh tracks first, then stale ones; each group by prediction, then by last observation.
@@ -228,13 +253,14 @@ class PoseTracker:
             return np.full((len(self._tracks), len(boxes)), -np.inf)
         cfg = self.config
         sigmas = self._sigmas(keypoints.shape[1]) if keypoints.shape[1] else COCO_SIGMAS
-        stale = [self._is_stale(t, sigmas) for t in self._tracks]
-        fresh_rows = [i for i, s in enumerate(stale) if not s]
-        stale_rows = [i for i, s in enumerate(stale) if s]
-        predicted = self._gated(*self._similarity(self._tracks, boxes, keypoints, keypoint_scores))
         lost = np.array([t.state is TrackState.LOST for t in self._tracks])
+        stale = self._stale(lost, frame.tracks, sigmas)
+        fresh_rows, stale_rows = np.flatnonzero(~stale).tolist(), np.flatnonzero(stale).tolist()
+        predicted = self._gated(
+            *self._similarity(self._tracks, boxes, keypoints, keypoint_scores, iou=frame.tracks_people)
+        )
         gate = np.where(lost, cfg.min_lost_similarity, cfg.min_similarity)
-        penalty = self._look_penalty(views, boxes, predicted)
+        penalty = self._look_penalty(views, boxes, predicted, frame)
         for rows in (fresh_rows, stale_rows):
             self._assign(rows, predicted, gate, assigned, penalty)
             self._recover(rows, boxes, keypoints, keypoint_scores, assigned, penalty)
@@ -269,7 +295,9 @@ class PoseTracker:
                 assigned[det] = -1
         return withheld
 
-    def _look_penalty(self, views: Views | None, boxes: np.ndarray, similarity: np.ndarray) -> np.ndarray:
+    def _look_penalty(
+        self, views: Views | None, boxes: np.ndarray, similarity: np.ndarray, frame: FrameBoxes
+    ) -> np.ndarray:
         """(T, N) w × colour distance (capped at 1) of each track's memory to each person.
 
         Weighted per track by how unlike its overlapping neighbours it looks: two people
@@ -282,18 +310,23 @@ class PoseTracker:
             return penalty
         memory = np.array([_look_of(t) for t in self._tracks])
         far = np.minimum(distances(memory, views.looks) / cfg.appearance_distance_scale, 1.0)
-        track_boxes = np.array([t.box for t in self._tracks])
-        neighbours = box_iou(track_boxes, track_boxes) > 0.0
-        np.fill_diagonal(neighbours, False)
+        neighbours = (frame.tracks_tracks > 0.0) & ~np.eye(len(self._tracks), dtype=bool)
         apart = np.minimum(distances(memory, memory) / cfg.appearance_distance_scale, 1.0)
         distinct = np.where(neighbours & ~np.isnan(apart), apart, 1.0).min(axis=1, initial=1.0)
         weight = (
-            cfg.appearance_weight * distinct[:, None] * self._seen_whole(boxes, views, similarity)[None, :]
+            cfg.appearance_weight
+            * distinct[:, None]
+            * self._seen_whole(boxes, views, similarity, frame)[None, :]
         )
         return np.where(np.isnan(far), 0.0, weight * far)  # no shared region: no penalty
 
     def _views(
-        self, image_bgr: np.ndarray, boxes: np.ndarray, keypoints: np.ndarray, keypoint_scores: np.ndarray
+        self,
+        image_bgr: np.ndarray,
+        boxes: np.ndarray,
+        keypoints: np.ndarray,
+        keypoint_scores: np.ndarray,
+        frame: FrameBoxes,
     ) -> Views:
         """Each person's look and foot line in this frame, and who stands in front of every
         other detected person overlapping them (``look_trust``): the part of "seen whole"
@@ -301,51 +334,55 @@ class PoseTracker:
         threshold = self.config.keypoint_score_threshold
         looks = describe(image_bgr, keypoints, keypoint_scores, threshold)
         feet = foot_lines(boxes, keypoints, keypoint_scores, threshold)
-        own = np.eye(len(boxes), dtype=bool)
-        ahead = in_front_of_overlapping(boxes, feet, boxes, feet, self.config.appearance_max_overlap, own)
-        return Views(looks, feet, ahead)
+        overlapping = (frame.people_people > self.config.appearance_max_overlap) & ~np.eye(
+            len(boxes), dtype=bool
+        )
+        return Views(looks, feet, in_front_of_overlapping(boxes, feet, feet, overlapping))
 
-    def _seen_whole(self, boxes: np.ndarray, views: Views, similarity: np.ndarray) -> np.ndarray:
+    def _seen_whole(
+        self, boxes: np.ndarray, views: Views, similarity: np.ndarray, frame: FrameBoxes
+    ) -> np.ndarray:
         """(N,) whether no one may stand in front of each person (``look_trust``): every other
         person and every named track (undetected people included) overlapping them is
         clearly behind. A person's own track, the one most like them, does not count."""
         named = [i for i, t in enumerate(self._tracks) if t.track_id != UNTRACKED]
         if not named:
             return views.ahead
-        track_boxes = np.array([self._tracks[i].box for i in named])
-        own = np.zeros((len(boxes), len(named)), bool)
-        own[np.arange(len(boxes)), similarity[named].argmax(axis=0)] = True
         max_overlap = self.config.appearance_max_overlap
-        return views.ahead & in_front_of_overlapping(
-            boxes, views.feet, track_boxes, track_boxes[:, 3], max_overlap, own
-        )
+        overlapping = frame.tracks_people[named].transpose() > max_overlap
+        overlapping[np.arange(len(boxes)), similarity[named].argmax(axis=0)] = False  # their own track
+        return views.ahead & in_front_of_overlapping(boxes, views.feet, frame.tracks[named, 3], overlapping)
 
     def _remember_looks(
-        self, boxes: np.ndarray, views: Views, assigned: np.ndarray, owners: dict[int, Track]
+        self,
+        boxes: np.ndarray,
+        views: Views,
+        assigned: np.ndarray,
+        owners: dict[int, Track],
+        frame: FrameBoxes,
     ) -> None:
         """Update look memories from views seen whole: everyone else whose box overlaps,
         detected or a named track now missed, clearly behind (``look_trust``)."""
         unmatched = set(range(len(self._tracks))) - set(assigned.tolist())
-        hidden = np.array(
-            [self._tracks[i].box for i in sorted(unmatched) if self._tracks[i].track_id != UNTRACKED]
-        ).reshape(-1, 4)
+        hidden = [i for i in sorted(unmatched) if self._tracks[i].track_id != UNTRACKED]
         max_overlap = self.config.appearance_max_overlap
-        whole = views.ahead & in_front_of_overlapping(boxes, views.feet, hidden, hidden[:, 3], max_overlap)
+        overlapping = frame.tracks_people[hidden].transpose() > max_overlap
+        whole = views.ahead & in_front_of_overlapping(boxes, views.feet, frame.tracks[hidden, 3], overlapping)
+        whole &= ~np.isnan(views.looks).all(axis=(1, 2))  # nothing of them seen: nothing to learn
         for det, track in owners.items():
-            if whole[det] and has_look(views.looks[det]):
+            if whole[det]:
                 track.look = blend(track.look, views.looks[det], self.config.appearance_rate)
 
-    def _is_stale(self, track: Track, sigmas: np.ndarray) -> bool:
-        """Lost, and predicted less precisely than OKS tolerates a keypoint: matched last.
+    def _stale(self, lost: np.ndarray, track_boxes: np.ndarray, sigmas: np.ndarray) -> np.ndarray:
+        """(T,) lost, and predicted less precisely than OKS tolerates a keypoint: matched last.
 
         Past that point (about 0.4 s unseen with the default noise, whatever the box size)
         the widened OKS kernel scores the prediction's spread more than the pose's likeness.
         """
-        if track.state is not TrackState.LOST:
-            return False
-        w, h = np.clip(track.box[2:] - track.box[:2], 1.0, None)
-        keypoint_var = w * h * float(np.mean((2.0 * sigmas) ** 2))  # the OKS kernel variance
-        return track.kalman.position_variance > self.config.stale_spread * keypoint_var
+        wh = np.clip(track_boxes[:, 2:] - track_boxes[:, :2], 1.0, None)
+        keypoint_var = wh[:, 0] * wh[:, 1] * float(np.mean((2.0 * sigmas) ** 2))  # the OKS kernel variance
+        spread = np.array([t.kalman.position_variance for t in self._tracks])
+        return lost & (spread > self.config.stale_spread * keypoint_var)
 
     def _recover(
         self,
@@ -400,12 +437,14 @@ class PoseTracker:
         keypoints: np.ndarray,
         keypoint_scores: np.ndarray,
         observed: bool = False,
+        iou: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """(T, N) similarity (IoU blended with OKS) and the OKS (NaN: no pose).
 
         Tracks are taken where predicted now, or with ``observed`` where last matched. The
         predicted OKS tolerance grows with the track's position uncertainty, so a track
-        predicted through an occlusion can still be recognised where it reappears.
+        predicted through an occlusion can still be recognised where it reappears. ``iou``:
+        the tracks' boxes × ``boxes``, when the caller has it already.
         """
         if observed:
             pred = np.array([t.last_box for t in tracks])
@@ -418,7 +457,7 @@ class PoseTracker:
             velocities = [t.pose_velocity for t in tracks]
             track_kps = predict_poses(kps, velocities, last, pred, since, carry_keypoints(kps, last, pred))
             extra_var = np.array([t.kalman.position_variance for t in tracks])
-        iou = box_iou(pred, boxes)
+        iou = box_iou(pred, boxes) if iou is None else iou
         nan = np.full_like(iou, np.nan)
         if self.config.iou_weight >= 1.0 or keypoints.shape[1] == 0:
             return iou, nan

@@ -6,6 +6,7 @@ import numpy as np
 
 from pose_perception.look_trust import ANKLES, FRONT_MARGIN, foot_lines, in_front_of_overlapping
 from pose_perception.synthetic import stick_figure
+from pose_perception.track_geometry import box_iou
 
 
 def _person(cx: float, foot: float, height: float = 300.0) -> tuple[np.ndarray, np.ndarray]:
@@ -27,17 +28,22 @@ def test_foot_line_is_the_lowest_confident_ankle_else_the_box_bottom() -> None:
     assert foot_lines(box[None], hand, np.ones((1, 5)), 0.3)[0] == box[3]
 
 
+def _overlapping(boxes: np.ndarray) -> np.ndarray:
+    """Pairs whose boxes overlap by IoU above 0.1, each person's own box left out (as the tracker asks)."""
+    return (box_iou(boxes, boxes) > 0.1) & ~np.eye(len(boxes), dtype=bool)
+
+
 def test_only_the_person_clearly_in_front_is_seen_whole() -> None:
     near, near_kps = _person(400.0, 650.0)
     far, far_kps = _person(430.0, 650.0 - 2 * FRONT_MARGIN * 300.0)  # feet well above: farther
     beside, beside_kps = _person(450.0, 640.0)  # feet 10 px apart: side by side
     boxes = np.array([near, far])
     feet = foot_lines(boxes, np.array([near_kps, far_kps]), np.ones((2, 17)), 0.3)
-    own = np.eye(2, dtype=bool)
-    assert in_front_of_overlapping(boxes, feet, boxes, feet, 0.1, own).tolist() == [True, False]
+    assert in_front_of_overlapping(boxes, feet, feet, _overlapping(boxes)).tolist() == [True, False]
     boxes = np.array([near, beside])
     feet = foot_lines(boxes, np.array([near_kps, beside_kps]), np.ones((2, 17)), 0.3)
-    assert in_front_of_overlapping(boxes, feet, boxes, feet, 0.1, own).tolist() == [False, False]
+    assert in_front_of_overlapping(boxes, feet, feet, _overlapping(boxes)).tolist() == [False, False]
     alone = np.array([near, near + np.array([500.0, 0.0, 500.0, 0.0])])  # far apart: nobody overlaps
-    assert in_front_of_overlapping(alone, alone[:, 3], alone, alone[:, 3], 0.1, own).all()
-    assert not in_front_of_overlapping(alone, alone[:, 3], alone, alone[:, 3], 0.1).any()  # itself
+    assert in_front_of_overlapping(alone, alone[:, 3], alone[:, 3], _overlapping(alone)).all()
+    itself = box_iou(alone, alone) > 0.1  # own box not left out: a person is not in front of themself
+    assert not in_front_of_overlapping(alone, alone[:, 3], alone[:, 3], itself).any()
