@@ -100,7 +100,8 @@ def distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
     NaN where two descriptors share no region (no evidence either way).
     """
-    diff = np.linalg.norm(a[:, None] - b[None], axis=-1) / np.sqrt(3.0)  # (T, N, REGIONS)
+    d = a[:, None] - b[None]
+    diff = np.sqrt(np.einsum("tnrc,tnrc->tnr", d, d)) / np.sqrt(3.0)  # (T, N, REGIONS)
     valid = ~np.isnan(diff)
     count = valid.sum(-1)
     total = np.where(valid, diff, 0.0).sum(-1)

@@ -309,9 +309,11 @@ class PoseTracker:
         if views is None or cfg.appearance_weight == 0.0:
             return penalty
         memory = np.array([_look_of(t) for t in self._tracks])
-        far = np.minimum(distances(memory, views.looks) / cfg.appearance_distance_scale, 1.0)
+        both = np.minimum(
+            distances(memory, np.concatenate([views.looks, memory])) / cfg.appearance_distance_scale, 1.0
+        )
+        far, apart = both[:, : len(boxes)], both[:, len(boxes) :]  # to each person; to each other track
         neighbours = (frame.tracks_tracks > 0.0) & ~np.eye(len(self._tracks), dtype=bool)
-        apart = np.minimum(distances(memory, memory) / cfg.appearance_distance_scale, 1.0)
         distinct = np.where(neighbours & ~np.isnan(apart), apart, 1.0).min(axis=1, initial=1.0)
         weight = (
             cfg.appearance_weight
@@ -380,7 +382,9 @@ class PoseTracker:
         the widened OKS kernel scores the prediction's spread more than the pose's likeness.
         """
         wh = np.clip(track_boxes[:, 2:] - track_boxes[:, :2], 1.0, None)
-        keypoint_var = wh[:, 0] * wh[:, 1] * float(np.mean((2.0 * sigmas) ** 2))  # the OKS kernel variance
+        keypoint_var = (
+            wh[:, 0] * wh[:, 1] * (4.0 * float(sigmas @ sigmas) / len(sigmas))
+        )  # mean OKS kernel variance
         spread = np.array([t.kalman.position_variance for t in self._tracks])
         return lost & (spread > self.config.stale_spread * keypoint_var)
 
