@@ -27,15 +27,11 @@ def pose_velocities(
     counts = both.sum(axis=1)
     shift = ((kps - last_kps) * both[..., None]).sum(axis=1) / np.maximum(counts, 1)[:, None]
     measured = shift / np.where(dts > 0.0, dts, 1.0)[:, None]
-    out: list[np.ndarray | None] = []
-    for previous, velocity, usable in zip(old, measured, (counts > 0) & (dts > 0.0), strict=True):
-        if not usable:
-            out.append(previous)
-        elif previous is None:
-            out.append(velocity)
-        else:
-            out.append(previous + POSE_VELOCITY_RATE * (velocity - previous))
-    return out
+    usable = (counts > 0) & (dts > 0.0)
+    known = np.array([v is not None for v in old], bool)
+    previous = np.array([np.zeros(2) if v is None else v for v in old]).reshape(-1, 2)
+    smoothed = np.where(known[:, None], previous + POSE_VELOCITY_RATE * (measured - previous), measured)
+    return [new if use else old_v for new, use, old_v in zip(smoothed, usable, old, strict=True)]
 
 
 def predict_poses(
@@ -44,12 +40,15 @@ def predict_poses(
     last_boxes: np.ndarray,
     boxes: np.ndarray,
     dts: np.ndarray,
-    carried: np.ndarray,
+    carried: np.ndarray | None,
 ) -> np.ndarray:
     """(T, K, 2) each track's ``keypoints`` moved on by its velocity for its ``dts``, scaled as
     its box grew from ``last_boxes`` to ``boxes`` (nearer or farther) about the old box centre;
-    ``carried`` (moved with the box) for a track whose velocity is not known yet (None)."""
-    known = np.array([v is not None for v in velocities])
+    ``carried`` (moved with the box) for a track whose velocity is not known yet (None);
+    ``carried`` may be None when every velocity is known."""
+    known = np.array([v is not None for v in velocities], bool)
+    if carried is None or known.all():
+        carried = keypoints
     if not known.any():
         return carried
     velocity = np.array([np.zeros(2) if v is None else v for v in velocities])

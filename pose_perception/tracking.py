@@ -286,14 +286,12 @@ class PoseTracker:
         ]
         if not rivals:
             return set()
-        withheld = set()
-        for det in np.flatnonzero(assigned >= 0):
-            own, rival = ranked[assigned[det], det], ranked[rivals, det].max()
-            named = self._tracks[assigned[det]].track_id != UNTRACKED
-            if named and np.isfinite(own) and rival >= own - cfg.ambiguity_margin:  # −inf: gated out
-                withheld.add(int(det))
-                assigned[det] = -1
-        return withheld
+        dets = np.flatnonzero(assigned >= 0)
+        own, rival = ranked[assigned[dets], dets], ranked[rivals][:, dets].max(axis=0, initial=-np.inf)
+        named = np.array([self._tracks[ti].track_id != UNTRACKED for ti in assigned[dets]], bool)
+        withheld = dets[named & np.isfinite(own) & (rival >= own - cfg.ambiguity_margin)]  # −inf: gated out
+        assigned[withheld] = -1
+        return set(withheld.tolist())
 
     def _look_penalty(
         self, views: Views | None, boxes: np.ndarray, similarity: np.ndarray, frame: FrameBoxes
@@ -426,9 +424,9 @@ class PoseTracker:
         if not rows or not len(free):
             return
         index = np.array(rows, np.int64)
-        sub = sim[np.ix_(index, free)]
+        sub = sim[index][:, free]
         ok = sub >= gate[index, None]
-        ranked = sub - penalty[np.ix_(index, free)]
+        ranked = sub - penalty[index][:, free]
         r_idx, c_idx = linear_sum_assignment(-np.where(ok, ranked, -2.0))
         for r, c in zip(r_idx, c_idx, strict=True):
             if ok[r, c]:
@@ -459,7 +457,9 @@ class PoseTracker:
             kps, last = np.array([t.keypoints for t in tracks]), np.array([t.last_box for t in tracks])
             since = float(self._stamp or 0.0) - np.array([t.last_seen for t in tracks])
             velocities = [t.pose_velocity for t in tracks]
-            track_kps = predict_poses(kps, velocities, last, pred, since, carry_keypoints(kps, last, pred))
+            unknown = any(v is None for v in velocities)  # those move with their box
+            carried = carry_keypoints(kps, last, pred) if unknown else None
+            track_kps = predict_poses(kps, velocities, last, pred, since, carried)
             extra_var = np.array([t.kalman.position_variance for t in tracks])
         iou = box_iou(pred, boxes) if iou is None else iou
         nan = np.full_like(iou, np.nan)

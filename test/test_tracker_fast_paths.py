@@ -183,6 +183,9 @@ def _clone(filters: list[BoxKalman]) -> list[BoxKalman]:
     return clones
 
 
+_OWN_RATE = np.kron(np.ones((2, 2), bool), np.eye(4, dtype=bool))  # (8, 8): cells (i, i), (i, i+4), (i+4, i)
+
+
 @pytest.mark.parametrize("seed", RNG_SEEDS)
 def test_batched_kalman_matches_one_filter_at_a_time(seed: int) -> None:
     rng = np.random.default_rng(seed)
@@ -205,6 +208,8 @@ def test_batched_kalman_matches_one_filter_at_a_time(seed: int) -> None:
             np.testing.assert_array_equal(a.box, plain_box(a))  # the cached box follows the state
             with pytest.raises(ValueError):  # shared between callers: no one may change it
                 a.box[0] = 0.0
+            # correct_all divides by S's diagonal: each of cx, cy, w, h is coupled only with its rate
+            assert not a.P[~_OWN_RATE].any()
     track_geometry.predict_all([], 0.1)  # no tracks: nothing to do
     track_geometry.correct_all([], np.zeros((0, 4)))
 
