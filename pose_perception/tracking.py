@@ -369,9 +369,13 @@ class PoseTracker:
         overlapping = frame.tracks_people[hidden].transpose() > max_overlap
         whole = views.ahead & in_front_of_overlapping(boxes, views.feet, frame.tracks[hidden, 3], overlapping)
         whole &= ~np.isnan(views.looks).all(axis=(1, 2))  # nothing of them seen: nothing to learn
-        for det, track in owners.items():
-            if whole[det]:
-                track.look = blend(track.look, views.looks[det], self.config.appearance_rate)
+        learners = [(det, track) for det, track in owners.items() if whole[det]]
+        if not learners:
+            return
+        memory = np.array([_look_of(track) for _, track in learners])  # all NaN: blend starts afresh
+        looks = blend(memory, views.looks[[det for det, _ in learners]], self.config.appearance_rate)
+        for (_, track), look in zip(learners, looks, strict=True):
+            track.look = look
 
     def _stale(self, lost: np.ndarray, track_boxes: np.ndarray, sigmas: np.ndarray) -> np.ndarray:
         """(T,) lost, and predicted less precisely than OKS tolerates a keypoint: matched last.
@@ -520,6 +524,8 @@ class PoseTracker:
 
     def _retire(self, keep: list[bool]) -> None:
         """Drop the tracks not to ``keep``; named ones with a look go to the re-entry gallery."""
+        if all(keep):
+            return
         for track, alive in zip(self._tracks, keep, strict=True):
             if not alive and track.track_id != UNTRACKED and has_look(track.look):
                 edge = exit_edge(track.last_box, self._image_size)
