@@ -7,7 +7,14 @@ Who is in front comes from the foot line, the lowest confident ankle (a pose mod
 ankles are off by a few pixels, a detector's box bottom by a twentieth of the box): on a
 floor seen from above the feet, the nearer person's feet are lower in the image. Two foot
 lines closer than ``FRONT_MARGIN`` of the person's height count as side by side, and
-then neither view is trusted.
+then neither view is trusted for learning a look.
+
+Comparing looks is allowed one more case (``pairs_accounted_for``): two detected people
+overlapping each other and no one else, every tracked person near them detected now. Each
+view then shows only these two, and a view half covered by the other looks like the
+other, which makes the two pairings' colour costs tie rather than favour the wrong one:
+the cue decides only where the views still differ. Measured: two people overtaking from a
+low camera (foot lines 20 px apart at 510 px tall) were told apart only by this.
 
 Works for skeletons whose first 17 keypoints are COCO-17's (COCO-WholeBody too), as
 ``appearance`` does; for others the box bottom is the foot line.
@@ -43,3 +50,15 @@ def in_front_of_overlapping(
     margin = FRONT_MARGIN * (boxes[:, 3] - boxes[:, 1])
     behind = others_feet[None, :] < feet[:, None] - margin[:, None]
     return ~(overlapping & ~behind).any(axis=1)
+
+
+def pairs_accounted_for(partners: np.ndarray, near_tracks: np.ndarray, claimed: np.ndarray) -> np.ndarray:
+    """(N,) whether each person overlaps at most one other detected person, every tracked
+    person overlapping them is someone detected now, and the same holds for that other person.
+
+    ``partners`` (N, N): detected people overlapping each other (a person not with themself);
+    ``near_tracks`` (N, T): tracks overlapping each person; ``claimed`` (T,): the track is the
+    most similar one of some detection in this frame (its person is not the one missing).
+    """
+    ok = (partners.sum(axis=1) <= 1) & ~(near_tracks & ~claimed[None, :]).any(axis=1)
+    return ok & ~(partners & ~ok[None, :]).any(axis=1)

@@ -27,7 +27,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from pose_perception.appearance import REGIONS, blend, describe, distances, has_look
-from pose_perception.look_trust import foot_lines, in_front_of_overlapping
+from pose_perception.look_trust import foot_lines, in_front_of_overlapping, pairs_accounted_for
 from pose_perception.people import UNTRACKED
 from pose_perception.pose_motion import pose_velocities, predict_poses
 from pose_perception.reentry import Departed, ReentryGallery, exit_edge
@@ -71,12 +71,13 @@ class FrameBoxes:
 @dataclass(frozen=True)
 class Views:
     """What a frame shows of its people (only with the image): (N, REGIONS, 3) looks, (N,)
-    foot lines, and (N,) whether each stands clearly in front of every other detected
-    person overlapping them."""
+    foot lines, (N,) whether each stands clearly in front of every other detected person
+    overlapping them, and (N, N) which detected people overlap (``appearance_max_overlap``)."""
 
     looks: np.ndarray
     feet: np.ndarray
     ahead: np.ndarray
+    partners: np.ndarray
 
 
 class TrackState(enum.Enum):
@@ -300,7 +301,7 @@ class PoseTracker:
 
         Weighted per track by how unlike its overlapping neighbours it looks: two people
         dressed alike get no appearance term at all, rather than a confident wrong one.
-        Only people seen whole (``_seen_whole``) count.
+        Only views ``_believed`` count.
         """
         cfg = self.config
         penalty = np.zeros((len(self._tracks), len(boxes)))
@@ -316,7 +317,7 @@ class PoseTracker:
         weight = (
             cfg.appearance_weight
             * distinct[:, None]
-            * self._seen_whole(boxes, views, similarity, frame)[None, :]
+            * self._believed(boxes, views, similarity, frame)[None, :]
         )
         return np.where(np.isnan(far), 0.0, weight * far)  # no shared region: no penalty
 
@@ -334,24 +335,31 @@ class PoseTracker:
         threshold = self.config.keypoint_score_threshold
         looks = describe(image_bgr, keypoints, keypoint_scores, threshold)
         feet = foot_lines(boxes, keypoints, keypoint_scores, threshold)
-        overlapping = (frame.people_people > self.config.appearance_max_overlap) & ~np.eye(
+        partners = (frame.people_people > self.config.appearance_max_overlap) & ~np.eye(
             len(boxes), dtype=bool
         )
-        return Views(looks, feet, in_front_of_overlapping(boxes, feet, feet, overlapping))
+        return Views(looks, feet, in_front_of_overlapping(boxes, feet, feet, partners), partners)
 
-    def _seen_whole(
+    def _believed(
         self, boxes: np.ndarray, views: Views, similarity: np.ndarray, frame: FrameBoxes
     ) -> np.ndarray:
-        """(N,) whether no one may stand in front of each person (``look_trust``): every other
-        person and every named track (undetected people included) overlapping them is
-        clearly behind. A person's own track, the one most like them, does not count."""
+        """(N,) whose view the look penalty believes (``look_trust``): a person seen whole, every
+        other person and every named track (undetected people included) overlapping them
+        clearly behind (their own track, the one most like them, does not count); or one of a
+        pair of detected people whom no other tracked person overlaps, both views believed."""
         named = [i for i, t in enumerate(self._tracks) if t.track_id != UNTRACKED]
         if not named:
             return views.ahead
         max_overlap = self.config.appearance_max_overlap
-        overlapping = frame.tracks_people[named].transpose() > max_overlap
-        overlapping[np.arange(len(boxes)), similarity[named].argmax(axis=0)] = False  # their own track
-        return views.ahead & in_front_of_overlapping(boxes, views.feet, frame.tracks[named, 3], overlapping)
+        near = frame.tracks_people[named].transpose() > max_overlap  # (N, named)
+        similar = similarity[named]
+        own = similar.argmax(axis=0)  # each person's own track, the one most like them
+        claimed = np.zeros(len(named), bool)
+        claimed[own[similar.max(axis=0) > -1.0]] = True  # −1: gated out, no one's
+        others = near.copy()
+        others[np.arange(len(boxes)), own] = False
+        whole = views.ahead & in_front_of_overlapping(boxes, views.feet, frame.tracks[named, 3], others)
+        return whole | pairs_accounted_for(views.partners, near, claimed)
 
     def _remember_looks(
         self,

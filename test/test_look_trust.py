@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from pose_perception.look_trust import ANKLES, FRONT_MARGIN, foot_lines, in_front_of_overlapping
+from pose_perception.look_trust import (
+    ANKLES,
+    FRONT_MARGIN,
+    foot_lines,
+    in_front_of_overlapping,
+    pairs_accounted_for,
+)
 from pose_perception.synthetic import stick_figure
 from pose_perception.track_geometry import box_iou
 
@@ -47,3 +53,19 @@ def test_only_the_person_clearly_in_front_is_seen_whole() -> None:
     assert in_front_of_overlapping(alone, alone[:, 3], alone[:, 3], _overlapping(alone)).all()
     itself = box_iou(alone, alone) > 0.1  # own box not left out: a person is not in front of themself
     assert not in_front_of_overlapping(alone, alone[:, 3], alone[:, 3], itself).any()
+
+
+def test_a_pair_with_every_tracked_person_detected_is_believed() -> None:
+    partners = np.array([[False, True, False], [True, False, False], [False, False, False]])
+    near = np.array([[True, True, False], [True, True, False], [False, False, True]])  # (people, tracks)
+    claimed = np.array([True, True, True])
+    assert pairs_accounted_for(partners, near, claimed).tolist() == [True, True, True]
+    # The pair's second track is no one's now (its person missed): neither view of the pair shows only them.
+    claimed = np.array([True, False, True])
+    assert pairs_accounted_for(partners, near, claimed).tolist() == [False, False, True]
+    # Three people overlapping: a view may show the third, so no one of them is believed.
+    cluster = ~np.eye(3, dtype=bool)
+    assert not pairs_accounted_for(cluster, np.ones((3, 3), bool), np.ones(3, bool)).any()
+    # One of a pair overlapping someone else too: their partner is not believed either.
+    chain = np.array([[False, True, False], [True, False, True], [False, True, False]])
+    assert not pairs_accounted_for(chain, np.zeros((3, 3), bool), np.ones(3, bool)).any()
