@@ -391,7 +391,7 @@ class PoseTracker:
         Past that point (about 0.4 s unseen with the default noise, whatever the box size)
         the widened OKS kernel scores the prediction's spread more than the pose's likeness.
         """
-        wh = np.clip(track_boxes[:, 2:] - track_boxes[:, :2], 1.0, None)
+        wh = np.maximum(track_boxes[:, 2:] - track_boxes[:, :2], 1.0)
         keypoint_var = (
             wh[:, 0] * wh[:, 1] * (4.0 * float(sigmas @ sigmas) / len(sigmas))
         )  # mean OKS kernel variance
@@ -474,9 +474,8 @@ class PoseTracker:
             track_kps = predict_poses(kps, velocities, last, pred, since, carried)
             extra_var = np.array([t.kalman.position_variance for t in tracks])
         iou = box_iou(pred, boxes) if iou is None else iou
-        nan = np.full_like(iou, np.nan)
         if self.config.iou_weight >= 1.0 or keypoints.shape[1] == 0:
-            return iou, nan
+            return iou, np.full_like(iou, np.nan)
         track_ok = np.array([t.keypoint_scores for t in tracks]) >= self.config.keypoint_score_threshold
         det_ok = keypoint_scores >= self.config.keypoint_score_threshold
         oks = object_keypoint_similarity(
