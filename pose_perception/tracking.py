@@ -20,7 +20,8 @@ unseen) near the last one.
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -247,8 +248,10 @@ class PoseTracker:
         get a second chance against where they were last seen (OC-SORT's observation-centric
         recovery, Cao et al. 2023): a person who turned back or stopped while unseen is
         there, not where the constant-velocity prediction has carried the track. With the
-        frame, ``_look_penalty`` re-ranks the pairs that pass the gates (it never opens one).
-        Returns the (T, N) predicted similarity less the penalty, −inf where gated out.
+        frame, ``_look_penalty`` re-ranks the pairs that pass the gates (it never opens one);
+        it is computed only in frames where some person or track has two candidates, since
+        otherwise it could change nothing. Returns the (T, N) predicted similarity less the
+        penalty (where a person has two candidates), −inf where gated out.
         """
         if not len(boxes) or not self._tracks:
             return np.full((len(self._tracks), len(boxes)), -np.inf)
@@ -261,11 +264,13 @@ class PoseTracker:
             *self._similarity(self._tracks, boxes, keypoints, keypoint_scores, iou=frame.tracks_people)
         )
         gate = np.where(lost, cfg.min_lost_similarity, cfg.min_similarity)
-        penalty = self._look_penalty(views, boxes, predicted, frame)
+        penalty = functools.cache(lambda: self._look_penalty(views, boxes, predicted, frame))
         for rows in (fresh_rows, stale_rows):
             self._assign(rows, predicted, gate, assigned, penalty)
             self._recover(rows, boxes, keypoints, keypoint_scores, assigned, penalty)
-        return np.where(predicted >= gate[:, None], predicted - penalty, -np.inf)
+        passes = predicted >= gate[:, None]
+        ranked = predicted - penalty() if (passes.sum(axis=0) > 1).any() else predicted
+        return np.where(passes, ranked, -np.inf)
 
     def _withhold_ambiguous(self, ranked: np.ndarray, assigned: np.ndarray, stamp: float) -> set[int]:
         """Unassign (and return) the people about as like a rival as like the track that took them.
@@ -405,7 +410,7 @@ class PoseTracker:
         keypoints: np.ndarray,
         keypoint_scores: np.ndarray,
         assigned: np.ndarray,
-        penalty: np.ndarray,
+        penalty: Callable[[], np.ndarray],
     ) -> None:
         """Match still-unmatched named tracks of ``rows`` by their last observed box and pose."""
         taken = set(assigned.tolist())
@@ -426,11 +431,17 @@ class PoseTracker:
 
     @staticmethod
     def _assign(
-        rows: list[int], sim: np.ndarray, gate: np.ndarray, assigned: np.ndarray, penalty: np.ndarray
+        rows: list[int],
+        sim: np.ndarray,
+        gate: np.ndarray,
+        assigned: np.ndarray,
+        penalty: Callable[[], np.ndarray],
     ) -> None:
         """Hungarian assignment of tracks ``rows`` to still-free detections; ``gate`` is per track.
 
-        ``sim`` decides which pairs may match; ``sim − penalty`` which of those do.
+        ``sim`` decides which pairs may match; ``sim − penalty()`` which of those do. Where no
+        track and no person has two such pairs, every pair matches whatever the penalty (all
+        are worth more than the −2 of no pair), and it is not computed.
         """
         free = np.flatnonzero(assigned < 0)
         if not rows or not len(free):
@@ -438,7 +449,8 @@ class PoseTracker:
         index = np.array(rows, np.int64)
         sub = sim[index][:, free]
         ok = sub >= gate[index, None]
-        ranked = sub - penalty[index][:, free]
+        contested = (ok.sum(axis=0) > 1).any() or (ok.sum(axis=1) > 1).any()
+        ranked = sub - penalty()[index][:, free] if contested else sub
         r_idx, c_idx = linear_sum_assignment(-np.where(ok, ranked, -2.0))
         for r, c in zip(r_idx, c_idx, strict=True):
             if ok[r, c]:
