@@ -19,15 +19,13 @@ unseen) near the last one.
 
 from __future__ import annotations
 
-import enum
 import functools
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from pose_perception.appearance import REGIONS, blend, describe, distances, has_look
+from pose_perception.appearance import blend, describe, distances, has_look
 from pose_perception.look_trust import foot_lines, in_front_of_overlapping, pairs_accounted_for
 from pose_perception.people import UNTRACKED
 from pose_perception.pose_motion import pose_velocities, predict_poses
@@ -44,74 +42,8 @@ from pose_perception.track_geometry import (
     predict_all,
 )
 from pose_perception.track_geometry import box_containment as box_containment  # re-exported
+from pose_perception.track_state import FrameOverlaps, Track, TrackState, Views, look_of
 from pose_perception.tracker_config import TrackerConfig as TrackerConfig  # re-exported
-
-
-@dataclass(frozen=True)
-class FrameBoxes:
-    """This frame's boxes and their overlaps, computed once after the tracks' prediction: the
-    tracks' (T, 4) predicted boxes and the (T + N, T + N) IoU of tracks then people, read by
-    association, the look penalty and look trust alike."""
-
-    tracks: np.ndarray
-    iou: np.ndarray
-
-    @property
-    def tracks_tracks(self) -> np.ndarray:
-        return self.iou[: len(self.tracks), : len(self.tracks)]
-
-    @property
-    def tracks_people(self) -> np.ndarray:
-        return self.iou[: len(self.tracks), len(self.tracks) :]
-
-    @property
-    def people_people(self) -> np.ndarray:
-        return self.iou[len(self.tracks) :, len(self.tracks) :]
-
-
-@dataclass(frozen=True)
-class Views:
-    """What a frame shows of its people (only with the image): (N, REGIONS, 3) looks, (N,)
-    foot lines, (N,) whether each stands clearly in front of every other detected person
-    overlapping them, and (N, N) which detected people overlap (``appearance_max_overlap``)."""
-
-    looks: np.ndarray
-    feet: np.ndarray
-    ahead: np.ndarray
-    partners: np.ndarray
-
-
-class TrackState(enum.Enum):
-    TENTATIVE = "tentative"
-    CONFIRMED = "confirmed"
-    LOST = "lost"
-
-
-@dataclass
-class Track:
-    """One tracked person; ``track_id`` is 0 until the track is confirmed."""
-
-    kalman: BoxKalman
-    keypoints: np.ndarray  # (K, 2) at the last match
-    keypoint_scores: np.ndarray  # (K,)
-    last_box: np.ndarray  # (4,) filtered box at the last match
-    last_seen: float  # stamp of the last match
-    score: float
-    track_id: int = UNTRACKED
-    state: TrackState = TrackState.TENTATIVE
-    hits: int = 1
-    missed: int = 0  # consecutive unmatched updates
-    look: np.ndarray | None = None  # (REGIONS, 3) colour memory (appearance.py); None: never seen
-    pose_velocity: np.ndarray | None = None  # (2,) px/s of the confident keypoints' mean; None: unknown
-
-    @property
-    def box(self) -> np.ndarray:
-        """Current (predicted or corrected) box."""
-        return self.kalman.box
-
-    @property
-    def velocity(self) -> np.ndarray:
-        return self.kalman.velocity
 
 
 class PoseTracker:
@@ -186,7 +118,8 @@ class PoseTracker:
         self._gallery.forget_before(stamp - self.config.reentry_s)
         predict_all([track.kalman for track in self._tracks], dt)
         track_boxes = np.array([t.box for t in self._tracks]).reshape(-1, 4)
-        frame = FrameBoxes(track_boxes, box_iou(*(2 * (np.concatenate([track_boxes, bboxes]),))))
+        everyone = np.concatenate([track_boxes, bboxes])
+        frame = FrameOverlaps(track_boxes, box_iou(everyone, everyone))
         views = None
         if image_bgr is not None:
             self._image_size = (image_bgr.shape[1], image_bgr.shape[0])
@@ -233,7 +166,7 @@ class PoseTracker:
         keypoints: np.ndarray,
         keypoint_scores: np.ndarray,
         assigned: np.ndarray,
-        frame: FrameBoxes,
+        frame: FrameOverlaps,
         views: Views | None = None,
     ) -> np.ndarray:
         """Fresh tracks first, then stale ones; each group by prediction, then by last observation.
@@ -300,7 +233,7 @@ class PoseTracker:
         return set(withheld.tolist())
 
     def _look_penalty(
-        self, views: Views | None, boxes: np.ndarray, similarity: np.ndarray, frame: FrameBoxes
+        self, views: Views | None, boxes: np.ndarray, similarity: np.ndarray, frame: FrameOverlaps
     ) -> np.ndarray:
         """(T, N) w × colour distance (capped at 1) of each track's memory to each person.
 
@@ -312,7 +245,7 @@ class PoseTracker:
         penalty = np.zeros((len(self._tracks), len(boxes)))
         if views is None or cfg.appearance_weight == 0.0:
             return penalty
-        memory = np.array([_look_of(t) for t in self._tracks])
+        memory = np.array([look_of(t) for t in self._tracks])
         both = np.minimum(
             distances(memory, np.concatenate([views.looks, memory])) / cfg.appearance_distance_scale, 1.0
         )
@@ -332,7 +265,7 @@ class PoseTracker:
         boxes: np.ndarray,
         keypoints: np.ndarray,
         keypoint_scores: np.ndarray,
-        frame: FrameBoxes,
+        frame: FrameOverlaps,
     ) -> Views:
         """Each person's look and foot line in this frame, and who stands in front of every
         other detected person overlapping them (``look_trust``): the part of "seen whole"
@@ -346,7 +279,7 @@ class PoseTracker:
         return Views(looks, feet, in_front_of_overlapping(boxes, feet, feet, partners), partners)
 
     def _believed(
-        self, boxes: np.ndarray, views: Views, similarity: np.ndarray, frame: FrameBoxes
+        self, boxes: np.ndarray, views: Views, similarity: np.ndarray, frame: FrameOverlaps
     ) -> np.ndarray:
         """(N,) whose view the look penalty believes (``look_trust``): a person seen whole, every
         other person and every named track (undetected people included) overlapping them
@@ -372,7 +305,7 @@ class PoseTracker:
         views: Views,
         assigned: np.ndarray,
         owners: dict[int, Track],
-        frame: FrameBoxes,
+        frame: FrameOverlaps,
     ) -> None:
         """Update look memories from views seen whole: everyone else whose box overlaps,
         detected or a named track now missed, clearly behind (``look_trust``)."""
@@ -385,7 +318,7 @@ class PoseTracker:
         learners = [(det, track) for det, track in owners.items() if whole[det]]
         if not learners:
             return
-        memory = np.array([_look_of(track) for _, track in learners])  # all NaN: blend starts afresh
+        memory = np.array([look_of(track) for _, track in learners])  # all NaN: blend starts afresh
         looks = blend(memory, views.looks[[det for det, _ in learners]], self.config.appearance_rate)
         for (_, track), look in zip(learners, looks, strict=True):
             track.look = look
@@ -548,7 +481,7 @@ class PoseTracker:
         for track, alive in zip(self._tracks, keep, strict=True):
             if not alive and track.track_id != UNTRACKED and has_look(track.look):
                 edge = exit_edge(track.last_box, self._image_size)
-                look = _look_of(track)
+                look = look_of(track)
                 self._gallery.add(Departed(track.track_id, look, track.last_box, track.last_seen, edge))
         self._tracks = [t for t, alive in zip(self._tracks, keep, strict=True) if alive]
 
@@ -573,11 +506,6 @@ class PoseTracker:
     def _timed_out(self, track: Track, stamp: float) -> bool:
         """Unseen for longer than ``max_missing_s`` at ``stamp``: the track is over."""
         return stamp - track.last_seen > self.config.max_missing_s
-
-
-def _look_of(track: Track) -> np.ndarray:
-    """A track's look memory, all NaN (no evidence) when it has none yet."""
-    return track.look if track.look is not None else np.full((REGIONS, 3), np.nan)
 
 
 def _check_inputs(
