@@ -47,13 +47,13 @@ def predict_poses(
     ``carried`` (moved with the box) for a track whose velocity is not known yet (None);
     ``carried`` may be None when every velocity is known."""
     known = np.array([v is not None for v in velocities], bool)
-    if carried is None or known.all():
-        carried = keypoints
-    if not known.any():
+    if carried is not None and not known.any():
         return carried
     velocity = np.array([np.zeros(2) if v is None else v for v in velocities])
     old, new = box_to_cxcywh(last_boxes), box_to_cxcywh(boxes)
     scale = new[:, 2:] / np.maximum(old[:, 2:], 1e-6)
     centre = old[:, None, :2]
     moved = (keypoints - centre) * scale[:, None, :] + centre + velocity[:, None, :] * dts[:, None, None]
+    if carried is None:  # every velocity known
+        return moved
     return np.where(known[:, None, None], moved, carried)

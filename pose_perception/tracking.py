@@ -193,9 +193,7 @@ class PoseTracker:
         lost = np.array([t.state is TrackState.LOST for t in self._tracks])
         stale = self._stale(lost, frame.tracks, sigmas)
         fresh_rows, stale_rows = np.flatnonzero(~stale).tolist(), np.flatnonzero(stale).tolist()
-        predicted = self._gated(
-            *self._similarity(self._tracks, boxes, keypoints, keypoint_scores, iou=frame.tracks_people)
-        )
+        predicted = self._gated(*self._similarity(self._tracks, boxes, keypoints, keypoint_scores, frame))
         gate = np.where(lost, cfg.min_lost_similarity, cfg.min_similarity)
         penalty = functools.cache(lambda: self._look_penalty(views, boxes, predicted, frame))
         for rows in (fresh_rows, stale_rows):
@@ -330,9 +328,8 @@ class PoseTracker:
         the widened OKS kernel scores the prediction's spread more than the pose's likeness.
         """
         wh = np.maximum(track_boxes[:, 2:] - track_boxes[:, :2], 1.0)
-        keypoint_var = (
-            wh[:, 0] * wh[:, 1] * (4.0 * float(sigmas @ sigmas) / len(sigmas))
-        )  # mean OKS kernel variance
+        kernel = 4.0 * float(sigmas @ sigmas) / len(sigmas)  # mean of (2σ)², the OKS kernel per unit area
+        keypoint_var = wh[:, 0] * wh[:, 1] * kernel
         spread = np.array([t.kalman.position_variance for t in self._tracks])
         return lost & (spread > self.config.stale_spread * keypoint_var)
 
@@ -352,9 +349,7 @@ class PoseTracker:
             return
         tracks = [self._tracks[i] for i in missing]
         full = np.full((len(self._tracks), len(boxes)), -1.0)
-        full[missing] = self._gated(
-            *self._similarity(tracks, boxes, keypoints, keypoint_scores, observed=True)
-        )
+        full[missing] = self._gated(*self._similarity(tracks, boxes, keypoints, keypoint_scores))
         gate = np.full(len(self._tracks), self.config.min_similarity)
         self._assign(missing, full, gate, assigned, penalty)
 
@@ -395,22 +390,23 @@ class PoseTracker:
         boxes: np.ndarray,
         keypoints: np.ndarray,
         keypoint_scores: np.ndarray,
-        observed: bool = False,
-        iou: np.ndarray | None = None,
+        frame: FrameOverlaps | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """(T, N) similarity (IoU blended with OKS) and the OKS (NaN: no pose).
 
-        Tracks are taken where predicted now, or with ``observed`` where last matched. The
-        predicted OKS tolerance grows with the track's position uncertainty, so a track
-        predicted through an occlusion can still be recognised where it reappears. ``iou``:
-        the tracks' boxes × ``boxes``, when the caller has it already.
+        With this ``frame``'s overlaps (``tracks`` then being all tracks, in order), tracks
+        are taken where predicted now, their boxes and IoUs read from it; without, where
+        last matched. The predicted OKS tolerance grows with the track's position
+        uncertainty, so a track predicted through an occlusion can still be recognised
+        where it reappears.
         """
-        if observed:
+        if frame is None:
             pred = np.array([t.last_box for t in tracks])
             track_kps = np.array([t.keypoints for t in tracks])
             extra_var = np.zeros(len(tracks))
+            iou = box_iou(pred, boxes)
         else:
-            pred = np.array([t.box for t in tracks])
+            pred, iou = frame.tracks, frame.tracks_people
             kps, last = np.array([t.keypoints for t in tracks]), np.array([t.last_box for t in tracks])
             since = float(self._stamp or 0.0) - np.array([t.last_seen for t in tracks])
             velocities = [t.pose_velocity for t in tracks]
@@ -418,7 +414,6 @@ class PoseTracker:
             carried = carry_keypoints(kps, last, pred) if unknown else None
             track_kps = predict_poses(kps, velocities, last, pred, since, carried)
             extra_var = np.array([t.kalman.position_variance for t in tracks])
-        iou = box_iou(pred, boxes) if iou is None else iou
         if self.config.iou_weight >= 1.0 or keypoints.shape[1] == 0:
             return iou, np.full_like(iou, np.nan)
         track_ok = np.array([t.keypoint_scores for t in tracks]) >= self.config.keypoint_score_threshold
